@@ -1,0 +1,1 @@
+"""The research graph: state, nodes, gates, strategies, prompts and the LLM client."""

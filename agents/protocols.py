@@ -1,0 +1,91 @@
+"""The small protocols through which the graph reaches the outside world.
+
+``services`` wires real implementations (Docker sandbox, ChromaDB memory, an
+OpenAI-compatible endpoint); tests wire the same real parts cheaply. The graph never
+imports an implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from sandbox.result import ExperimentResult, Limits
+
+OutputSink = Callable[[str, str], None]
+"""Receives ``(stream, text)`` chunks of an experiment's stdout/stderr as they arrive."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One experiment for the sandbox: a prepared workspace and how to run it."""
+
+    workspace: Path
+    output_dir: Path
+    command: str
+    limits: Limits
+    seed: int = 0
+    metric: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+class ExperimentRunner(Protocol):
+    """Runs one experiment in a fresh container and returns its result."""
+
+    def run(self, request: RunRequest, on_output: OutputSink | None = None) -> ExperimentResult:
+        """Run ``request`` to completion (or timeout); user-code failure is data."""
+        ...
+
+
+MemoryKind = Literal["findings", "ideas", "feedback", "literature"]
+
+
+@dataclass(frozen=True)
+class MemoryRecord:
+    """One stored memory record with its metadata (job, task, iteration, metric, ...)."""
+
+    id: str
+    kind: MemoryKind
+    text: str
+    metadata: Mapping[str, Any]
+    distance: float | None = None
+
+
+class Memory(Protocol):
+    """The long-term research memory (findings, ideas, feedback, literature)."""
+
+    def add(self, kind: MemoryKind, record_id: str, text: str, metadata: Mapping[str, Any]) -> None:
+        """Store (or overwrite, by id) one record."""
+        ...
+
+    def nearest(
+        self, kind: MemoryKind, text: str, *, k: int = 5, where: Mapping[str, Any] | None = None
+    ) -> Sequence[MemoryRecord]:
+        """The ``k`` records of ``kind`` closest to ``text``, optionally filtered by metadata."""
+        ...
+
+    def records(
+        self, kind: MemoryKind, *, where: Mapping[str, Any] | None = None, limit: int = 100
+    ) -> Sequence[MemoryRecord]:
+        """Records of ``kind`` matching ``where`` (no ranking)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """One chat completion: its text and the tokens it used."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class ChatModel(Protocol):
+    """An OpenAI-compatible chat endpoint."""
+
+    def complete(self, messages: Sequence[Mapping[str, str]], *, json_mode: bool = False) -> ChatReply:
+        """Send ``messages`` and return the reply; raise LLMError on failure after retries."""
+        ...

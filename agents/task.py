@@ -1,0 +1,147 @@
+"""The task format: a folder with ``task.yaml`` and the baseline experiment beside it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sandbox.errors import InvalidTask
+from sandbox.result import Limits
+
+TASK_FILE = "task.yaml"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Metric(_Strict):
+    """The number the job optimises."""
+
+    name: str = Field(min_length=1)
+    direction: Literal["maximize", "minimize"] = "maximize"
+
+    def better(self, a: float, b: float) -> bool:
+        """True when ``a`` is strictly better than ``b``."""
+        return a > b if self.direction == "maximize" else a < b
+
+    def gain(self, new: float, old: float) -> float:
+        """How much better ``new`` is than ``old`` (positive = improvement)."""
+        return new - old if self.direction == "maximize" else old - new
+
+
+class Param(_Strict):
+    """One dimension of the search space: a numeric range or a list of choices."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+    choices: list[str | int | float | bool] | None = None
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> Param:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None:
+                raise ValueError("give either choices or low/high, not both")
+            if not self.choices:
+                raise ValueError("choices must not be empty")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("a numeric parameter needs both low and high (or use choices)")
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-scale parameter needs low > 0")
+        return self
+
+
+class Budget(_Strict):
+    """How much a job may spend before it stops."""
+
+    iterations: int = Field(8, ge=1, le=10_000)
+    experiment_timeout_s: float = Field(300.0, gt=0, le=86_400)
+    debug_attempts: int = Field(3, ge=0, le=20)
+    llm_tokens: int = Field(200_000, ge=0)
+    wall_clock_s: float | None = Field(None, gt=0)
+
+
+class SandboxSpec(_Strict):
+    """Which image and limits the task's experiments run with."""
+
+    image: str | None = None
+    cpus: float = Field(1.0, gt=0, le=64)
+    memory: str = Field("1g", pattern=r"^\d+[kmg]?$")
+    network: Literal["none", "bridge"] = "none"
+    pids: int = Field(256, ge=16, le=65_536)
+
+    def limits(self, timeout_s: float) -> Limits:
+        """The sandbox limits for one run of this task."""
+        return Limits(
+            cpus=self.cpus, memory=self.memory, network=self.network, pids=self.pids, timeout_s=timeout_s
+        )
+
+
+class Task(_Strict):
+    """A validated ``task.yaml``."""
+
+    name: str
+    goal: str = Field(min_length=1)
+    metric: Metric
+    entrypoint: str = Field(min_length=1)
+    params: dict[str, Param] = Field(default_factory=dict)
+    budget: Budget = Field(default_factory=Budget)
+    sandbox: SandboxSpec = Field(default_factory=SandboxSpec)
+    replicates: int = Field(3, ge=2, le=50)
+
+    @model_validator(mode="after")
+    def _name_is_a_slug(self) -> Task:
+        if not _NAME.match(self.name):
+            raise ValueError(
+                "name must be lower-case letters, digits, '.', '_' or '-' (at most 64), "
+                f"got {self.name!r}"
+            )
+        return self
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{field}': remove it or check its spelling")
+        elif err["type"] == "missing":
+            lines.append(f"missing required field '{field}'")
+        else:
+            lines.append(f"field '{field}': {err['msg']}")
+    return f"{source} is invalid:\n  " + "\n  ".join(lines)
+
+
+def parse_task(text: str, source: str = TASK_FILE) -> Task:
+    """Parse and validate the text of a task.yaml; raise InvalidTask naming each bad field."""
+    try:
+        raw: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidTask(f"{source} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InvalidTask(f"{source} must be a mapping of keys to values (name, goal, metric, ...)")
+    try:
+        return Task.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidTask(_describe(exc, source)) from exc
+
+
+def load_task(folder: str | Path) -> Task:
+    """Load the task in ``folder``; raise InvalidTask with a fix-it message when it is wrong."""
+    path = Path(folder)
+    spec = path / TASK_FILE
+    if not path.is_dir():
+        raise InvalidTask(f"task folder {path} does not exist or is not a folder")
+    if not spec.is_file():
+        raise InvalidTask(f"{path} has no {TASK_FILE}; every task folder needs one")
+    return parse_task(spec.read_text(encoding="utf-8"), source=str(spec))

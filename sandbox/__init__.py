@@ -1,0 +1,1 @@
+"""Running one experiment in a fresh, locked-down Docker container."""

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build the sandbox image with no image registry: debootstrap a minimal Debian from the
+# host's own apt mirror with the packages in packages.txt, then `docker import` it.
+# Usage: build-rootfs.sh IMAGE_TAG RECIPE_HASH
+set -euo pipefail
+tag=$1 recipe=$2
+here=$(cd "$(dirname "$0")" && pwd)
+command -v debootstrap >/dev/null || {
+  echo "build-rootfs: installing debootstrap ..." >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+}
+. /etc/os-release
+suite=${LABLOOP_SANDBOX_SUITE:-${VERSION_CODENAME:-bookworm}}
+# The mirror this host already uses (deb822 "URIs:" or a one-line "deb" entry).
+host_mirror() {
+  cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | awk '
+    /^URIs:/ && $2 !~ /security/ {print $2; exit}
+    /^deb / && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^(http|https|file):/) {print $i; exit}}' || true
+}
+mirror=${LABLOOP_SANDBOX_MIRROR:-$(host_mirror)}
+[ -n "$mirror" ] || { echo "build-rootfs: no apt mirror found; set LABLOOP_SANDBOX_MIRROR" >&2; exit 1; }
+packages=$(grep -v '^#' "$here/packages.txt" | paste -sd, -)
+root=$(mktemp -d /var/tmp/labloop-rootfs.XXXXXX)
+trap 'rm -rf "$root"' EXIT
+echo "build-rootfs: debootstrap $suite from the host's mirror into $root (a few minutes) ..." >&2
+debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >"$root.log" 2>&1 \
+  || { tail -30 "$root.log" >&2; exit 1; }
+rm -f "$root.log"
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/usr/share/doc "$root"/usr/share/man
+mkdir -p "$root/workspace"
+echo "build-rootfs: importing as $tag ..." >&2
+tar -C "$root" -c . | docker import \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'ENV MPLBACKEND=Agg PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp' \
+  --change 'WORKDIR /workspace' \
+  --change 'USER 65534:65534' \
+  --change "LABEL labloop.recipe=$recipe labloop.recipe_kind=debootstrap" \
+  - "$tag" >/dev/null
+echo "build-rootfs: done" >&2

@@ -1,0 +1,49 @@
+"""What one experiment run returns, and the limits it runs under."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+RunStatus = Literal["succeeded", "failed", "timed_out", "oom_killed"]
+
+
+class Artifact(BaseModel):
+    """A file the experiment wrote under ``$LABLOOP_OUTPUT`` (besides metrics.json)."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+class ExperimentResult(BaseModel):
+    """The outcome of one sandboxed run; user-code failure is data, not an exception."""
+
+    status: RunStatus
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    metrics: dict[str, float] = Field(default_factory=dict)
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    error: str | None = None
+    artifacts: list[Artifact] = Field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the run finished and reported its metrics."""
+        return self.status == "succeeded"
+
+
+class Limits(BaseModel):
+    """Resource limits of one container; defaults are the locked-down ones of DESIGN.md."""
+
+    cpus: float = Field(1.0, gt=0)
+    memory: str = "1g"
+    pids: int = Field(256, gt=0)
+    timeout_s: float = Field(300.0, gt=0)
+    network: Literal["none", "bridge"] = "none"
+    tmpfs_size: str = "64m"
+    output_cap_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    stream_cap_bytes: int = Field(1024 * 1024, gt=0)
+    tail_bytes: int = Field(8 * 1024, gt=0)

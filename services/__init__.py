@@ -1,0 +1,1 @@
+"""Everything a deployment needs around the graph: settings, stores, runs, API, CLI."""

@@ -1,0 +1,99 @@
+"""The one settings object: every ``LABLOOP_*`` variable, validated on load.
+
+This is the only module that reads the environment. Build it with :func:`get_settings`
+(cached; tests call ``get_settings.cache_clear()`` after changing the environment).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sandbox.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Settings of one labloop process (API, worker or CLI)."""
+
+    model_config = SettingsConfigDict(env_prefix="LABLOOP_", extra="ignore")
+
+    home: Path = Field(Path(".labloop"), description="Where the embedded profile keeps its state.")
+    database_url: str | None = Field(None, description="App database; default SQLite under home.")
+    chroma_url: str | None = Field(None, description="Chroma server URL; default embedded under home.")
+    executor: Literal["inprocess", "queue"] = "inprocess"
+    api_token: SecretStr | None = Field(None, description="Bearer token of the default user.")
+    api_tokens: str | None = Field(None, description="Named tokens: 'alice:tok1,bob:tok2'.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("LABLOOP_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = 60.0
+    llm_max_retries: int = 3
+    llm_price_per_1k_tokens: float | None = None
+    embedding_model: str | None = None
+    sandbox_image: str = "labloop-sandbox:latest"
+    sandbox_pool_size: int = Field(2, ge=0, le=32)
+    sandbox_expiry_s: int = Field(6 * 3600, ge=60)
+    max_concurrent_jobs: int = Field(2, ge=1)
+    artifacts_dir: Path | None = Field(None, description="Shared artifact folder; default home/runs.")
+    schedule_grace_s: int = Field(3600, ge=0)
+    log_level: str = "INFO"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where experiment workspaces, outputs and reports live."""
+        return (self.artifacts_dir or self.home / "runs").resolve()
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL of the app database."""
+        return self.database_url or f"sqlite:///{(self.home / 'labloop.db').resolve()}"
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when an OpenAI-compatible endpoint is configured."""
+        return bool(self.llm_base_url or self.llm_api_key)
+
+    def tokens(self) -> dict[str, str]:
+        """Map each accepted bearer token to the name of its user."""
+        named: dict[str, str] = {}
+        if self.api_token is not None and self.api_token.get_secret_value():
+            named[self.api_token.get_secret_value()] = "default"
+        for item in filter(None, (self.api_tokens or "").split(",")):
+            name, sep, token = item.strip().partition(":")
+            if not sep or not name or not token:
+                raise ConfigError(f"LABLOOP_API_TOKENS entry {item!r} must look like 'name:token'")
+            named[token] = name
+        return named
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if not self._loopback(self.host) and not self.tokens():
+            raise ConfigError(
+                f"refusing to listen on {self.host} without a token: set LABLOOP_API_TOKEN "
+                "(or LABLOOP_API_TOKENS), or bind to 127.0.0.1"
+            )
+        return self
+
+    @staticmethod
+    def _loopback(host: str) -> bool:
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings()
