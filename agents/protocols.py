@@ -89,3 +89,39 @@ class ChatModel(Protocol):
     def complete(self, messages: Sequence[Mapping[str, str]], *, json_mode: bool = False) -> ChatReply:
         """Send ``messages`` and return the reply; raise LLMError on failure after retries."""
         ...
+
+
+ExperimentRole = Literal["baseline", "candidate", "debug", "replicate"]
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    """What the journal keeps of one experiment; ``id`` is deterministic so writes are upserts."""
+
+    id: str
+    job_id: str
+    iteration: int
+    role: ExperimentRole
+    params: Mapping[str, Any]
+    seed: int
+    status: Literal["running", "succeeded", "failed", "timed_out", "oom_killed", "cancelled"]
+    idea_title: str = ""
+    diff: str = ""
+    result: ExperimentResult | None = None
+    output_dir: str = ""
+
+
+class Journal(Protocol):
+    """Where the graph records experiments and progress events (the app database).
+
+    Every write is idempotent: a node re-run after a crash writes the same ids again and
+    nothing is recorded twice.
+    """
+
+    def record_experiment(self, record: ExperimentRecord) -> None:
+        """Insert or update the experiment ``record.id``."""
+        ...
+
+    def emit(self, job_id: str, kind: str, data: Mapping[str, Any]) -> None:
+        """Append a progress event (node started, experiment output, ...) to the job's stream."""
+        ...
