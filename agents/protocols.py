@@ -7,30 +7,14 @@ imports an implementation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from sandbox.result import ExperimentResult, Limits
+from sandbox.result import ExperimentResult, OutputSink, RunRequest
 
-OutputSink = Callable[[str, str], None]
-"""Receives ``(stream, text)`` chunks of an experiment's stdout/stderr as they arrive."""
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """One experiment for the sandbox: a prepared workspace and how to run it."""
-
-    workspace: Path
-    output_dir: Path
-    command: str
-    limits: Limits
-    seed: int = 0
-    metric: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    env: Mapping[str, str] = field(default_factory=dict)
-
+__all__ = ["ExperimentRunner", "RunRequest", "OutputSink", "Memory", "MemoryRecord", "ChatModel",
+           "ChatReply", "Journal", "ExperimentRecord"]
 
 class ExperimentRunner(Protocol):
     """Runs one experiment in a fresh container and returns its result."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -47,3 +50,21 @@ class Limits(BaseModel):
     output_cap_bytes: int = Field(64 * 1024 * 1024, gt=0)
     stream_cap_bytes: int = Field(1024 * 1024, gt=0)
     tail_bytes: int = Field(8 * 1024, gt=0)
+
+
+OutputSink = Callable[[str, str], None]
+"""Receives ``(stream, text)`` chunks of an experiment's stdout/stderr as they arrive."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One experiment for the sandbox: a prepared workspace and how to run it."""
+
+    workspace: Path
+    output_dir: Path
+    command: str
+    limits: Limits
+    seed: int = 0
+    metric: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)

@@ -1,0 +1,36 @@
+"""The ``labloop`` command line: one typer app, one module per group of commands.
+
+Every listing and ``run``/``sandbox run`` accept ``--json``: one JSON document on stdout,
+progress on stderr. Domain errors become a one-line message and a non-zero exit here.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from sandbox.errors import LabloopError
+
+app = typer.Typer(
+    name="labloop",
+    help="An autonomous research-agent service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Each command group lives in its own module and adds itself to ``app``.
+    from services.cli import sandbox_cmd  # noqa: F401
+
+
+def main() -> None:
+    """Entry point of the ``labloop`` console script."""
+    _register()
+    try:
+        app()
+    except LabloopError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
