@@ -39,7 +39,13 @@ class MemoryRecord:
 
 
 class Memory(Protocol):
-    """The long-term research memory (findings, ideas, feedback, literature)."""
+    """The long-term research memory (findings, ideas, feedback, literature).
+
+    ``where`` is a flat mapping of metadata equalities (``{"task": "digits", "verified":
+    True}``, all must hold) or a Chroma filter (``{"$or": [...]}``). Distances are cosine
+    distances (0 = same direction). Build records with the builders in :mod:`agents.recall`
+    so every writer uses the same ids and metadata keys.
+    """
 
     def add(self, kind: MemoryKind, record_id: str, text: str, metadata: Mapping[str, Any]) -> None:
         """Store (or overwrite, by id) one record."""
@@ -55,6 +61,17 @@ class Memory(Protocol):
         self, kind: MemoryKind, *, where: Mapping[str, Any] | None = None, limit: int = 100
     ) -> Sequence[MemoryRecord]:
         """Records of ``kind`` matching ``where`` (no ranking)."""
+        ...
+
+    def search(
+        self,
+        query: str,
+        *,
+        kinds: Sequence[MemoryKind] = ("findings", "ideas", "feedback", "literature"),
+        where: Mapping[str, Any] | None = None,
+        k: int = 10,
+    ) -> Sequence[MemoryRecord]:
+        """The ``k`` records closest to ``query`` over several kinds, closest first."""
         ...
 
 

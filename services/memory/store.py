@@ -1,0 +1,227 @@
+"""ChromaMemory: the :class:`~agents.protocols.Memory` protocol on ChromaDB.
+
+One Chroma collection per memory kind (``findings``, ``ideas``, ``feedback``,
+``literature``), cosine space. Vectors are computed here by the collection's embedder (see
+:mod:`services.memory.embedders`), never by Chroma, and every collection records the
+embedder's name and dimension in its metadata so vectors of two kinds are never mixed.
+Chroma errors are translated into :class:`~sandbox.errors.MemoryStoreError` where they enter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast, get_args
+
+from agents.protocols import MemoryKind, MemoryRecord
+from sandbox.errors import EmbedderMismatch, InvalidInput, MemoryStoreError
+from services.memory.embedders import Embedder, EmbedderSource
+
+KINDS: tuple[MemoryKind, ...] = get_args(MemoryKind)
+_PREFIX = "labloop_"  # Chroma collection names are >= 3 characters; keep ours recognisable
+
+
+@dataclass
+class _Collection:
+    handle: Any
+    embedder: Embedder
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Turn any Chroma failure into a MemoryStoreError that says what failed."""
+    try:
+        yield
+    except (MemoryStoreError, InvalidInput):
+        raise
+    except Exception as exc:
+        raise MemoryStoreError(
+            f"the findings memory (Chroma) failed to {action}: {exc}; check LABLOOP_CHROMA_URL "
+            "or the memory folder under LABLOOP_HOME"
+        ) from exc
+
+
+def where_clause(filters: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A Chroma ``where`` from a flat mapping: ``{"task": "t", "verified": True}`` → ``$and``.
+
+    Keys starting with ``$`` (``$and``, ``$or``) and operator values (``{"$gte": 0.9}``)
+    pass through unchanged; None values are ignored.
+    """
+    if not filters:
+        return None
+    parts = [{key: value} for key, value in filters.items() if value is not None]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def clean_metadata(metadata: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
+    """Chroma takes scalar metadata only: drop None, JSON-encode lists and mappings."""
+    out: dict[str, str | int | float | bool] = {}
+    for key, value in metadata.items():
+        if value is None:
+            continue
+        if isinstance(value, str | int | float | bool):
+            out[key] = value
+        else:
+            out[key] = json.dumps(value, sort_keys=True, default=str)
+    return out
+
+
+class ChromaMemory:
+    """The long-term research memory in one Chroma database (embedded or a server).
+
+    Build it with :func:`services.memory.open_memory`; it is a context manager. Collections
+    are opened lazily, and each is checked against its recorded embedder on first use.
+    """
+
+    def __init__(self, client: Any, embedders: EmbedderSource | Embedder, *, description: str = "") -> None:
+        self._client = client
+        self._source = embedders if isinstance(embedders, EmbedderSource) else EmbedderSource(pinned=embedders)
+        self._collections: dict[MemoryKind, _Collection] = {}
+        self.description = description
+
+    def __enter__(self) -> ChromaMemory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Forget open collections; an embedded client releases its files with the process."""
+        self._collections.clear()
+
+    # -- collections --------------------------------------------------------------------
+
+    def collection(self, kind: MemoryKind) -> _Collection:
+        """Open (or create) the collection of ``kind`` with its embedder, checking the record."""
+        if kind not in KINDS:
+            raise InvalidInput(f"unknown memory kind {kind!r}; use one of {', '.join(KINDS)}")
+        if kind in self._collections:
+            return self._collections[kind]
+        name = _PREFIX + kind
+        with _translated(f"open collection {name}"):
+            existing = {c if isinstance(c, str) else c.name for c in self._client.list_collections()}
+            if name in existing:
+                handle = self._client.get_collection(name, embedding_function=None)
+                meta = handle.metadata or {}
+                recorded, dim = meta.get("embedder"), meta.get("dimension")
+                if not isinstance(recorded, str) or not isinstance(dim, int):
+                    raise EmbedderMismatch(
+                        f"collection '{name}' has no recorded embedder; it was not made by labloop. "
+                        "Point the memory at a fresh location (LABLOOP_HOME or LABLOOP_CHROMA_URL)"
+                    )
+                embedder = self._source.for_collection(name, recorded, dim)
+            else:
+                embedder = self._source.for_new_collection()
+                handle = self._client.get_or_create_collection(
+                    name,
+                    metadata={"embedder": embedder.name, "dimension": embedder.dimension, "kind": kind},
+                    configuration={"hnsw": {"space": "cosine", "ef_search": 64}},
+                    embedding_function=None,
+                )
+        opened = _Collection(handle, embedder)
+        self._collections[kind] = opened
+        return opened
+
+    def embedder(self, kind: MemoryKind) -> Embedder:
+        """The embedder recorded for ``kind``'s collection."""
+        return self.collection(kind).embedder
+
+    @property
+    def novelty_threshold(self) -> float:
+        """The cosine distance under which two ideas are the same, for the ideas' embedder."""
+        return self.embedder("ideas").novelty_threshold
+
+    # -- the Memory protocol ------------------------------------------------------------
+
+    def add(self, kind: MemoryKind, record_id: str, text: str, metadata: Mapping[str, Any]) -> None:
+        """Store (or overwrite, by id) one record."""
+        self.add_many(kind, [(record_id, text, metadata)])
+
+    def add_many(self, kind: MemoryKind, records: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+        """Store (or overwrite) many records, embedding and writing them in batches."""
+        if not records:
+            return
+        col = self.collection(kind)
+        with _translated(f"write to {kind}"):
+            batch = min(1000, int(self._client.get_max_batch_size()))
+            for start in range(0, len(records), batch):
+                chunk = records[start : start + batch]
+                texts = [text for _, text, _ in chunk]
+                vectors = col.embedder.embed(texts)
+                col.handle.upsert(
+                    ids=[rid for rid, _, _ in chunk],
+                    embeddings=vectors,
+                    documents=texts,
+                    metadatas=[clean_metadata({**meta, "kind": kind}) for _, _, meta in chunk],
+                )
+
+    def nearest(
+        self, kind: MemoryKind, text: str, *, k: int = 5, where: Mapping[str, Any] | None = None
+    ) -> Sequence[MemoryRecord]:
+        """The ``k`` records of ``kind`` closest to ``text`` (cosine distance), filtered by ``where``."""
+        col = self.collection(kind)
+        with _translated(f"query {kind}"):
+            reply = col.handle.query(
+                query_embeddings=col.embedder.embed([text]),
+                n_results=k,
+                where=where_clause(where),
+                include=["documents", "metadatas", "distances"],
+            )
+        ids = reply["ids"][0]
+        docs = (reply.get("documents") or [[]])[0]
+        metas = (reply.get("metadatas") or [[]])[0]
+        dists = (reply.get("distances") or [[]])[0]
+        return [
+            MemoryRecord(id=rid, kind=kind, text=doc or "", metadata=dict(meta or {}), distance=float(dist))
+            for rid, doc, meta, dist in zip(ids, docs, metas, dists, strict=True)
+        ]
+
+    def records(
+        self, kind: MemoryKind, *, where: Mapping[str, Any] | None = None, limit: int = 100
+    ) -> Sequence[MemoryRecord]:
+        """Records of ``kind`` matching ``where`` (no ranking), at most ``limit``."""
+        col = self.collection(kind)
+        with _translated(f"read {kind}"):
+            reply = col.handle.get(where=where_clause(where), limit=limit, include=["documents", "metadatas"])
+        docs = reply.get("documents") or [""] * len(reply["ids"])
+        metas = reply.get("metadatas") or [{}] * len(reply["ids"])
+        return [
+            MemoryRecord(id=rid, kind=kind, text=doc or "", metadata=dict(meta or {}))
+            for rid, doc, meta in zip(reply["ids"], docs, metas, strict=True)
+        ]
+
+    def search(
+        self,
+        query: str,
+        *,
+        kinds: Sequence[MemoryKind] = ("findings", "ideas", "feedback", "literature"),
+        where: Mapping[str, Any] | None = None,
+        k: int = 10,
+    ) -> Sequence[MemoryRecord]:
+        """The ``k`` records closest to ``query`` over several kinds, best first.
+
+        ``where`` applies to every kind; a kind whose records lack a filtered key simply
+        contributes nothing (literature has no ``task``).
+        """
+        hits: list[MemoryRecord] = []
+        for kind in kinds:
+            if self.count(kind):
+                hits.extend(self.nearest(kind, query, k=k, where=where))
+        return sorted(hits, key=lambda r: cast(float, r.distance))[:k]
+
+    def count(self, kind: MemoryKind) -> int:
+        """How many records ``kind`` holds."""
+        with _translated(f"count {kind}"):
+            return int(self.collection(kind).handle.count())
+
+    def delete(self, kind: MemoryKind, *, where: Mapping[str, Any]) -> None:
+        """Delete the records of ``kind`` matching ``where`` (e.g. one literature source)."""
+        clause = where_clause(where)
+        if clause is None:
+            raise InvalidInput("delete needs a non-empty where filter")
+        with _translated(f"delete from {kind}"):
+            self.collection(kind).handle.delete(where=clause)
