@@ -23,7 +23,10 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each command group lives in its own module and adds itself to ``app``.
-    from services.cli import sandbox_cmd  # noqa: F401
+    from services.cli import (
+        memory_cmd,  # noqa: F401
+        sandbox_cmd,  # noqa: F401
+    )
 
 
 def main() -> None:

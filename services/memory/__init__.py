@@ -54,8 +54,13 @@ def chroma_client(*, url: str | None, path: Path | None) -> Any:
         ) from exc
 
 
-def open_memory(settings: Settings, *, embedder: Embedder | None = None) -> ChromaMemory:
+def open_memory(
+    settings: Settings, *, embedder: Embedder | None = None, namespace: str = "labloop"
+) -> ChromaMemory:
     """The memory the settings describe; ``embedder`` pins one (tests, benchmarks).
+
+    ``namespace`` prefixes the collection names (``labloop_findings``, ...) so separate
+    deployments or test runs can share one Chroma server.
 
     Without a pin: the configured embeddings endpoint (``LABLOOP_EMBEDDING_MODEL``), else
     each collection's recorded embedder, else Chroma's default model when it loads, else the
@@ -70,4 +75,4 @@ def open_memory(settings: Settings, *, embedder: Embedder | None = None) -> Chro
         base_url=settings.llm_base_url,
         api_key=api_key,
     )
-    return ChromaMemory(client, source, description=settings.chroma_url or str(path))
+    return ChromaMemory(client, source, namespace=namespace, description=settings.chroma_url or str(path))

@@ -10,6 +10,7 @@ Chroma errors are translated into :class:`~sandbox.errors.MemoryStoreError` wher
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ from sandbox.errors import EmbedderMismatch, InvalidInput, MemoryStoreError
 from services.memory.embedders import Embedder, EmbedderSource
 
 KINDS: tuple[MemoryKind, ...] = get_args(MemoryKind)
-_PREFIX = "labloop_"  # Chroma collection names are >= 3 characters; keep ours recognisable
 
 
 @dataclass
@@ -77,7 +77,19 @@ class ChromaMemory:
     are opened lazily, and each is checked against its recorded embedder on first use.
     """
 
-    def __init__(self, client: Any, embedders: EmbedderSource | Embedder, *, description: str = "") -> None:
+    def __init__(
+        self,
+        client: Any,
+        embedders: EmbedderSource | Embedder,
+        *,
+        namespace: str = "labloop",
+        description: str = "",
+    ) -> None:
+        # Collections are named NAMESPACE_KIND, so several deployments (or test runs) can
+        # share one Chroma server without seeing each other's records.
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9._-]{0,60}", namespace):
+            raise InvalidInput(f"memory namespace {namespace!r} must be letters, digits, '.', '_' or '-'")
+        self.namespace = namespace
         self._client = client
         self._source = embedders if isinstance(embedders, EmbedderSource) else EmbedderSource(pinned=embedders)
         self._collections: dict[MemoryKind, _Collection] = {}
@@ -101,7 +113,7 @@ class ChromaMemory:
             raise InvalidInput(f"unknown memory kind {kind!r}; use one of {', '.join(KINDS)}")
         if kind in self._collections:
             return self._collections[kind]
-        name = _PREFIX + kind
+        name = f"{self.namespace}_{kind}"
         with _translated(f"open collection {name}"):
             existing = {c if isinstance(c, str) else c.name for c in self._client.list_collections()}
             if name in existing:
