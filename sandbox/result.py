@@ -67,4 +67,7 @@ class RunRequest:
     seed: int = 0
     metric: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    """Who the run belongs to; the sandbox understands ``job`` and ``experiment``."""
     env: Mapping[str, str] = field(default_factory=dict)
+    image: str | None = None
+    """The sandbox image; None means the runner's default image."""

@@ -1,0 +1,142 @@
+"""One locked-down container: its hardening, its labels and the launcher it runs.
+
+Every container starts a tiny launcher (``python3 -c LAUNCHER``) that blocks on the slot's
+hand-over FIFO. The host writes the run (command, environment) into the FIFO; the launcher
+forks the command, waits for it, writes its exit status to ``/labloop/exit`` and exits with
+it. A container can therefore be created and started *before* anyone knows which experiment
+it will run (the warm pool), and still runs exactly one experiment: when the launcher exits,
+the container stops and is removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import docker
+
+from sandbox.result import Limits
+from sandbox.slot import CTL_MOUNT, OUTPUT_MOUNT, WORKSPACE_MOUNT, Slot
+
+SANDBOX_UID = 65534
+LABEL_SERVICE = "labloop.service"
+LABEL_EXPIRES = "labloop.expires"
+LABEL_POOL = "labloop.pool"
+LABEL_JOB = "labloop.job"
+LABEL_EXPERIMENT = "labloop.experiment"
+LOG_MAX_SIZE = "1m"
+
+# Runs as the container's main process (under docker-init). Kept to the standard library and
+# to one exit path per outcome; a negative status in /labloop/exit means "killed by signal".
+LAUNCHER = f"""
+import json, os, sys
+with open('{CTL_MOUNT}/go') as f:
+    spec = json.load(f)
+pid = os.fork()
+if pid == 0:
+    try:
+        os.chdir(spec['cwd'])
+        os.execve('/bin/sh', ['/bin/sh', '-c', spec['command']], spec['env'])
+    finally:
+        os._exit(127)
+code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+try:
+    with open('{CTL_MOUNT}/exit', 'w') as f:
+        f.write(str(code))
+except OSError:
+    pass
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+# The environment a command sees: these basics, then the request's env, then LABLOOP_SEED
+# and LABLOOP_OUTPUT. Nothing of the host's environment is ever passed on.
+BASE_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/tmp",
+    "TMPDIR": "/tmp",
+    "LANG": "C.UTF-8",
+    "MPLBACKEND": "Agg",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+def pool_key(image: str, limits: Limits) -> str:
+    """Containers are interchangeable when image and container-level limits are equal."""
+    fields = (image, limits.cpus, limits.memory, limits.pids, limits.network, limits.tmpfs_size)
+    return hashlib.sha256(repr(fields).encode()).hexdigest()[:12]
+
+
+def container_labels(
+    service: str, key: str, expiry_s: float, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Labels every labloop container carries, plus ``extra`` (job, experiment, ...)."""
+    labels = {
+        LABEL_SERVICE: service,
+        LABEL_POOL: key,
+        LABEL_EXPIRES: str(int(time.time() + expiry_s)),
+    }
+    for name, value in (extra or {}).items():
+        labels[name if name.startswith("labloop.") else f"labloop.{name}"] = str(value)
+    return labels
+
+
+def run_spec(command: str, seed: int, env: Mapping[str, str]) -> dict[str, Any]:
+    """What the host hands to the launcher: the command, its cwd and its whole environment."""
+    full = {**BASE_ENV, **env, "LABLOOP_SEED": str(seed), "LABLOOP_OUTPUT": OUTPUT_MOUNT}
+    return {"command": command, "cwd": WORKSPACE_MOUNT, "env": full}
+
+
+def create(
+    client: docker.DockerClient, image: str, limits: Limits, slot: Slot, labels: Mapping[str, str]
+) -> str:
+    """Create (not start) the hardened container for ``slot``; return its id."""
+    api = client.api
+    host_config = api.create_host_config(
+        binds=slot.binds(),
+        read_only=True,
+        tmpfs={"/tmp": f"size={limits.tmpfs_size},mode=1777"},
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        init=True,
+        network_mode=limits.network,
+        pids_limit=limits.pids,
+        mem_limit=limits.memory,
+        memswap_limit=limits.memory,
+        nano_cpus=int(limits.cpus * 1e9),
+        log_config={"type": "json-file", "config": {"max-size": LOG_MAX_SIZE, "max-file": "1"}},
+    )
+    created = api.create_container(
+        image,
+        command=["python3", "-c", LAUNCHER],
+        user=f"{SANDBOX_UID}:{SANDBOX_UID}",
+        working_dir=WORKSPACE_MOUNT,
+        environment={"HOME": "/tmp", "PATH": BASE_ENV["PATH"]},
+        labels=dict(labels),
+        host_config=host_config,
+    )
+    return str(created["Id"])
+
+
+Frames = Iterator[tuple[bytes | None, bytes | None]]
+
+
+def attach(client: docker.DockerClient, container_id: str) -> tuple[Frames, Any]:
+    """Open the container's (stdout, stderr) stream; return the frames and the response.
+
+    docker-py's ``attach()`` inspects the container first (one more round trip on the hot
+    path) and keeps the client's read timeout on a stream that may rightly stay silent for
+    hours, so this makes the same request with the timeout removed.
+    """
+    api = client.api
+    response = api._post(
+        api._url("/containers/{0}/attach", container_id),
+        headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+        params={"logs": 0, "stdout": 1, "stderr": 1, "stream": 1},
+        stream=True,
+    )
+    api._disable_socket_timeout(api._get_raw_response_socket(response))
+    frames: Frames = api._read_from_socket(response, stream=True, tty=False, demux=True)
+    return frames, response

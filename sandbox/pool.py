@@ -1,0 +1,229 @@
+"""Containers ready to run: made on demand (cold) or ahead of time (the warm pool).
+
+A *prepared* container is created, started and attached, and its launcher is listening on
+the slot's FIFO: handing it a run costs one write. The pool keeps ``size`` of them per key
+(image + container-level limits), refills in a background thread after every take, and
+never hands one out twice. Pooled containers are labelled with service, pool key and expiry
+only: which job and experiment they run is recorded in the slot (``run.json``) and in
+process, when they are taken.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from sandbox import container
+from sandbox.engine import docker_errors
+from sandbox.errors import SandboxError
+from sandbox.result import Limits
+from sandbox.slot import Slot
+
+log = logging.getLogger(__name__)
+LAUNCH_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Prepared:
+    """A started container whose launcher waits for its one run."""
+
+    id: str
+    slot: Slot
+    key: str
+    expires_at: float
+    frames: container.Frames
+    response: Any
+    handover_fd: int | None
+    created_at: float = field(default_factory=time.monotonic)
+
+    def hand_over(self, spec: Mapping[str, Any]) -> None:
+        """Give the launcher its run (once); raise BrokenPipeError when it is gone."""
+        fd, self.handover_fd = self.handover_fd, None
+        if fd is None:
+            raise BrokenPipeError("this container was already handed a run")
+        Slot.hand_over(fd, spec)
+
+    def close_handover(self) -> None:
+        """Close the FIFO's write end if it is still open."""
+        fd, self.handover_fd = self.handover_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class ContainerFactory:
+    """Creates prepared containers and disposes of used ones."""
+
+    def __init__(self, client: docker.DockerClient, slots_dir: Path, service: str, expiry_s: float) -> None:
+        self.client = client
+        self.slots_dir = slots_dir
+        self.service = service
+        self.expiry_s = expiry_s
+
+    def prepare(self, image: str, limits: Limits, labels: Mapping[str, str] | None = None) -> Prepared:
+        """Create, attach and start a container, and wait until its launcher listens."""
+        key = container.pool_key(image, limits)
+        slot = Slot.create(self.slots_dir)
+        all_labels = container.container_labels(self.service, key, self.expiry_s, labels)
+        cid = None
+        try:
+            with docker_errors("creating the experiment container"):
+                cid = container.create(self.client, image, limits, slot, all_labels)
+                frames, response = container.attach(self.client, cid)
+                self.client.api.start(cid)
+            fd = slot.wait_handover(LAUNCH_TIMEOUT_S, lambda: self._running(cid))
+        except (TimeoutError, ChildProcessError) as exc:
+            logs = self._logs(cid) if cid else ""
+            self.dispose(cid, slot)
+            raise SandboxError(f"the sandbox container did not become ready: {exc}. {logs}") from exc
+        except BaseException:
+            self.dispose(cid, slot)
+            raise
+        return Prepared(cid, slot, key, float(all_labels[container.LABEL_EXPIRES]), frames, response, fd)
+
+    def _running(self, cid: str) -> bool:
+        try:
+            return bool(self.client.api.inspect_container(cid)["State"]["Running"])
+        except docker.errors.DockerException:
+            return False
+
+    def _logs(self, cid: str) -> str:
+        try:
+            raw = self.client.api.logs(cid, tail=20)
+        except docker.errors.DockerException:
+            return ""
+        return "Container output: " + raw.decode("utf-8", "replace").strip()[-2000:]
+
+    def dispose(self, cid: str | None, slot: Slot | None) -> None:
+        """Remove a container (running or not) and its slot; never raises."""
+        if cid is not None:
+            try:
+                self.client.api.remove_container(cid, force=True)
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                if not isinstance(exc, docker.errors.NotFound):
+                    log.warning("could not remove container %s: %s (the reaper will)", cid[:12], exc)
+        if slot is not None:
+            slot.remove()
+
+    def discard(self, prepared: Prepared) -> None:
+        """Dispose of a prepared container that will not run anything."""
+        with contextlib.suppress(Exception):  # closing a dead stream may fail; harmless
+            prepared.response.close()
+        prepared.close_handover()
+        self.dispose(prepared.id, prepared.slot)
+
+
+class ContainerPool:
+    """Keeps ``size`` prepared containers per key, refilled in the background."""
+
+    def __init__(self, factory: ContainerFactory, size: int) -> None:
+        self.factory = factory
+        self.size = size
+        self._ready: dict[str, deque[Prepared]] = {}
+        self._wanted: dict[str, tuple[str, Limits]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def warm(self, image: str, limits: Limits) -> None:
+        """Keep containers for ``image`` and ``limits`` ready from now on."""
+        if self.size <= 0 or self._closed.is_set():
+            return
+        key = container.pool_key(image, limits)
+        with self._lock:
+            self._wanted.setdefault(key, (image, limits))
+            self._ready.setdefault(key, deque())
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._refill_loop, name="sandbox-pool", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def take(self, image: str, limits: Limits, min_life_s: float) -> Prepared | None:
+        """A ready container for ``image``/``limits`` that lives ``min_life_s`` more, or None."""
+        if self.size <= 0:
+            return None
+        key = container.pool_key(image, limits)
+        self.warm(image, limits)
+        found = None
+        stale = []
+        with self._lock:
+            queue = self._ready.get(key, deque())
+            while queue:
+                candidate = queue.popleft()
+                if candidate.expires_at - time.time() > min_life_s:
+                    found = candidate
+                    break
+                stale.append(candidate)
+        for candidate in stale:
+            self.factory.discard(candidate)
+        self._wake.set()
+        return found
+
+    def ready_count(self, image: str, limits: Limits) -> int:
+        """How many containers wait for ``image``/``limits`` right now."""
+        with self._lock:
+            return len(self._ready.get(container.pool_key(image, limits), ()))
+
+    def wait_ready(self, image: str, limits: Limits, timeout_s: float = 30.0) -> bool:
+        """Block until the pool for ``image``/``limits`` is full (for benchmarks and tests)."""
+        self.warm(image, limits)
+        deadline = time.monotonic() + timeout_s
+        while self.ready_count(image, limits) < self.size:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def _missing(self) -> tuple[str, Limits] | None:
+        with self._lock:
+            for key, (image, limits) in self._wanted.items():
+                if len(self._ready[key]) < self.size:
+                    return image, limits
+        return None
+
+    def _refill_loop(self) -> None:
+        while not self._closed.is_set():
+            wanted = self._missing()
+            if wanted is None:
+                self._wake.wait(timeout=5.0)
+                self._wake.clear()
+                continue
+            try:
+                prepared = self.factory.prepare(*wanted)
+            except Exception as exc:  # keep serving cold; retry later
+                log.warning("could not refill the sandbox pool: %s", exc)
+                self._closed.wait(timeout=5.0)
+                continue
+            with self._lock:
+                if self._closed.is_set():
+                    closed = True
+                else:
+                    closed = False
+                    self._ready[prepared.key].append(prepared)
+            if closed:
+                self.factory.discard(prepared)
+
+    def close(self) -> None:
+        """Stop refilling and remove every container still waiting in the pool."""
+        self._closed.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=LAUNCH_TIMEOUT_S + 5)
+        with self._lock:
+            leftovers = [p for queue in self._ready.values() for p in queue]
+            self._ready.clear()
+        for prepared in leftovers:
+            self.factory.discard(prepared)

@@ -1,0 +1,100 @@
+"""The reaper: removes labelled containers (and slot folders) past their expiry.
+
+A service killed mid-run leaves its containers and slots behind; every container labloop
+makes carries ``labloop.expires`` (a Unix time), so any labloop process can clean up after
+any other — by label, never by name.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from sandbox.container import LABEL_EXPIRES
+
+log = logging.getLogger(__name__)
+
+
+def reap_containers(client: docker.DockerClient, now: float | None = None) -> list[str]:
+    """Remove every container whose ``labloop.expires`` has passed; return their ids."""
+    now = time.time() if now is None else now
+    removed = []
+    for summary in client.api.containers(all=True, filters={"label": LABEL_EXPIRES}):
+        try:
+            expires = float(summary.get("Labels", {}).get(LABEL_EXPIRES, "inf"))
+        except ValueError:
+            continue
+        if expires > now:
+            continue
+        try:
+            client.api.remove_container(summary["Id"], force=True)
+            removed.append(str(summary["Id"]))
+        except docker.errors.NotFound:
+            pass
+    if removed:
+        log.info("reaper: removed %d expired sandbox container(s)", len(removed))
+    return removed
+
+
+def reap_slots(slots_dir: Path, max_age_s: float, now: float | None = None) -> list[Path]:
+    """Remove slot folders older than ``max_age_s`` (their containers have expired too)."""
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    if not slots_dir.is_dir():
+        return removed
+    for slot in slots_dir.iterdir():
+        try:
+            old = now - slot.stat().st_mtime > max_age_s
+        except OSError:
+            continue
+        if old and slot.is_dir():
+            shutil.rmtree(slot, ignore_errors=True)
+            removed.append(slot)
+    return removed
+
+
+class Reaper:
+    """Reaps once when started, then every ``interval_s`` in a daemon thread until stopped."""
+
+    def __init__(
+        self, client: docker.DockerClient, slots_dir: Path, max_age_s: float, interval_s: float = 60.0
+    ) -> None:
+        self.client = client
+        self.slots_dir = slots_dir
+        self.max_age_s = max_age_s
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def reap(self) -> list[str]:
+        """One pass over containers and slot folders; return the removed container ids."""
+        try:
+            removed = reap_containers(self.client)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            log.warning("reaper: could not list containers: %s", exc)
+            removed = []
+        reap_slots(self.slots_dir, self.max_age_s)
+        return removed
+
+    def start(self) -> None:
+        """Reap now, then keep reaping in the background."""
+        self.reap()
+        self._thread = threading.Thread(target=self._loop, name="sandbox-reaper", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.reap()
+
+    def stop(self) -> None:
+        """Stop the background thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,231 @@
+"""DockerSandbox: runs one experiment in a fresh, locked-down container (ExperimentRunner).
+
+    with DockerSandbox(connect(), image="labloop-sandbox:latest", work_dir=runs / "sandbox") as sb:
+        result = sb.run(RunRequest(workspace, output_dir, "python3 experiment.py", Limits()))
+
+Each run takes a warm container from the pool (or prepares one cold), copies the workspace
+into the container's slot, hands the command over, streams the output, kills the container
+at the deadline, reads the outputs back and removes the container — in the background, off
+the caller's clock. A container runs one experiment and is never reused.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from sandbox.container import pool_key, run_spec
+from sandbox.engine import docker_errors, require_image
+from sandbox.errors import SandboxError
+from sandbox.outputs import collect
+from sandbox.pool import ContainerFactory, ContainerPool, Prepared
+from sandbox.reaper import Reaper
+from sandbox.result import ExperimentResult, Limits, OutputSink, RunRequest, RunStatus
+from sandbox.streams import StreamCapture
+
+log = logging.getLogger(__name__)
+KILL_GRACE_S = 5.0
+
+
+@dataclass
+class _Running:
+    prepared: Prepared
+    job: str | None
+    experiment: str | None
+    cancelled: bool = False
+    killed_at_deadline: bool = False
+
+
+class DockerSandbox:
+    """Runs experiments in fresh hardened containers, with a warm pool and a reaper."""
+
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        *,
+        image: str,
+        work_dir: Path,
+        pool_size: int = 2,
+        expiry_s: float = 6 * 3600,
+        service: str = "labloop",
+        reap_interval_s: float | None = 60.0,
+    ) -> None:
+        require_image(client, image)
+        self.client = client
+        self.image = image
+        self.slots_dir = Path(work_dir).resolve() / "slots"
+        self.slots_dir.mkdir(parents=True, exist_ok=True)
+        self.expiry_s = expiry_s
+        self.factory = ContainerFactory(client, self.slots_dir, service, expiry_s)
+        self.pool = ContainerPool(self.factory, pool_size)
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
+        self._cleanup = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-cleanup")
+        self.reaper = Reaper(client, self.slots_dir, max_age_s=expiry_s, interval_s=reap_interval_s or 60.0)
+        if reap_interval_s is None:
+            self.reaper.reap()
+        else:
+            self.reaper.start()
+
+    def prewarm(self, limits: Limits | None = None, image: str | None = None) -> None:
+        """Start keeping warm containers for these limits (the first run is cold otherwise)."""
+        self.pool.warm(image or self.image, limits or Limits())
+
+    def run(self, request: RunRequest, on_output: OutputSink | None = None) -> ExperimentResult:
+        """Run ``request`` to completion (or timeout); user-code failure is data."""
+        image = request.image or self.image
+        limits = request.limits
+        job, experiment = request.labels.get("job"), request.labels.get("experiment")
+        prepared = self.pool.take(image, limits, min_life_s=limits.timeout_s + 60)
+        if prepared is None:
+            prepared = self.factory.prepare(image, limits, labels=request.labels)
+        running = _Running(prepared, job, experiment)
+        with self._lock:
+            self._running[prepared.id] = running
+        try:
+            return self._run_prepared(running, request, on_output)
+        finally:
+            with self._lock:
+                self._running.pop(prepared.id, None)
+            self._cleanup.submit(self.factory.discard, prepared)
+
+    def _run_prepared(
+        self, running: _Running, request: RunRequest, on_output: OutputSink | None
+    ) -> ExperimentResult:
+        prepared, limits = running.prepared, request.limits
+        slot = prepared.slot
+        slot.record({"job": running.job, "experiment": running.experiment, **request.labels})
+        slot.fill(Path(request.workspace))
+        capture = StreamCapture(on_output, limits.stream_cap_bytes, limits.tail_bytes)
+        reader = threading.Thread(target=capture.pump, args=(prepared.frames,), daemon=True)
+        reader.start()
+        started = time.monotonic()
+        try:
+            prepared.hand_over(run_spec(request.command, request.seed, request.env))
+        except BrokenPipeError as exc:
+            raise SandboxError(
+                f"the sandbox container {prepared.id[:12]} died before its run began; "
+                "check `labloop sandbox doctor`"
+            ) from exc
+        reader.join(timeout=limits.timeout_s)
+        if reader.is_alive():
+            running.killed_at_deadline = True
+            self._kill(prepared.id)
+            reader.join(timeout=KILL_GRACE_S)
+        duration = time.monotonic() - started
+        status = slot.exit_status()
+        state = None if status == 0 and not running.cancelled else self._final_state(prepared.id)
+        exit_code = _exit_code(status, state)
+        outputs = collect(
+            slot.output, Path(request.output_dir), metric=request.metric, cap_bytes=limits.output_cap_bytes
+        )
+        result_status, error = self._classify(running, limits, exit_code, state, capture, outputs.error)
+        return ExperimentResult(
+            status=result_status,
+            exit_code=exit_code,
+            duration_s=round(duration, 4),
+            metrics=outputs.metrics,
+            stdout_tail=capture.tail("stdout"),
+            stderr_tail=capture.tail("stderr"),
+            error=error,
+            artifacts=outputs.artifacts,
+        )
+
+    def _classify(
+        self,
+        running: _Running,
+        limits: Limits,
+        exit_code: int | None,
+        state: Mapping[str, Any] | None,
+        capture: StreamCapture,
+        outputs_error: str | None,
+    ) -> tuple[RunStatus, str | None]:
+        if running.cancelled:
+            return "failed", "cancelled: the job was cancelled while this experiment ran"
+        if running.killed_at_deadline:
+            return "timed_out", f"killed at the timeout of {limits.timeout_s:g} s"
+        if state is not None and state.get("OOMKilled"):
+            return "oom_killed", f"killed for running out of memory (limit {limits.memory}, no swap)"
+        if exit_code != 0:
+            hint = _last_line(capture.tail("stderr"))
+            return "failed", f"exited with code {exit_code}" + (f": {hint}" if hint else "")
+        if outputs_error is not None:
+            return "failed", outputs_error
+        return "succeeded", None
+
+    def _final_state(self, cid: str) -> Mapping[str, Any] | None:
+        # Waiting first makes sure the engine has recorded the exit (and OOMKilled).
+        try:
+            self.client.api.wait(cid, timeout=KILL_GRACE_S)
+            state: Mapping[str, Any] = self.client.api.inspect_container(cid)["State"]
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            log.warning("could not inspect container %s: %s", cid[:12], exc)
+            return None
+        return state
+
+    def _kill(self, cid: str) -> None:
+        # SIGKILL to the container's init ends its whole PID namespace: every process dies.
+        try:
+            self.client.api.kill(cid)
+        except docker.errors.APIError as exc:
+            if not isinstance(exc, docker.errors.NotFound) and "is not running" not in str(exc):
+                raise
+        except requests.exceptions.RequestException as exc:
+            with docker_errors("killing an experiment container"):
+                raise exc
+
+    def cancel(self, job_id: str) -> int:
+        """Kill the running containers of ``job_id``; their runs return failed/cancelled."""
+        with self._lock:
+            targets = [r for r in self._running.values() if r.job == job_id]
+        for running in targets:
+            running.cancelled = True
+            self._kill(running.prepared.id)
+        return len(targets)
+
+    def running(self) -> list[dict[str, str | None]]:
+        """What runs right now: container id, job and experiment of each."""
+        with self._lock:
+            return [
+                {"container": cid, "job": r.job, "experiment": r.experiment}
+                for cid, r in self._running.items()
+            ]
+
+    def pool_key(self, limits: Limits, image: str | None = None) -> str:
+        """The pool key (also the ``labloop.pool`` label) of ``image``/``limits``."""
+        return pool_key(image or self.image, limits)
+
+    def close(self) -> None:
+        """Stop the reaper and the pool, remove pooled containers, finish cleaning up."""
+        self.reaper.stop()
+        self.pool.close()
+        self._cleanup.shutdown(wait=True)
+
+    def __enter__(self) -> DockerSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _exit_code(status: int | None, state: Mapping[str, Any] | None) -> int | None:
+    if status is not None:
+        return status if status >= 0 else 128 - status
+    if state is not None:
+        return int(state.get("ExitCode", -1))
+    return None
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""

@@ -1,0 +1,120 @@
+"""The per-experiment host folder ("slot") a container's files go in and out through.
+
+    <slots_dir>/<id>/ctl/        -> /labloop    hand-over FIFO ``go``, ``exit``, ``run.json``
+    <slots_dir>/<id>/workspace/  -> /workspace  a copy of the request's workspace (cwd)
+    <slots_dir>/<id>/output/     -> /output     $LABLOOP_OUTPUT: metrics.json and artifacts
+
+Each container mounts only its own slot, so two experiments cannot see each other's files.
+The folders belong to the sandbox uid (or are world-writable when the service is not root).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+CTL_MOUNT = "/labloop"
+WORKSPACE_MOUNT = "/workspace"
+OUTPUT_MOUNT = "/output"
+_UID = 65534
+
+
+def _give_to_sandbox(path: Path) -> None:
+    if os.geteuid() == 0:
+        os.chown(path, _UID, _UID, follow_symlinks=False)
+    elif not path.is_symlink():
+        path.chmod(0o777 if path.is_dir() else 0o666)
+
+
+class Slot:
+    """One experiment's host folder: created before its container, removed after it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.ctl = root / "ctl"
+        self.workspace = root / "workspace"
+        self.output = root / "output"
+
+    @classmethod
+    def create(cls, slots_dir: Path) -> Slot:
+        """Make a fresh slot with its hand-over FIFO under ``slots_dir``."""
+        slot = cls(slots_dir / uuid.uuid4().hex[:16])
+        for folder in (slot.ctl, slot.workspace, slot.output):
+            folder.mkdir(parents=True)
+            _give_to_sandbox(folder)
+        os.mkfifo(slot.ctl / "go", 0o600)
+        _give_to_sandbox(slot.ctl / "go")
+        return slot
+
+    def binds(self) -> dict[str, dict[str, str]]:
+        """The bind mounts of this slot, in docker-py's format."""
+        return {
+            str(self.ctl): {"bind": CTL_MOUNT, "mode": "rw"},
+            str(self.workspace): {"bind": WORKSPACE_MOUNT, "mode": "rw"},
+            str(self.output): {"bind": OUTPUT_MOUNT, "mode": "rw"},
+        }
+
+    def fill(self, workspace: Path) -> None:
+        """Copy the request's workspace in and hand every copied file to the sandbox uid."""
+        shutil.copytree(workspace, self.workspace, symlinks=True, dirs_exist_ok=True)
+        for folder, dirs, files in os.walk(self.workspace):
+            for name in dirs + files:
+                _give_to_sandbox(Path(folder) / name)
+
+    def record(self, meta: Mapping[str, Any]) -> None:
+        """Note which job and experiment this slot runs (pooled containers cannot carry it)."""
+        (self.ctl / "run.json").write_text(json.dumps(dict(meta)))
+
+    def open_handover(self) -> int | None:
+        """The FIFO's write end once the launcher listens on it, else None (not yet)."""
+        try:
+            fd = os.open(self.ctl / "go", os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                return None
+            raise
+        os.set_blocking(fd, True)
+        return fd
+
+    def wait_handover(self, timeout_s: float, alive: Callable[[], bool]) -> int:
+        """Wait until the launcher listens; raise TimeoutError or ChildProcessError (it died)."""
+        deadline = time.monotonic() + timeout_s
+        next_check = time.monotonic() + 0.5
+        while (fd := self.open_handover()) is None:
+            now = time.monotonic()
+            if now > deadline:
+                raise TimeoutError(f"the launcher did not start within {timeout_s:.0f} s")
+            if now > next_check:
+                if not alive():
+                    raise ChildProcessError("the container stopped before its launcher started")
+                next_check = now + 0.5
+            time.sleep(0.002)
+        return fd
+
+    @staticmethod
+    def hand_over(fd: int, spec: Mapping[str, Any]) -> None:
+        """Give the launcher its run; raise BrokenPipeError when it is gone."""
+        try:
+            data = json.dumps(dict(spec)).encode()
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
+
+    def exit_status(self) -> int | None:
+        """What the launcher reported (negative: killed by that signal), or None."""
+        try:
+            return int((self.ctl / "exit").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def remove(self) -> None:
+        """Delete the slot and everything the experiment left in it."""
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,71 @@
+"""An experiment's stdout/stderr: forwarded as it comes up to a byte cap, with a bounded tail.
+
+Under an output flood the service keeps reading (so the container is never blocked on a full
+pipe) but holds at most ``tail_bytes`` per stream: its memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+from collections.abc import Iterable
+
+from sandbox.result import OutputSink
+
+log = logging.getLogger(__name__)
+STREAMS = ("stdout", "stderr")
+
+
+class StreamCapture:
+    """Receives (stdout, stderr) chunks; forwards up to ``cap_bytes`` and keeps the tails."""
+
+    def __init__(self, sink: OutputSink | None, cap_bytes: int, tail_bytes: int) -> None:
+        self._sink = sink
+        self._cap = cap_bytes
+        self._tail_bytes = tail_bytes
+        self._forwarded = 0
+        self._tails = {name: bytearray() for name in STREAMS}
+        self._decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in STREAMS}
+        self.total_bytes = {name: 0 for name in STREAMS}
+        self.capped = False
+
+    def feed(self, stream: str, data: bytes) -> None:
+        """Take one chunk of ``stream``."""
+        self.total_bytes[stream] += len(data)
+        tail = self._tails[stream]
+        tail += data[-self._tail_bytes :]
+        if len(tail) > self._tail_bytes:
+            del tail[: len(tail) - self._tail_bytes]
+        if self._sink is None or self.capped:
+            return
+        room = self._cap - self._forwarded
+        part = data[:room]
+        self._forwarded += len(part)
+        text = self._decoders[stream].decode(part)
+        if len(data) > room:
+            self.capped = True
+            text += f"\n[labloop: output capped at {self._cap} bytes; only the tail is kept]\n"
+        if text:
+            self._send(stream, text)
+
+    def _send(self, stream: str, text: str) -> None:
+        try:
+            self._sink(stream, text)  # type: ignore[misc]
+        except Exception:  # a broken sink must not break the run
+            log.exception("the output sink failed; no more output is forwarded")
+            self._sink = None
+
+    def pump(self, frames: Iterable[tuple[bytes | None, bytes | None]]) -> None:
+        """Read a demultiplexed docker stream to its end."""
+        try:
+            for out, err in frames:
+                if out:
+                    self.feed("stdout", out)
+                if err:
+                    self.feed("stderr", err)
+        except Exception as exc:  # the stream breaks when the container is killed
+            log.debug("output stream ended: %s", exc)
+
+    def tail(self, stream: str) -> str:
+        """The last ``tail_bytes`` of ``stream`` as text."""
+        return bytes(self._tails[stream]).decode("utf-8", "replace")
