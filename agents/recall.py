@@ -181,10 +181,13 @@ def feedback_record(
 
 
 def citation(record: MemoryRecord) -> str:
-    """How a report cites a literature passage: ``source, p. N``."""
+    """How a report cites a literature passage: ``source, p. N`` (PDF) or ``source, line N``."""
     source = str(record.metadata.get("source", "?"))
-    page = record.metadata.get("page")
-    return f"{source}, p. {page}" if page else source
+    if page := record.metadata.get("page"):
+        return f"{source}, p. {page}"
+    if line := record.metadata.get("line"):
+        return f"{source}, line {line}"
+    return source
 
 
 def _value(record: MemoryRecord) -> float | None:

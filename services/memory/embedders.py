@@ -80,16 +80,32 @@ _STOPWORDS = frozenset({
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 
 
-class LexicalEmbedder:
-    """A download-free, *lexical* embedder: feature-hashed words, word pairs and trigrams.
+def _stem(word: str) -> str:
+    """A crude, deterministic stemmer: -ise → -ize, then one common suffix off."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    word = re.sub(r"is(e|ed|es|ing|ation|ations)$", r"iz\1", word)
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
 
-    Each text is lower-cased and NFKC-normalised; its features are word unigrams (stop
-    words dropped), unordered pairs of neighbouring words (so swapping two words barely
-    moves the vector) and character trigrams of each word (so "regularise" and
-    "regularisation" share most features). Counts are dampened (1 + log tf), hashed with
-    CRC-32 (stable across processes, unlike ``hash``) into ``dimension`` signed buckets, and
-    the vector is L2-normalised. Reworded text that keeps the key words stays close;
-    synonyms with no shared letters do not — that needs a semantic model.
+
+_SUFFIXES = ("ations", "ation", "ements", "ement", "ings", "ing", "edly", "ed", "ers", "er", "est",
+             "ly", "es", "s")
+
+
+class LexicalEmbedder:
+    """A download-free, *lexical* embedder: feature-hashed word stems, word pairs and trigrams.
+
+    Each text is NFKC-normalised and lower-cased; its words lose stop words and are crudely
+    stemmed ("regularisation" and "regularization" both become "regulariz"). Features are
+    the stems, unordered pairs of neighbouring stems (so swapping two words barely moves the
+    vector) and character trigrams of each stem (shared word pieces). Counts are dampened
+    (1 + log tf), hashed with CRC-32 (stable across processes, unlike ``hash``) into
+    ``dimension`` signed buckets, and the vector is L2-normalised. Reworded, reordered or
+    re-cased text that keeps its key words stays close; synonyms with no shared letters
+    ("CNN" for "convolutional network") do not — that needs a semantic model.
     """
 
     def __init__(self, dimension: int = 384) -> None:
@@ -109,14 +125,15 @@ class LexicalEmbedder:
 
     @property
     def novelty_threshold(self) -> float:
-        """Calibrated on reworded/reordered/re-cased ideas vs. different ideas (tests/memory)."""
-        return 0.35
+        """Calibrated on paraphrased vs. different ideas: paraphrases that keep their key
+        words fall below it, distinct ideas of the same domain stay above (tests/memory)."""
+        return 0.4
 
     @staticmethod
     def features(text: str) -> Counter[str]:
         """The weighted features of ``text`` (exposed for tests and debugging)."""
         clean = unicodedata.normalize("NFKC", text).lower()
-        words = [w for w in _TOKEN.findall(clean) if w not in _STOPWORDS]
+        words = [_stem(w) for w in _TOKEN.findall(clean) if w not in _STOPWORDS]
         feats: Counter[str] = Counter()
         for word in words:
             feats["w:" + word] += 2
@@ -132,7 +149,7 @@ class LexicalEmbedder:
         vec = np.zeros(self._dimension, dtype=np.float32)
         for feat, count in self.features(text).items():
             weight = 1.0 + math.log(count)
-            if feat.startswith("c:"):
+            if feat.startswith("b:"):
                 weight *= 0.5
             h = zlib.crc32(feat.encode("utf-8"))
             vec[h % self._dimension] += weight if (h >> 31) & 1 else -weight
@@ -290,8 +307,9 @@ class EmbedderSource:
         """The embedder for an existing collection made with ``recorded``/``dimension``."""
         if self.pinned is not None:
             ours = self.pinned
+            # Compare names first: an endpoint's dimension costs a call to learn.
             if ours.name != recorded or ours.dimension != dimension:
-                raise EmbedderMismatch(_mismatch(collection, recorded, dimension, ours.name, ours.dimension))
+                raise EmbedderMismatch(_mismatch(collection, recorded, dimension, ours))
             return ours
         if recorded == LEXICAL_NAME:
             return LexicalEmbedder(dimension)
@@ -309,10 +327,13 @@ class EmbedderSource:
         )
 
 
-def _mismatch(collection: str, recorded: str, dim: int, configured: str, configured_dim: int) -> str:
+def _mismatch(collection: str, recorded: str, dim: int, configured: Embedder) -> str:
+    ours = configured.name
+    if ours == recorded:  # same family, other size
+        ours = f"{ours} ({configured.dimension} dims)"
     return (
         f"collection '{collection}' was made with embedder {recorded} ({dim} dims) but "
-        f"{configured} ({configured_dim} dims) is configured; vectors of two embedders cannot be "
+        f"{ours} is configured; vectors of two embedders cannot be "
         f"compared. Configure {recorded} again (LABLOOP_EMBEDDING_MODEL), or point the memory "
         "at a fresh location (LABLOOP_HOME or LABLOOP_CHROMA_URL) to start over with the new one"
     )
