@@ -84,7 +84,7 @@ def _stem(word: str) -> str:
     """A crude, deterministic stemmer: -ise → -ize, then one common suffix off."""
     if len(word) <= 3 or not word.isalpha():
         return word
-    word = re.sub(r"is(e|ed|es|ing|ation|ations)$", r"iz\1", word)
+    word = re.sub(r"is(e|ed|es|er|ers|ing|ation|ations)$", r"iz\1", word)
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
