@@ -25,6 +25,7 @@ def _register() -> None:
     # Each command group lives in its own module and adds itself to ``app``.
     from services.cli import (
         memory_cmd,  # noqa: F401
+        run_cmd,  # noqa: F401
         sandbox_cmd,  # noqa: F401
     )
 

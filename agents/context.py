@@ -1,0 +1,52 @@
+"""The runtime context: the collaborators a job's nodes use, passed in, never imported.
+
+``services`` builds one per job run (or resume) and hands it to the graph as LangGraph's
+runtime context; tests build one with the real sandbox and a local model server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from agents.protocols import ChatModel, ExperimentRunner, Journal, Memory
+from agents.task import Task
+
+GatePolicy = Literal["always", "never", "auto"]
+GateKind = Literal["idea", "code", "finding"]
+Strategy = Literal["search", "llm"]
+
+DEFAULT_GATES: dict[str, GatePolicy] = {"idea": "auto", "code": "auto", "finding": "auto"}
+
+
+def _never_stop() -> bool:
+    return False
+
+
+@dataclass
+class ResearchContext:
+    """What every node may reach: the task, the sandbox, the journal, and optionally a model and memory."""
+
+    job_id: str
+    task: Task
+    task_dir: Path
+    runner: ExperimentRunner
+    journal: Journal
+    runs_dir: Path
+    strategy: Strategy = "search"
+    model: ChatModel | None = None
+    memory: Memory | None = None
+    gates: Mapping[str, GatePolicy] = field(default_factory=lambda: dict(DEFAULT_GATES))
+    price_per_1k_tokens: float | None = None
+    should_stop: Callable[[], bool] = _never_stop  # cancel requested (checked by decide)
+
+    @property
+    def job_dir(self) -> Path:
+        """Where this job's experiments and report live."""
+        return self.runs_dir / self.job_id
+
+    def policy(self, kind: GateKind) -> GatePolicy:
+        """The gate policy for ``kind`` (``auto`` unless the job says otherwise)."""
+        return self.gates.get(kind, "auto")

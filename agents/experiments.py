@@ -1,0 +1,139 @@
+"""One experiment: a workspace made from the task folder plus changes, run in the sandbox, journaled.
+
+Experiment ids are deterministic (``{job}-{iteration}-{role}-{n}``): a node re-run after a
+crash writes the same records again instead of new ones. A finished run leaves
+``result.json`` beside its output; a re-run node finds it and does not run the experiment
+again, while a run that was in flight (no result yet) is run again from a fresh workspace.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agents.context import ResearchContext
+from agents.protocols import ExperimentRecord, ExperimentRole
+from agents.state import Json
+from sandbox.result import ExperimentResult, RunRequest
+
+PARAMS_FILE = "params.json"
+RESULT_FILE = "result.json"
+_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", "output", ".labloop")
+
+
+def experiment_id(job_id: str, iteration: int, role: ExperimentRole, n: int) -> str:
+    """The deterministic id of one experiment of a job."""
+    return f"{job_id}-{iteration}-{role}-{n}"
+
+
+def source_files(task_dir: Path, *, limit_bytes: int = 64_000) -> dict[str, str]:
+    """The task's text source files (relative path → text), what an LLM may read and edit."""
+    files: dict[str, str] = {}
+    for path in sorted(task_dir.rglob("*")):
+        rel = path.relative_to(task_dir).as_posix()
+        if not path.is_file() or "__pycache__" in rel or rel.startswith("."):
+            continue
+        if path.suffix not in {".py", ".yaml", ".yml", ".json", ".txt", ".md", ".cfg", ".toml", ".sh"}:
+            continue
+        if path.stat().st_size <= limit_bytes:
+            files[rel] = path.read_text(encoding="utf-8", errors="replace")
+    return files
+
+
+def diff_of(task_dir: Path, files: Mapping[str, str], params: Mapping[str, Any]) -> str:
+    """A unified diff of the changed files and params.json against the task folder."""
+    changed = dict(files)
+    if params:
+        changed[PARAMS_FILE] = json.dumps(dict(params), indent=2, sort_keys=True) + "\n"
+    chunks: list[str] = []
+    for rel in sorted(changed):
+        original = task_dir / rel
+        old = original.read_text(encoding="utf-8", errors="replace") if original.is_file() else ""
+        chunks.extend(
+            difflib.unified_diff(
+                old.splitlines(keepends=True), changed[rel].splitlines(keepends=True),
+                fromfile=f"a/{rel}", tofile=f"b/{rel}",
+            )
+        )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
+
+
+def materialize(task_dir: Path, workspace: Path, *, files: Mapping[str, str], params: Mapping[str, Any]) -> None:
+    """Make ``workspace`` a fresh copy of the task folder with ``files`` and ``params`` applied."""
+    if workspace.exists():
+        shutil.rmtree(workspace)
+    shutil.copytree(task_dir, workspace, ignore=_SKIP)
+    root = workspace.resolve()
+    for rel, text in files.items():
+        target = (workspace / rel).resolve()
+        if not target.is_relative_to(root):
+            raise ValueError(f"refusing to write {rel!r}: it points outside the workspace")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    if params:
+        (workspace / PARAMS_FILE).write_text(json.dumps(dict(params), sort_keys=True), encoding="utf-8")
+
+
+def run_experiment(
+    ctx: ResearchContext, *, iteration: int, role: ExperimentRole, n: int, seed: int,
+    params: Mapping[str, Any], files: Mapping[str, str], idea_title: str = "",
+) -> Json:
+    """Run (or, if it already finished before a crash, recall) one experiment; return its summary."""
+    exp_id = experiment_id(ctx.job_id, iteration, role, n)
+    exp_dir = ctx.job_dir / exp_id
+    output_dir = exp_dir / "output"
+    diff = diff_of(ctx.task_dir, files, params)
+    record = ExperimentRecord(
+        id=exp_id, job_id=ctx.job_id, iteration=iteration, role=role, params=dict(params),
+        seed=seed, status="running", idea_title=idea_title, diff=diff, output_dir=str(output_dir),
+    )
+    cached = exp_dir / RESULT_FILE
+    if cached.is_file():
+        result = ExperimentResult.model_validate_json(cached.read_text(encoding="utf-8"))
+    else:
+        workspace = exp_dir / "workspace"
+        materialize(ctx.task_dir, workspace, files=files, params=params)
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        output_dir.mkdir(parents=True)
+        (exp_dir / "changes.diff").write_text(diff, encoding="utf-8")
+        ctx.journal.record_experiment(record)
+        ctx.journal.emit(ctx.job_id, "experiment", {"id": exp_id, "status": "running", "role": role})
+
+        def forward(stream: str, text: str) -> None:
+            ctx.journal.emit(ctx.job_id, "output", {"id": exp_id, "stream": stream, "text": text})
+
+        request = RunRequest(
+            workspace=workspace, output_dir=output_dir, command=ctx.task.entrypoint,
+            limits=ctx.task.sandbox.limits(ctx.task.budget.experiment_timeout_s), seed=seed,
+            metric=ctx.task.metric.name, labels={"job": ctx.job_id, "experiment": exp_id},
+            image=ctx.task.sandbox.image,
+        )
+        result = ctx.runner.run(request, on_output=forward)
+        _write_atomically(cached, result.model_dump_json())
+    final = ExperimentRecord(**{**record.__dict__, "status": result.status, "result": result})
+    ctx.journal.record_experiment(final)
+    value = result.metrics.get(ctx.task.metric.name) if result.succeeded else None
+    summary: Json = {
+        "experiment_id": exp_id, "iteration": iteration, "role": role, "seed": seed,
+        "params": dict(params), "files": sorted(files), "idea_title": idea_title,
+        "status": result.status if value is not None or not result.succeeded else "failed",
+        "value": value, "metrics": dict(result.metrics), "duration_s": round(result.duration_s, 3),
+        "error": result.error, "stderr_tail": result.stderr_tail[-4000:],
+    }
+    ctx.journal.emit(ctx.job_id, "experiment", {
+        "id": exp_id, "status": summary["status"], "value": value, "error": result.error,
+        "stdout_tail": result.stdout_tail[-2000:], "stderr_tail": result.stderr_tail[-2000:],
+    })
+    return summary
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,94 @@
+"""What the ``auto`` gate policy escalates to a human, and why (one reason per flag).
+
+* code: imports of network or process modules, process-spawning calls, and writes to absolute
+  paths or through ``..`` (outside the workspace);
+* ideas: close to one a human rejected (same params, similar text, or a rejected neighbour
+  from the novelty check);
+* findings: a claimed gain that is large relative to the baseline.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+NETWORK_OR_PROCESS = frozenset({
+    "socket", "subprocess", "requests", "urllib", "urllib3", "http", "httpx", "aiohttp", "ftplib",
+    "smtplib", "telnetlib", "paramiko", "pty", "multiprocessing", "asyncio.subprocess", "ctypes",
+})
+_SPAWNING = frozenset({"system", "popen", "spawnl", "spawnv", "execv", "execl", "execve", "fork", "kill"})
+LARGE_GAIN = 0.2  # a claimed gain above 20 % of the baseline's magnitude is escalated
+SIMILAR_TEXT = 0.85
+
+
+def code_flags(files: Mapping[str, str]) -> list[str]:
+    """Reasons to show this code to a human before it runs (empty when nothing is suspicious)."""
+    reasons: list[str] = []
+    for rel, text in sorted(files.items()):
+        if not rel.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue  # the run will fail and say so; not a safety question
+        for node in ast.walk(tree):
+            reasons.extend(f"{rel}:{getattr(node, 'lineno', '?')}: {r}" for r in _node_flags(node))
+    return sorted(set(reasons))
+
+
+def _node_flags(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [f"imports {a.name}" for a in node.names if _risky(a.name)]
+    if isinstance(node, ast.ImportFrom) and node.module and _risky(node.module):
+        return [f"imports from {node.module}"]
+    if isinstance(node, ast.Call):
+        func = node.func
+        if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                and func.value.id == "os" and func.attr in _SPAWNING):
+            return [f"calls os.{func.attr}"]
+        if isinstance(func, ast.Name) and func.id in {"open", "Path"} and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str) and _outside(first.value):
+                return [f"touches {first.value!r} outside the workspace"]
+        if isinstance(func, ast.Name) and func.id in {"__import__", "eval", "exec"}:
+            return [f"calls {func.id}"]
+    return []
+
+
+def _risky(module: str) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in NETWORK_OR_PROCESS)
+
+
+def _outside(path: str) -> bool:
+    return path.startswith(("/", "~")) or ".." in path.replace("\\", "/").split("/")
+
+
+def idea_flags(
+    idea: Mapping[str, Any], rejections: Sequence[Mapping[str, Any]],
+    neighbours: Sequence[Mapping[str, Any]] = (),
+) -> list[str]:
+    """Reasons this idea looks like one a human already rejected."""
+    reasons: list[str] = []
+    text = f"{idea.get('title', '')} {idea.get('plan', '')}"
+    for rejected in rejections:
+        if rejected.get("kind") != "idea":
+            continue
+        old = rejected.get("idea", {})
+        if idea.get("params") and old.get("params") == idea.get("params"):
+            reasons.append(f"same params as rejected idea {old.get('title')!r} ({rejected.get('reason')})")
+        elif difflib.SequenceMatcher(None, text, f"{old.get('title', '')} {old.get('plan', '')}").ratio() > SIMILAR_TEXT:
+            reasons.append(f"close to rejected idea {old.get('title')!r} ({rejected.get('reason')})")
+    for n in neighbours:
+        if n.get("fate") == "rejected" or n.get("metadata", {}).get("fate") == "rejected":
+            reasons.append(f"memory: close to a rejected idea: {str(n.get('text', ''))[:80]!r}")
+    return reasons
+
+
+def finding_flags(gain: float, baseline_value: float) -> list[str]:
+    """Reasons to double-check a verified finding: a gain large relative to the baseline."""
+    scale = max(abs(baseline_value), 1e-9)
+    if gain / scale > LARGE_GAIN:
+        return [f"large claimed gain: {gain:.4g} is {gain / scale:.0%} of the baseline {baseline_value:.4g}"]
+    return []

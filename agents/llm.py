@@ -1,0 +1,151 @@
+"""The LLM side: an OpenAI-compatible chat client, per-job token accounting, JSON replies.
+
+* :class:`OpenAIChatModel` implements :class:`~agents.protocols.ChatModel` with the ``openai``
+  package: a timeout per call and bounded retries with exponential backoff on transient errors.
+* :class:`TokenMeter` counts a job's tokens (and cost, when a price is configured) and refuses a
+  call *before* it is made when the estimated prompt plus the reply allowance would exceed the
+  ``llm_tokens`` budget.
+* :func:`ask_json` parses replies into pydantic models; a reply that does not parse (or does
+  not apply) is sent back with the error, then the step fails with LLMReplyInvalid.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import openai
+from pydantic import BaseModel, ValidationError
+
+from agents.protocols import ChatModel, ChatReply
+from sandbox.errors import BudgetExhausted, LLMReplyInvalid, LLMUnavailable
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+_TRANSIENT = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
+
+
+class OpenAIChatModel:
+    """Any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp's server)."""
+
+    def __init__(
+        self, *, model: str, base_url: str | None = None, api_key: str | None = None,
+        timeout_s: float = 60.0, max_retries: int = 3, max_tokens: int = 2048,
+        backoff_s: float = 0.5,
+    ) -> None:
+        self.model = model
+        self.max_tokens = max_tokens
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        # The client's own retries are off: ours are bounded, logged by attempt, and mapped.
+        self._client = openai.OpenAI(
+            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=0
+        )
+
+    def complete(self, messages: Sequence[Mapping[str, str]], *, json_mode: bool = False) -> ChatReply:
+        """Send ``messages``; retry transient failures with backoff; raise LLMUnavailable after."""
+        extra: dict[str, Any] = {"response_format": {"type": "json_object"}} if json_mode else {}
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self._client.chat.completions.create(
+                    model=self.model, messages=[dict(m) for m in messages],  # type: ignore[misc]
+                    max_tokens=self.max_tokens, **extra,
+                )
+            except _TRANSIENT as exc:
+                if attempt == self.max_retries:
+                    raise LLMUnavailable(
+                        f"the model endpoint failed {attempt + 1} times ({exc.__class__.__name__}: "
+                        f"{exc}); check LABLOOP_LLM_BASE_URL and that the server is up"
+                    ) from exc
+                time.sleep(self.backoff_s * 2**attempt)
+                continue
+            except openai.APIStatusError as exc:
+                raise LLMUnavailable(
+                    f"the model endpoint refused the request ({exc.status_code}): {exc.message}; "
+                    "check LABLOOP_LLM_MODEL and LABLOOP_LLM_API_KEY"
+                ) from exc
+            text = (response.choices[0].message.content or "") if response.choices else ""
+            usage = response.usage
+            prompt_tokens = usage.prompt_tokens if usage else estimate_tokens(messages)
+            completion_tokens = usage.completion_tokens if usage else math.ceil(len(text) / 4)
+            return ChatReply(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def estimate_tokens(messages: Sequence[Mapping[str, str]]) -> int:
+    """A conservative token estimate of a prompt (about four characters per token)."""
+    return sum(math.ceil(len(m.get("content", "")) / 4) + 4 for m in messages)
+
+
+@dataclass
+class TokenMeter:
+    """A job's LLM spending; ``check`` enforces the budget before each call."""
+
+    budget: int
+    used: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+    reply_allowance: int = 512
+    price_per_1k_tokens: float | None = None
+
+    def check(self, messages: Sequence[Mapping[str, str]]) -> None:
+        """Raise BudgetExhausted when this call could take the job past its token budget."""
+        needed = estimate_tokens(messages) + self.reply_allowance
+        if self.used + needed > self.budget:
+            raise BudgetExhausted(
+                f"LLM token budget reached: {self.used} of {self.budget} tokens used and the next "
+                f"call needs about {needed}; raise budget.llm_tokens to go further"
+            )
+
+    def add(self, reply: ChatReply) -> None:
+        """Count a reply's tokens (and cost)."""
+        tokens = reply.prompt_tokens + reply.completion_tokens
+        self.used += tokens
+        self.calls += 1
+        if self.price_per_1k_tokens is not None:
+            self.cost_usd += tokens / 1000 * self.price_per_1k_tokens
+
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+
+def parse_reply(text: str, schema: type[ModelT]) -> ModelT:
+    """Parse a JSON reply (optionally fenced in ```json) into ``schema``."""
+    match = _FENCE.match(text)
+    body = match.group(1) if match else text.strip()
+    return schema.model_validate(json.loads(body))
+
+
+def ask_json(
+    model: ChatModel, meter: TokenMeter, messages: list[dict[str, str]], schema: type[ModelT], *,
+    attempts: int = 3, check: Callable[[ModelT], object] | None = None,
+) -> ModelT:
+    """Ask for a JSON reply shaped like ``schema``; feed parse (and ``check``) errors back."""
+    conversation = list(messages)
+    problem = ""
+    for _ in range(attempts):
+        meter.check(conversation)
+        reply = model.complete(conversation, json_mode=True)
+        meter.add(reply)
+        try:
+            parsed = parse_reply(reply.text, schema)
+            if check is not None:
+                check(parsed)
+            return parsed
+        except (json.JSONDecodeError, ValidationError, ValueError) as exc:
+            problem = str(exc)
+            conversation += [
+                {"role": "assistant", "content": reply.text},
+                {"role": "user", "content": (
+                    f"Your reply could not be used: {problem}\nReply again with only one JSON "
+                    f"object with the fields {sorted(schema.model_fields)}."
+                )},
+            ]
+    raise LLMReplyInvalid(
+        f"the model's reply did not parse as {schema.__name__} after {attempts} attempts "
+        f"(last error: {problem[:300]}); try a stronger model via LABLOOP_LLM_MODEL"
+    )

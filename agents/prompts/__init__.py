@@ -1,0 +1,25 @@
+"""Prompts as named templates (``<name>.md`` beside this file), rendered by one function."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from string import Template
+
+
+@cache
+def _template(name: str) -> Template:
+    return Template(resources.files(__package__).joinpath(f"{name}.md").read_text(encoding="utf-8"))
+
+
+def render(name: str, **values: object) -> str:
+    """Render template ``name`` with ``values``; a missing value is an error, not a blank."""
+    return _template(name).substitute({k: str(v) for k, v in values.items()})
+
+
+def messages(step: str, **values: object) -> list[dict[str, str]]:
+    """The chat messages of one step: the shared system preamble and the step's template."""
+    return [
+        {"role": "system", "content": render("system", step=step)},
+        {"role": "user", "content": render(step, **values)},
+    ]

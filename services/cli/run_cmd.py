@@ -1,0 +1,201 @@
+"""``labloop run | resume | jobs | demo``: research jobs driven in this process, progress on stderr."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agents.context import Strategy
+from sandbox.errors import LabloopError
+from services import store as db
+from services.cli import app
+from services.research import (
+    Checkpoint,
+    Collaborators,
+    JobOutcome,
+    chat_model,
+    create_research_job,
+    drive_job,
+)
+from services.research import Progress as JobProgress
+from services.settings import Settings, get_settings
+
+DEMO_TASK = Path(__file__).resolve().parents[2] / "tasks" / "digits"
+err = Console(stderr=True)
+
+
+@contextmanager
+def _collaborators(settings: Settings, *, memory: bool) -> Iterator[Collaborators]:
+    from sandbox.engine import connect
+    from sandbox.runner import DockerSandbox
+
+    with ExitStack() as stack:
+        runner = stack.enter_context(DockerSandbox(
+            connect(), image=settings.sandbox_image, work_dir=settings.home / "sandbox",
+            pool_size=settings.sandbox_pool_size, expiry_s=settings.sandbox_expiry_s,
+        ))
+        mem = None
+        if memory:
+            from services.memory import open_memory
+
+            try:
+                mem = open_memory(settings)
+            except LabloopError as exc:
+                err.print(f"[yellow]memory unavailable ({exc}); this job keeps no findings[/]")
+        yield Collaborators(runner=runner, memory=mem, model=chat_model(settings))
+
+
+class _Terminal:
+    """Progress lines and a bar over the iteration budget; asks at checkpoints unless auto-approving."""
+
+    def __init__(self, *, auto_approve: bool) -> None:
+        self.auto_approve = auto_approve
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=err, transient=True)
+        self.task_id = self.bar.add_task("iterations", total=None)
+
+    def progress(self, p: JobProgress) -> None:
+        if p.kind == "node_started":
+            done = max(0, p.iteration - 1) if p.node not in ("decide", "report") else p.iteration
+            self.bar.update(self.task_id, total=p.iterations, completed=min(done, p.iterations),
+                            description=f"iteration {p.iteration}: {p.node}")
+            self.bar.console.print(f"[dim]{p.job_id}[/] iteration {p.iteration} · {p.node}")
+        elif p.kind in ("notice", "waiting", "finished"):
+            self.bar.console.print(f"[bold]{p.message}[/]")
+
+    def checkpoint(self, cp: Checkpoint) -> Mapping[str, Any] | None:
+        if self.auto_approve:
+            return {"action": "approve", "reason": "", "by": "cli:auto-approve"}
+        self.bar.stop()
+        try:
+            return _ask(cp)
+        finally:
+            self.bar.start()
+
+
+def _ask(cp: Checkpoint) -> Mapping[str, Any]:
+    payload = cp.payload
+    err.rule(f"{cp.kind} checkpoint {cp.id}")
+    for reason in cp.flagged:
+        err.print(f"[red]flagged:[/] {reason}")
+    if cp.kind == "idea":
+        err.print(f"[bold]{payload.get('title')}[/]\n{payload.get('hypothesis')}\nplan: {payload.get('plan')}\n"
+                  f"params: {json.dumps(payload.get('params') or {})}")
+    elif cp.kind == "code":
+        err.print(payload.get("diff") or "(no change)", markup=False, highlight=False)
+    else:
+        err.print(f"[bold]{payload.get('title')}[/]: {(payload.get('verdict') or {}).get('reason')}")
+    action = typer.prompt("approve / reject / edit", default="approve", err=True).strip().lower()
+    if action.startswith("r"):
+        return {"action": "reject", "reason": typer.prompt("reason", err=True), "by": "cli"}
+    if action.startswith("e"):
+        return {"action": "edit", "edit": _edit(cp), "reason": typer.prompt("why (optional)", default="", err=True),
+                "by": "cli"}
+    return {"action": "approve", "by": "cli"}
+
+
+def _edit(cp: Checkpoint) -> dict[str, Any]:
+    edit: dict[str, Any] = {}
+    if cp.kind == "finding":
+        return {"summary": typer.prompt("summary of the finding", err=True)}
+    if cp.kind == "idea":
+        title = typer.prompt("new title (empty keeps it)", default="", err=True)
+        if title:
+            edit["title"] = title
+    params = typer.prompt("params as JSON (empty keeps them)", default="", err=True)
+    if params:
+        edit["params"] = json.loads(params)
+    if cp.kind == "code":
+        path = typer.prompt("file to edit (empty for none)", default="", err=True)
+        if path:
+            current = (cp.payload.get("files") or {}).get(path, "")
+            edit["files"] = {path: click.edit(current, extension=Path(path).suffix) or current}
+    return edit
+
+
+def _drive(settings: Settings, job_id: str, *, auto_approve: bool, memory: bool, notes: list[str]) -> JobOutcome:
+    terminal = _Terminal(auto_approve=auto_approve)
+    with db.open_store(settings.db_url) as store, _collaborators(settings, memory=memory) as parts, terminal.bar:
+        return drive_job(store, settings, job_id, parts, on_checkpoint=terminal.checkpoint,
+                         on_progress=terminal.progress, notes=notes)
+
+
+def _finish(outcome: JobOutcome, *, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(outcome.summary, indent=2, default=str))
+    elif outcome.status != "failed":
+        s = outcome.summary
+        typer.echo(f"job {outcome.job_id} {outcome.status}: baseline {s.get('baseline')}, best "
+                   f"{s.get('best', {}).get('metrics')}, {len(s.get('findings', []))} finding(s); "
+                   f"report: {s.get('report')}")
+    if outcome.status == "failed":
+        err.print(f"[red]job {outcome.job_id} failed:[/] {outcome.error}")
+        raise typer.Exit(1)
+
+
+AutoApprove = Annotated[bool, typer.Option("--auto-approve", help="Approve every checkpoint without asking.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the job summary as JSON on stdout.")]
+UseMemory = Annotated[bool, typer.Option("--memory/--no-memory", help="Use the findings memory.")]
+
+
+@app.command("run")
+def run(
+    task_dir: Annotated[Path, typer.Argument(help="The task folder (with task.yaml).")],
+    strategy: Annotated[str | None, typer.Option(help="search | llm (default: llm when configured)")] = None,
+    iterations: Annotated[int | None, typer.Option(min=1, help="Override the task's iteration budget.")] = None,
+    auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True,
+) -> None:
+    """Run a research job on TASK_DIR to the end in this process."""
+    if strategy not in (None, "search", "llm"):
+        raise typer.BadParameter("--strategy must be search or llm")
+    chosen: Strategy | None = "llm" if strategy == "llm" else "search" if strategy == "search" else None
+    settings = get_settings()
+    with db.open_store(settings.db_url) as store:
+        job_id, notes = create_research_job(store, settings, task_dir, strategy=chosen, iterations=iterations)
+    err.print(f"job {job_id} created (resume it with `labloop resume {job_id}` if interrupted)")
+    _finish(_drive(settings, job_id, auto_approve=auto_approve, memory=memory, notes=notes), as_json=as_json)
+
+
+@app.command("resume")
+def resume(job_id: str, auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True) -> None:
+    """Continue JOB_ID from its last checkpoint (after a crash, a restart, or at a pending checkpoint)."""
+    _finish(_drive(get_settings(), job_id, auto_approve=auto_approve, memory=memory, notes=[]), as_json=as_json)
+
+
+@app.command("jobs")
+def jobs(status: Annotated[str | None, typer.Option(help="Only jobs with this status.")] = None,
+         as_json: AsJson = False) -> None:
+    """List jobs, newest first."""
+    settings = get_settings()
+    with db.open_store(settings.db_url) as store:
+        rows = db.list_jobs(store, status=status)
+    if as_json:
+        typer.echo(json.dumps([{"id": r.id, "task": r.task_name, "strategy": r.strategy, "status": r.status,
+                                "created_at": r.created_at.isoformat(), "error": r.error,
+                                "report": (r.summary or {}).get("report")} for r in rows], indent=2))
+        return
+    table = Table("id", "task", "strategy", "status", "created", "report")
+    for r in rows:
+        table.add_row(r.id, r.task_name, r.strategy, r.status, r.created_at.strftime("%Y-%m-%d %H:%M"),
+                      str((r.summary or {}).get("report") or ""))
+    Console().print(table)
+
+
+@app.command("demo")
+def demo(iterations: Annotated[int | None, typer.Option(min=1)] = None, memory: UseMemory = True) -> None:
+    """A full job on tasks/digits, auto-approved (search unless an LLM is configured); prints the report path."""
+    settings = get_settings()
+    with db.open_store(settings.db_url) as store:
+        job_id, notes = create_research_job(store, settings, DEMO_TASK, iterations=iterations, created_by="demo")
+    outcome = _drive(settings, job_id, auto_approve=True, memory=memory, notes=notes)
+    _finish(outcome, as_json=False)
+    typer.echo(f"report: {outcome.summary.get('report')}")

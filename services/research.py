@@ -1,0 +1,237 @@
+"""Driving one research job through the graph: start, continue after a crash, resume with a decision.
+
+UI-agnostic: the CLI and the HTTP run manager both call :func:`drive_job` and differ only in
+their callbacks. ``on_checkpoint(checkpoint)`` returns a decision dict
+(``{"action", "reason", "edit", "by"}``) to go on at once, or ``None`` to leave the job
+``waiting`` (a later :func:`drive_job` picks the decision recorded with
+``store.decide_checkpoint`` and resumes). ``on_progress(progress)`` sees a line per node.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from langgraph.types import Command
+
+from agents.context import ResearchContext, Strategy
+from agents.graph import build_graph
+from agents.llm import OpenAIChatModel
+from agents.protocols import ChatModel, ExperimentRunner, Memory
+from agents.state import ResearchState, initial_state
+from agents.task import Task, load_task
+from sandbox.errors import ConfigError, Conflict, LabloopError
+from services import store as db
+from services.checkpointer import open_checkpointer
+from services.settings import Settings
+
+NO_LLM_NOTICE = ("no LLM endpoint is configured (set LABLOOP_LLM_BASE_URL or LABLOOP_LLM_API_KEY), "
+                 "so this job uses the search strategy")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A gate waiting for a human: what to decide on and why it was escalated."""
+
+    id: str
+    job_id: str
+    kind: str
+    payload: dict[str, Any]
+    flagged: list[str]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress notice: a node started or finished, a notice, the job waiting or ending."""
+
+    job_id: str
+    kind: Literal["node_started", "node_finished", "notice", "waiting", "finished"]
+    node: str = ""
+    iteration: int = 0
+    iterations: int = 0
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """Where a drive left the job: finished (with its summary), waiting at a checkpoint, or failed."""
+
+    job_id: str
+    status: str
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    checkpoint: Checkpoint | None = None
+
+
+@dataclass
+class Collaborators:
+    """The outside world a job reaches: the sandbox, and optionally memory and a model."""
+
+    runner: ExperimentRunner
+    memory: Memory | None = None
+    model: ChatModel | None = None
+
+
+OnCheckpoint = Callable[[Checkpoint], Mapping[str, Any] | None]
+OnProgress = Callable[[Progress], None]
+
+
+def chat_model(settings: Settings) -> ChatModel | None:
+    """The configured OpenAI-compatible model, or None when no endpoint is configured."""
+    if not settings.llm_configured:
+        return None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return OpenAIChatModel(model=settings.llm_model, base_url=settings.llm_base_url, api_key=key,
+                           timeout_s=settings.llm_timeout_s, max_retries=settings.llm_max_retries)
+
+
+def create_research_job(
+    store: db.Store, settings: Settings, task_dir: str | Path, *, strategy: Strategy | None = None,
+    iterations: int | None = None, gates: Mapping[str, str] | None = None, created_by: str = "cli",
+) -> tuple[str, list[str]]:
+    """Validate the task and record a queued job; return its id and notices (e.g. no LLM → search)."""
+    folder = Path(task_dir).resolve()
+    task = load_task(folder)
+    notices: list[str] = []
+    chosen: Strategy = strategy or ("llm" if settings.llm_configured else "search")
+    if chosen == "llm" and not settings.llm_configured:
+        chosen = "search"
+        notices.append(NO_LLM_NOTICE)
+    budget = {"iterations": iterations} if iterations is not None else {}
+    row = db.create_job(store, task_name=task.name, task_dir=str(folder), strategy=chosen, budget=budget,
+                        gates=dict(gates or {}), created_by=created_by)
+    return row.id, notices
+
+
+def _task_of(job: Any) -> Task:
+    task = load_task(job.task_dir)
+    overrides = {k: v for k, v in (job.budget or {}).items() if v is not None}
+    return task.model_copy(update={"budget": task.budget.model_copy(update=overrides)}) if overrides else task
+
+
+def drive_job(
+    store: db.Store, settings: Settings, job_id: str, parts: Collaborators, *,
+    on_checkpoint: OnCheckpoint | None = None, on_progress: OnProgress | None = None,
+    notes: Sequence[str] = (),
+) -> JobOutcome:
+    """Run job ``job_id`` from wherever it is (new, crashed, or waiting) until it ends or waits."""
+    job = db.get_job(store, job_id)
+    if job.status in db.FINISHED:
+        return JobOutcome(job_id, job.status, dict(job.summary or {}), job.error)
+    tell = on_progress or (lambda _p: None)
+    journal = db.SqlJournal(store)
+    try:
+        task = _task_of(job)
+        if job.strategy == "llm" and parts.model is None:
+            raise ConfigError("this job uses the llm strategy but no model is configured; set LABLOOP_LLM_BASE_URL")
+        ctx = ResearchContext(
+            job_id=job_id, task=task, task_dir=Path(job.task_dir), runner=parts.runner, journal=journal,
+            runs_dir=settings.runs_dir, strategy="llm" if job.strategy == "llm" else "search", model=parts.model, memory=parts.memory,
+            gates={**{"idea": "auto", "code": "auto", "finding": "auto"}, **(job.gates or {})},
+            price_per_1k_tokens=settings.llm_price_per_1k_tokens,
+            should_stop=lambda: bool(db.get_job(store, job_id).cancel_requested),
+        )
+        with open_checkpointer(settings) as saver:
+            graph = build_graph(saver, debug_attempts=task.budget.debug_attempts)
+            config: Any = {"configurable": {"thread_id": job_id}}
+            snapshot = graph.get_state(config)
+            step_input: Any = None
+            if not snapshot.values:
+                state = initial_state(job_id, time.time())
+                state["notes"] = list(notes)
+                step_input = state
+            for note in notes:
+                tell(Progress(job_id, "notice", message=note))
+            db.set_job_status(store, job_id, "running")
+            while True:
+                snapshot = graph.get_state(config)
+                if snapshot.interrupts:
+                    checkpoint = _checkpoint(store, job_id, snapshot.interrupts[0].value)
+                    decision = _decision_for(store, checkpoint, on_checkpoint)
+                    if decision is None:
+                        db.set_job_status(store, job_id, "waiting")
+                        tell(Progress(job_id, "waiting", message=f"waiting at {checkpoint.kind} checkpoint {checkpoint.id}"))
+                        return JobOutcome(job_id, "waiting", checkpoint=checkpoint)
+                    db.set_job_status(store, job_id, "running")
+                    step_input = Command(resume=decision)
+                elif step_input is None and not snapshot.next:
+                    break
+                _stream(graph, step_input, config, ctx, journal, tell)
+                step_input = None
+            values: ResearchState = graph.get_state(config).values
+    except LabloopError as exc:
+        db.set_job_status(store, job_id, "failed", error=str(exc))
+        tell(Progress(job_id, "finished", message=f"failed: {exc}"))
+        return JobOutcome(job_id, "failed", {"job_id": job_id, "status": "failed", "error": str(exc)}, str(exc))
+    stop = values.get("stop_reason") or ""
+    status = "cancelled" if stop.startswith("cancelled") else "succeeded"
+    summary = job_summary(task, values, status=status, experiments=len(db.list_experiments(store, job_id)))
+    db.set_job_status(store, job_id, status, summary=summary)
+    tell(Progress(job_id, "finished", message=f"{status}: {stop}; report at {values.get('report_path')}"))
+    return JobOutcome(job_id, status, summary)
+
+
+def _stream(graph: Any, step_input: Any, config: Any, ctx: ResearchContext, journal: db.SqlJournal,
+            tell: OnProgress) -> None:
+    iterations = ctx.task.budget.iterations
+    for chunk in graph.stream(step_input, config, context=ctx, durability="sync", stream_mode="tasks"):
+        name = chunk.get("name", "")
+        if "input" in chunk:
+            iteration = int((chunk.get("input") or {}).get("iteration", 0))
+            journal.emit(ctx.job_id, "node", {"node": name, "phase": "started", "iteration": iteration})
+            tell(Progress(ctx.job_id, "node_started", node=name, iteration=iteration, iterations=iterations))
+        elif not chunk.get("interrupts"):
+            journal.emit(ctx.job_id, "node", {"node": name, "phase": "finished", "error": chunk.get("error")})
+            tell(Progress(ctx.job_id, "node_finished", node=name, iterations=iterations))
+
+
+def _checkpoint(store: db.Store, job_id: str, value: Mapping[str, Any]) -> Checkpoint:
+    checkpoint = Checkpoint(id=str(value["checkpoint_id"]), job_id=job_id, kind=str(value["kind"]),
+                            payload=dict(value.get("payload") or {}), flagged=list(value.get("flagged") or []))
+    db.create_checkpoint(store, checkpoint_id=checkpoint.id, job_id=job_id, kind=checkpoint.kind,
+                         payload=checkpoint.payload, flagged=checkpoint.flagged)
+    return checkpoint
+
+
+def _decision_for(store: db.Store, checkpoint: Checkpoint, on_checkpoint: OnCheckpoint | None) -> dict[str, Any] | None:
+    """The decision already recorded for ``checkpoint``, else the handler's (recorded now), else None."""
+    stored = db.get_decision(store, checkpoint.id)
+    if stored is None and on_checkpoint is not None:
+        answer = on_checkpoint(checkpoint)
+        if answer is not None:
+            with contextlib.suppress(Conflict):  # decided elsewhere meanwhile: that decision wins
+                db.decide_checkpoint(store, checkpoint.id, action=str(answer["action"]),
+                                     reason=str(answer.get("reason") or ""), edit=answer.get("edit") or None,
+                                     by=str(answer.get("by") or "cli"))
+            stored = db.get_decision(store, checkpoint.id)
+    if stored is None:
+        return None
+    return {"action": stored.action, "reason": stored.reason, "edit": stored.edit or {}, "by": stored.decided_by,
+            "at": stored.decided_at.isoformat(timespec="seconds")}
+
+
+def job_summary(task: Task, state: ResearchState, *, status: str, experiments: int) -> dict[str, Any]:
+    """``{job_id, status, baseline, best, experiments, findings, report, ...}`` of a finished job."""
+    metric = task.metric.name
+    base, best = state.get("baseline") or {}, state.get("best") or {}
+    return {
+        "job_id": state["job_id"],
+        "status": status,
+        "baseline": {metric: base.get("value")},
+        "best": {"metrics": best.get("metrics", {}), "params": best.get("params", {}),
+                 "experiment_id": best.get("experiment_id")},
+        "experiments": experiments,
+        "findings": [
+            {k: f[k] for k in ("iteration", "title", "summary", "experiment_id", "value", "params", "mean_gain",
+                               "stderr", "n", "accepted", "rule")}
+            for f in state.get("findings", [])
+        ],
+        "report": state.get("report_path"),
+        "stop_reason": state.get("stop_reason"),
+        "llm_tokens": state.get("tokens", 0),
+        "cost_usd": round(state.get("cost_usd", 0.0), 6),
+    }
