@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(2, ge=1)
     artifacts_dir: Path | None = Field(None, description="Shared artifact folder; default home/runs.")
     schedule_grace_s: int = Field(3600, ge=0)
+    schedule_tick_s: float = Field(5.0, gt=0, le=3600, description="How often the scheduler looks for due firings.")
+    api_url: str = Field("http://127.0.0.1:8000", description="Where CLI commands find a running server.")
+    upload_max_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest accepted task upload.")
     log_level: str = "INFO"
 
     @property

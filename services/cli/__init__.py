@@ -24,6 +24,7 @@ app = typer.Typer(
 def _register() -> None:
     # Each command group lives in its own module and adds itself to ``app``.
     from services.cli import (
+        api_cmd,  # noqa: F401
         memory_cmd,  # noqa: F401
         run_cmd,  # noqa: F401
         sandbox_cmd,  # noqa: F401

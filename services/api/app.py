@@ -1,0 +1,47 @@
+"""The FastAPI app: ``create_app(settings)`` wires routes, auth and errors; the lifespan the rest."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI
+
+from services.api.deps import current_user
+from services.api.errors import install_error_handlers
+from services.api.routes import checkpoints, experiments, findings, jobs, ops, schedules, tasks
+from services.api.runtime import open_runtime
+from services.api.schemas import ErrorOut
+from services.settings import Settings, get_settings
+
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 401, 404, 409, 422)}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API for ``settings``; nothing is opened until the server starts (the lifespan)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(
+        title="labloop",
+        version="1",
+        summary="An autonomous research-agent service: jobs, human checkpoints, schedules.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        responses=ERRORS,
+    )
+    install_error_handlers(app)
+    app.include_router(ops.router)
+    for module in (tasks, jobs, experiments, checkpoints, findings, schedules):
+        app.include_router(module.router, dependencies=[Depends(current_user)])
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for the process's settings (``uvicorn --factory services.api.app:app_from_environment``)."""
+    return create_app(get_settings())

@@ -1,0 +1,92 @@
+"""``/v1/jobs``: create, list, read, cancel, stream events, read the report and experiments."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, status
+from fastapi.responses import PlainTextResponse
+from sse_starlette import EventSourceResponse
+
+from sandbox.errors import NotFound
+from services.api.deps import RunsDep, RuntimeDep, StoreDep, UserDep
+from services.api.errors import BadRequest
+from services.api.schemas import ExperimentOut, JobCreate, JobOut
+from services.api.sse import job_events
+from services.jobs import build_job, save_job
+from services.store import get_job, list_experiments, list_jobs
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+JobId = Annotated[str, Path(min_length=1, max_length=40)]
+Status = Annotated[str | None, Query(pattern="^(queued|running|waiting|succeeded|failed|cancelled)$")]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobOut)
+async def create_job(body: JobCreate, runtime: RuntimeDep, user: UserDep) -> JobOut:
+    """Start a job on the newest version of an uploaded task (queued beyond the concurrency limit)."""
+    job = await asyncio.to_thread(build_job, runtime.store, template=body, created_by=user)
+    await asyncio.to_thread(save_job, runtime.store, job)
+    await asyncio.to_thread(runtime.journal.emit, job.id, "job.queued", {"task": job.task_name, "by": user})
+    runtime.runs.submit(job.id)
+    return JobOut.model_validate(job)
+
+
+@router.get("", response_model=list[JobOut])
+def get_jobs(
+    store: StoreDep, status: Status = None, task: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[JobOut]:
+    """Jobs, newest first."""
+    return [JobOut.model_validate(j) for j in list_jobs(store, status=status, task_name=task, limit=limit)]
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def read_job(job_id: JobId, store: StoreDep) -> JobOut:
+    """One job."""
+    return JobOut.model_validate(get_job(store, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut)
+async def cancel_job(job_id: JobId, runs: RunsDep) -> JobOut:
+    """Stop a job at once, its running container included (409 when it already finished)."""
+    return JobOut.model_validate(await runs.cancel(job_id))
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events."}},
+)
+async def stream_events(
+    job_id: JobId,
+    runtime: RuntimeDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+    after: Annotated[int | None, Query(ge=0, description="Same as Last-Event-ID.")] = None,
+) -> EventSourceResponse:
+    """The job's events as SSE; reconnect with ``Last-Event-ID`` to continue without gaps."""
+    await asyncio.to_thread(get_job, runtime.store, job_id)
+    start = after or 0
+    if last_event_id:
+        if not last_event_id.strip().isdigit():
+            raise BadRequest(f"Last-Event-ID must be an event id (a whole number), got {last_event_id!r}")
+        start = max(start, int(last_event_id))
+    return EventSourceResponse(job_events(runtime.store, runtime.hub, job_id, after=start), ping=15)
+
+
+@router.get("/{job_id}/report", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/markdown": {}}}})
+def read_report(job_id: JobId, runtime: RuntimeDep) -> PlainTextResponse:
+    """The job's Markdown report (404 until the job has written it)."""
+    job = get_job(runtime.store, job_id)
+    path = runtime.settings.runs_dir / job.id / "report.md"
+    if not path.is_file():
+        raise NotFound(f"job {job_id} has no report yet ({job.status}); it is written when the job ends")
+    return PlainTextResponse(path.read_text(encoding="utf-8"), media_type="text/markdown")
+
+
+@router.get("/{job_id}/experiments", response_model=list[ExperimentOut])
+def read_experiments(job_id: JobId, store: StoreDep) -> list[ExperimentOut]:
+    """The job's experiments in the order they were recorded."""
+    get_job(store, job_id)
+    return [ExperimentOut.model_validate(e) for e in list_experiments(store, job_id)]

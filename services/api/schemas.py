@@ -1,0 +1,176 @@
+"""Request and response bodies of the /v1 API (pydantic; they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from services.jobs import JobTemplate
+from services.store.schedules import as_utc
+
+Utc = Annotated[datetime, AfterValidator(as_utc)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class TaskUpload(_In):
+    """A task folder as text files by relative path (task.yaml required)."""
+
+    files: dict[str, str] = Field(description="Relative path → file text, e.g. {'task.yaml': '...'}")
+
+
+class TaskOut(_Out):
+    """One version of a task."""
+
+    name: str
+    version: int
+    spec: dict[str, Any]
+    created_at: Utc
+    versions: list[int] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+
+
+class JobCreate(JobTemplate):
+    """The body of POST /v1/jobs: every field but ``task`` is optional."""
+
+
+class JobOut(_Out):
+    """A research job."""
+
+    id: str
+    task_name: str
+    strategy: str
+    status: Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+    budget: dict[str, Any]
+    gates: dict[str, Any]
+    created_by: str
+    schedule_id: str | None
+    error: str | None
+    summary: dict[str, Any] | None
+    cancel_requested: bool
+    created_at: Utc
+    started_at: Utc | None
+    finished_at: Utc | None
+
+
+class ExperimentOut(_Out):
+    """One sandboxed run of a job."""
+
+    id: str
+    job_id: str
+    iteration: int
+    role: str
+    params: dict[str, Any]
+    seed: int
+    status: str
+    idea_title: str
+    diff: str
+    result: dict[str, Any] | None
+    duration_s: float | None
+    writes: int
+    created_at: Utc
+    updated_at: Utc
+
+
+class DecisionCreate(_In):
+    """A human decision at a checkpoint."""
+
+    action: Literal["approve", "reject", "edit"]
+    reason: str = Field("", max_length=10_000, description="Why; required to reject.")
+    edit: dict[str, Any] | None = Field(None, description="The changed idea, params or files (edit).")
+
+
+class DecisionOut(_Out):
+    """A decision as recorded: what, why, by whom and when."""
+
+    checkpoint_id: str
+    job_id: str
+    action: str
+    reason: str
+    edit: dict[str, Any] | None
+    decided_by: str
+    decided_at: Utc
+
+
+class CheckpointOut(_Out):
+    """A human checkpoint: the idea, code diff or finding, and why auto flagged it."""
+
+    id: str
+    job_id: str
+    kind: str
+    status: Literal["pending", "decided", "cancelled"]
+    payload: dict[str, Any]
+    flagged: list[Any]
+    created_at: Utc
+    decided_at: Utc | None
+    decision: DecisionOut | None = None
+
+
+class ScheduleCreate(_In):
+    """A cron schedule: when (cron + IANA zone) and what (a job template)."""
+
+    cron: str = Field(max_length=128, description="Five-field cron expression, e.g. '0 9 * * 1-5'.")
+    timezone: str = Field("UTC", max_length=64, description="IANA time zone, e.g. 'Europe/Berlin'.")
+    template: JobTemplate
+    name: str = Field("", max_length=128)
+    enabled: bool = True
+    overlap: Literal["skip", "allow"] = Field("skip", description="Skip a firing while the last job runs.")
+
+
+class SchedulePatch(_In):
+    """Fields of a schedule to change."""
+
+    cron: str | None = Field(None, max_length=128)
+    timezone: str | None = Field(None, max_length=64)
+    template: JobTemplate | None = None
+    name: str | None = Field(None, max_length=128)
+    enabled: bool | None = None
+    overlap: Literal["skip", "allow"] | None = None
+
+
+class ScheduleOut(_Out):
+    """A schedule with its next run time."""
+
+    id: str
+    name: str
+    cron: str
+    timezone: str
+    template: dict[str, Any]
+    enabled: bool
+    overlap: str
+    next_run_at: Utc | None
+    last_fired_at: Utc | None
+    last_job_id: str | None
+    created_by: str
+    created_at: Utc
+
+
+class FindingOut(BaseModel):
+    """A memory record (finding, idea, feedback or literature note)."""
+
+    id: str
+    kind: str
+    text: str
+    metadata: dict[str, Any]
+    distance: float | None = None
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong and what to do."""
+
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error response of the API."""
+
+    error: ErrorDetail

@@ -1,0 +1,103 @@
+"""``labloop serve | checkpoints | approve | reject``: the server, and clients of a running one."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from sandbox.errors import Conflict, InvalidInput, LabloopError, NotFound, Unauthorized
+from services.cli import app
+from services.settings import Settings, get_settings
+
+_ERRORS: dict[int, type[LabloopError]] = {401: Unauthorized, 404: NotFound, 409: Conflict}
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default LABLOOP_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default LABLOOP_PORT).")] = None,
+) -> None:
+    """Run the HTTP API (jobs run inside this process); refuses a public address without a token."""
+    import uvicorn
+
+    from services.api.app import create_app
+    from services.api.logs import configure_logging
+
+    overrides: dict[str, Any] = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = Settings(**overrides) if overrides else get_settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+                access_log=False, timeout_graceful_shutdown=5)
+
+
+def api_call(method: str, path: str, *, body: dict[str, Any] | None = None,
+             params: dict[str, Any] | None = None) -> Any:
+    """Call the running server at LABLOOP_API_URL; its JSON errors become labloop errors."""
+    settings = get_settings()
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        reply = httpx.request(method, settings.api_url.rstrip("/") + path, json=body, params=params,
+                              headers=headers, timeout=30)
+    except httpx.HTTPError as exc:
+        raise LabloopError(
+            f"no labloop server answers at {settings.api_url} ({exc}); start one with `labloop serve` "
+            "or set LABLOOP_API_URL"
+        ) from exc
+    if reply.status_code >= 400:
+        try:
+            message = reply.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = reply.text[:300]
+        raise _ERRORS.get(reply.status_code, InvalidInput)(message)
+    return reply.json()
+
+
+@app.command("checkpoints")
+def checkpoints(
+    status: Annotated[str, typer.Option(help="pending, decided or cancelled.")] = "pending",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """List checkpoints (pending ones by default) of the running server."""
+    rows = api_call("GET", "/v1/checkpoints", params={"status": status})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo(f"no {status} checkpoints", err=True)
+    for row in rows:
+        title = row["payload"].get("title", "")
+        flagged = f" [flagged: {'; '.join(map(str, row['flagged']))}]" if row["flagged"] else ""
+        typer.echo(f"{row['id']}  {row['kind']:<8} {row['status']:<8} {title}{flagged}")
+
+
+def _decide(checkpoint_id: str, action: str, reason: str, as_json: bool) -> None:
+    decision = api_call("POST", f"/v1/checkpoints/{checkpoint_id}/decision",
+                        body={"action": action, "reason": reason})
+    if as_json:
+        typer.echo(json.dumps(decision, indent=2))
+    else:
+        typer.echo(f"{action}d {checkpoint_id} as {decision['decided_by']}; job {decision['job_id']} resumes")
+
+
+@app.command("approve")
+def approve(
+    checkpoint_id: Annotated[str, typer.Argument(help="The checkpoint id (see `labloop checkpoints`).")],
+    reason: Annotated[str, typer.Option(help="Why (optional).")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Approve a pending checkpoint; its job resumes at once."""
+    _decide(checkpoint_id, "approve", reason, as_json)
+
+
+@app.command("reject")
+def reject(
+    checkpoint_id: Annotated[str, typer.Argument(help="The checkpoint id (see `labloop checkpoints`).")],
+    reason: Annotated[str, typer.Option(help="Why; kept in memory so later ideas avoid it.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Reject a pending checkpoint with a reason; its job resumes and tries something else."""
+    _decide(checkpoint_id, "reject", reason, as_json)

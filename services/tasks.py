@@ -1,0 +1,134 @@
+"""Uploading tasks: files by relative path or a tar.gz, validated, stored as home/tasks/NAME/vN.
+
+Every path is checked before anything is written: relative, no ``..``, no drive or backslash,
+no control characters, and the resolved target must stay inside the version folder. A tarball
+is read member by member (regular files and folders only: no links, devices or fifos), with
+limits on the total size and the number of files.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+import uuid
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy.exc import IntegrityError
+
+from agents.task import TASK_FILE, parse_task
+from sandbox.errors import InvalidInput, InvalidTask
+from services.store.db import Store
+from services.store.models import TaskRow
+from services.store.tasks import add_task_version, next_task_version
+
+MAX_FILES = 500
+
+
+def clean_relative_path(raw: str) -> PurePosixPath:
+    """``raw`` as a safe relative path, or InvalidInput naming what is wrong with it."""
+    if not raw or len(raw) > 255:
+        raise InvalidInput(f"file path {raw!r} must have 1 to 255 characters")
+    if "\\" in raw or any(ord(ch) < 32 for ch in raw) or ":" in raw:
+        raise InvalidInput(f"file path {raw!r} may not contain backslashes, colons or control characters")
+    path = PurePosixPath(raw)
+    if path.is_absolute() or any(part in ("..", "") for part in path.parts) or not path.parts:
+        raise InvalidInput(f"file path {raw!r} must be relative and stay inside the task folder")
+    if path.parts[0] == ".":
+        path = PurePosixPath(*path.parts[1:]) if len(path.parts) > 1 else path
+    if path == PurePosixPath("."):
+        raise InvalidInput(f"file path {raw!r} names no file")
+    return path
+
+
+def read_tarball(data: bytes, *, max_bytes: int) -> dict[str, bytes]:
+    """The regular files of a tar.gz upload by relative path; InvalidInput for anything unsafe."""
+    files: dict[str, bytes] = {}
+    total = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            for member in archive:
+                if member.isdir():
+                    continue
+                if not member.isfile():
+                    raise InvalidInput(f"tarball member {member.name!r} is a link or device; only files are accepted")
+                path = clean_relative_path(member.name)
+                total += member.size
+                if total > max_bytes or len(files) >= MAX_FILES:
+                    raise InvalidInput(f"the upload is too large: at most {max_bytes} bytes in {MAX_FILES} files")
+                handle = archive.extractfile(member)
+                files[str(path)] = handle.read() if handle is not None else b""
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise InvalidInput(f"the upload is not a readable tar.gz archive ({exc}); make one with `tar czf`") from exc
+    return _strip_common_folder(files)
+
+
+def _strip_common_folder(files: dict[str, bytes]) -> dict[str, bytes]:
+    # `tar czf t.tgz digits/` nests everything in one folder; the task file is then one level down.
+    if TASK_FILE in files or not files:
+        return files
+    tops = {PurePosixPath(path).parts[0] for path in files}
+    if len(tops) == 1 and all(len(PurePosixPath(p).parts) > 1 for p in files):
+        return {str(PurePosixPath(*PurePosixPath(p).parts[1:])): body for p, body in files.items()}
+    return files
+
+
+def save_task(
+    store: Store, *, tasks_dir: Path, files: Mapping[str, str | bytes], max_bytes: int
+) -> TaskRow:
+    """Validate an uploaded task folder and store it as the next version of its task."""
+    if not files:
+        raise InvalidInput("the upload has no files; send at least task.yaml")
+    if len(files) > MAX_FILES:
+        raise InvalidInput(f"too many files ({len(files)}); at most {MAX_FILES}")
+    blobs = {str(clean_relative_path(p)): (b.encode() if isinstance(b, str) else b) for p, b in files.items()}
+    if sum(len(b) for b in blobs.values()) > max_bytes:
+        raise InvalidInput(f"the upload is too large: at most {max_bytes} bytes")
+    if TASK_FILE not in blobs:
+        raise InvalidTask(f"the upload has no {TASK_FILE} at its top level; every task needs one")
+    try:
+        text = blobs[TASK_FILE].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidTask(f"{TASK_FILE} is not UTF-8 text") from exc
+    task = parse_task(text)
+    staging = tasks_dir / task.name / f".upload-{uuid.uuid4().hex[:8]}"
+    try:
+        _write(staging, blobs)
+        for _attempt in range(5):
+            version = next_task_version(store, task.name)
+            target = tasks_dir / task.name / f"v{version}"
+            try:
+                row = add_task_version(
+                    store, name=task.name, version=version, path=str(target.resolve()),
+                    spec=task.model_dump(mode="json"),
+                )
+            except IntegrityError:
+                continue  # a concurrent upload took this version; take the next one
+            staging.rename(target)
+            return row
+        raise InvalidInput(f"too many concurrent uploads of task {task.name!r}; try again")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write(root: Path, blobs: Mapping[str, bytes]) -> None:
+    root.mkdir(parents=True)
+    base = root.resolve()
+    for relative, body in blobs.items():
+        target = (base / relative).resolve()
+        if not target.is_relative_to(base):
+            raise InvalidInput(f"file path {relative!r} leaves the task folder")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(body)
+        except (NotADirectoryError, FileExistsError, IsADirectoryError) as exc:
+            raise InvalidInput(f"file path {relative!r} clashes with another uploaded path") from exc
+
+
+def task_file_list(row: TaskRow) -> list[str]:
+    """The relative paths of the files stored for one task version."""
+    root = Path(row.path)
+    if not root.is_dir():
+        return []
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
