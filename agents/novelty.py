@@ -82,15 +82,17 @@ def check_novelty(
     (same plan, new point of the search space); a rejected one still is.
     Returns :class:`Novelty` with ``novel``, ``neighbours`` (id, text, distance, fate),
     ``reason`` naming the close ones (and a rejected one's reason) and ``reasons``.
+
+    It is one query of ``ideas`` (the DESIGN.md latency target is for this call): a human
+    rejection is found through the idea's own record, whose fate becomes ``rejected`` with
+    the reason (``idea_record(fate="rejected", reason=...)``, as ``decide`` writes it).
     """
     limit = threshold if threshold is not None else getattr(memory, "novelty_threshold", DEFAULT_NOVELTY_THRESHOLD)
     tried_or_rejected = {"$or": [{"task": task}, {"fate": "rejected"}]}
     found: dict[str, MemoryRecord] = {}
     for record in memory.nearest("ideas", idea_text, k=k, where=tried_or_rejected):
         found[record.id] = record
-    for record in memory.nearest("feedback", idea_text, k=k, where={"fate": "rejected"}):
-        found[record.id] = record
-    # An idea and the human decision on it share their text: keep one, the rejection first.
+    # The same idea re-proposed in several attempts shares its text: keep one, a rejection first.
     by_text: dict[str, MemoryRecord] = {}
     for record in sorted(found.values(), key=lambda r: r.metadata.get("fate") != "rejected"):
         by_text.setdefault(record.text, record)

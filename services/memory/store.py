@@ -93,6 +93,7 @@ class ChromaMemory:
         self._client = client
         self._source = embedders if isinstance(embedders, EmbedderSource) else EmbedderSource(pinned=embedders)
         self._collections: dict[MemoryKind, _Collection] = {}
+        self._query_cache: dict[tuple[str, int, str], Any] = {}
         self.description = description
 
     def __enter__(self) -> ChromaMemory:
@@ -176,9 +177,10 @@ class ChromaMemory:
     ) -> Sequence[MemoryRecord]:
         """The ``k`` records of ``kind`` closest to ``text`` (cosine distance), filtered by ``where``."""
         col = self.collection(kind)
+        vector = self._query_vector(col.embedder, text)
         with _translated(f"query {kind}"):
             reply = col.handle.query(
-                query_embeddings=col.embedder.embed([text]),
+                query_embeddings=vector,
                 n_results=k,
                 where=where_clause(where),
                 include=["documents", "metadatas", "distances"],
@@ -191,6 +193,18 @@ class ChromaMemory:
             MemoryRecord(id=rid, kind=kind, text=doc or "", metadata=dict(meta or {}), distance=float(dist))
             for rid, doc, meta, dist in zip(ids, docs, metas, dists, strict=True)
         ]
+
+    def _query_vector(self, embedder: Embedder, text: str) -> Any:
+        # ideate asks about the same text in several collections; an endpoint embedder
+        # would pay one HTTP call per collection without this small cache.
+        key = (embedder.name, embedder.dimension, text)
+        vector = self._query_cache.pop(key, None)
+        if vector is None:
+            vector = embedder.embed([text])
+        self._query_cache[key] = vector
+        while len(self._query_cache) > 64:
+            self._query_cache.pop(next(iter(self._query_cache)))
+        return vector
 
     def records(
         self, kind: MemoryKind, *, where: Mapping[str, Any] | None = None, limit: int = 100

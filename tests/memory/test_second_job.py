@@ -1,0 +1,80 @@
+"""A second job on the same task starts from what the first one learned (real graph, Docker, Chroma)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agents.recall import recall_for_ideation
+from agents.search import STARTUP_TRIALS, propose
+from agents.task import load_task
+from sandbox.engine import connect
+from sandbox.runner import DockerSandbox
+from services.memory import ChromaMemory, LexicalEmbedder, open_memory
+from services.research import Collaborators
+from services.settings import Settings
+from services.store import Store, list_experiments, open_store
+from tests.agents.conftest import IMAGE, QUAD_SPACE, QUADRATIC, make_task, run_job
+
+
+@pytest.fixture(scope="module")
+def docker_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerSandbox]:
+    """The real Docker sandbox (one warm container, no background reaper)."""
+    with DockerSandbox(connect(), image=IMAGE, work_dir=tmp_path_factory.mktemp("sandbox"), pool_size=1,
+                       reap_interval_s=None) as runner:
+        yield runner
+
+
+@pytest.fixture
+def parts(tmp_path: Path) -> Iterator[tuple[Settings, Store, ChromaMemory]]:
+    settings = Settings(home=tmp_path / "home", llm_base_url=None, llm_api_key=None)
+    with open_store(settings.db_url) as store, open_memory(settings, embedder=LexicalEmbedder()) as memory:
+        yield settings, store, memory
+
+
+def _candidates(store: Store, job_id: str) -> list[dict[str, float]]:
+    rows = sorted((r for r in list_experiments(store, job_id) if r.role == "candidate"), key=lambda r: r.iteration)
+    return [dict(r.params) for r in rows]
+
+
+def test_a_second_job_starts_from_the_first_jobs_knowledge(
+    tmp_path: Path, parts: tuple[Settings, Store, ChromaMemory], docker_sandbox: DockerSandbox
+) -> None:
+    settings, store, memory = parts
+    task_dir = make_task(tmp_path / "quad", name="quad", code=QUADRATIC, params=QUAD_SPACE,
+                         budget={"iterations": 3})
+    collaborators = Collaborators(runner=docker_sandbox, memory=memory)
+
+    first = run_job(store, settings, task_dir, collaborators, strategy="search")
+    assert first.status == "succeeded", first.error
+    learned = memory.records("findings", where={"job_id": first.job_id})
+    assert len(learned) == 4  # the baseline and three candidates, negative results included
+    first_trials = recall_for_ideation(memory, task="quad", query="", direction="maximize").prior_trials
+    assert len(first_trials) >= STARTUP_TRIALS
+
+    second = run_job(store, settings, task_dir, collaborators, strategy="search")
+    assert second.status == "succeeded", second.error
+
+    # The first job's first idea explored at random; the second job's first idea is TPE's,
+    # fitted on the first job's measured params.
+    [first_idea] = memory.records("ideas", where={"job_id": first.job_id, "iteration": 1, "attempt": 0})
+    [opening] = memory.records("ideas", where={"job_id": second.job_id, "iteration": 1, "attempt": 0})
+    assert "0 recalled from memory" in first_idea.text and "explores at random" in first_idea.text
+    assert f"{len(first_trials)} recalled from memory" in opening.text and "TPE over" in opening.text
+
+    task = load_task(task_dir)
+    informed = propose(task, job_id=second.job_id, iteration=1, own=[], prior=first_trials)
+    blind = propose(task, job_id=second.job_id, iteration=1, own=[], prior=[])
+    second_params = _candidates(store, second.job_id)
+    assert second_params[0] == pytest.approx(informed["params"])
+    assert second_params[0] != pytest.approx(blind["params"])
+
+    # Its first ideas are not repeats of the first job's, and the check that said so is kept.
+    first_params = _candidates(store, first.job_id)
+    assert all(p not in first_params for p in second_params)
+    neighbours = json.loads(str(opening.metadata["novelty_neighbours"]))
+    assert opening.metadata["novel"] is True
+    assert any(n["id"].startswith(f"idea:{first.job_id}:") for n in neighbours)
