@@ -31,7 +31,8 @@ cleanup() {
   rm -rf --one-file-system "$root" "$root.log"
   return 0
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 echo "build-rootfs: debootstrap $suite from the host's mirror into $root (a few minutes) ..." >&2
 debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >"$root.log" 2>&1 \
   || { tail -30 "$root.log" >&2; exit 1; }

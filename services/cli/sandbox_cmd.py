@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-from sandbox.engine import connect
-from sandbox.image import build_image
+from agents.task import load_task
+from sandbox.engine import FIX_IMAGE, connect, engine_limits
+from sandbox.errors import DockerUnavailable, InvalidInput
+from sandbox.image import build_image, image_status
+from sandbox.result import ExperimentResult, RunRequest
+from sandbox.runner import DockerSandbox
 from services.cli import app
 from services.settings import get_settings
 
@@ -13,7 +25,115 @@ sandbox_app = typer.Typer(help="Build, check and use the experiment sandbox.", n
 app.add_typer(sandbox_app, name="sandbox")
 
 
+def _progress(stream: str, text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
 @sandbox_app.command("build")
-def build(force: bool = typer.Option(False, "--force", help="Rebuild even when up to date.")) -> None:
+def build(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when up to date.")] = False,
+) -> None:
     """Build the sandbox image when it is missing or its recipe changed."""
     build_image(connect(), get_settings().sandbox_image, force=force)
+
+
+@sandbox_app.command("doctor")
+def doctor() -> None:
+    """Check the engine, the image and which limits the engine enforces."""
+    tag = get_settings().sandbox_image
+    problems: list[str] = []
+    try:
+        client = connect(timeout=10)
+    except DockerUnavailable as exc:
+        typer.echo(f"engine: NOT REACHABLE - {exc}")
+        raise typer.Exit(1) from exc
+    limits = engine_limits(client)
+    typer.echo(f"engine: ok (Docker {limits.server_version}, cgroup v{limits.cgroup_version})")
+    flags = {"memory": limits.memory, "memory+swap": limits.swap, "pids": limits.pids, "cpu": limits.cpu}
+    typer.echo("limits enforced: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in flags.items()))
+    if limits.missing:
+        problems.append(
+            f"the engine cannot enforce {', '.join(limits.missing)}: enable the cgroup controllers "
+            "(e.g. cgroup_enable=memory swapaccount=1 on the kernel command line)"
+        )
+    status = image_status(client, tag)
+    if not status.present:
+        typer.echo(f"image: {tag} MISSING")
+        problems.append(f"the sandbox image {tag} is not built; {FIX_IMAGE}")
+    else:
+        fresh = "up to date" if status.up_to_date else f"STALE (recipe is now {status.current_recipe})"
+        typer.echo(f"image: {tag} present, built by the {status.kind or 'unknown'} recipe {status.recipe}, {fresh}")
+        if not status.up_to_date:
+            problems.append(f"the image was built from an older recipe; {FIX_IMAGE}")
+    for problem in problems:
+        typer.echo(f"problem: {problem}", err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("sandbox: ready")
+
+
+def _params(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"--params is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidInput('--params must be a JSON object, e.g. \'{"C": 1.0}\'')
+    return value
+
+
+def _summary(result: ExperimentResult, output_dir: Path) -> str:
+    lines = [f"status: {result.status} (exit code {result.exit_code}, {result.duration_s:.2f} s)"]
+    if result.error:
+        lines.append(f"error: {result.error}")
+    lines += [f"metric {name} = {value:g}" for name, value in sorted(result.metrics.items())]
+    lines += [f"artifact {a.path} ({a.size} bytes, sha256 {a.sha256[:12]})" for a in result.artifacts]
+    lines.append(f"outputs: {output_dir}")
+    return "\n".join(lines)
+
+
+@sandbox_app.command("run")
+def run(
+    task_dir: Annotated[Path, typer.Argument(help="A task folder with task.yaml.")],
+    params: Annotated[str | None, typer.Option("--params", help="Parameters as a JSON object.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Passed to the experiment as LABLOOP_SEED.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result object as JSON.")] = False,
+) -> None:
+    """Run the task's experiment once in the sandbox (no graph) and print its result."""
+    settings = get_settings()
+    task = load_task(task_dir)
+    chosen = _params(params)
+    run_dir = settings.runs_dir / "sandbox-run" / f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    workspace = run_dir / "workspace"
+    shutil.copytree(task_dir, workspace)
+    (workspace / "params.json").write_text(json.dumps(chosen))
+    request = RunRequest(
+        workspace=workspace,
+        output_dir=run_dir / "output",
+        command=task.entrypoint,
+        limits=task.sandbox.limits(task.budget.experiment_timeout_s),
+        seed=seed,
+        metric=task.metric.name,
+        labels={"task": task.name},
+        image=task.sandbox.image or settings.sandbox_image,
+    )
+    typer.echo(f"sandbox: running {task.name} with params {chosen or '{}'} and seed {seed} ...", err=True)
+    with DockerSandbox(
+        connect(),
+        image=request.image or settings.sandbox_image,
+        work_dir=settings.runs_dir / "sandbox",
+        pool_size=0,
+        expiry_s=settings.sandbox_expiry_s,
+        reap_interval_s=None,
+    ) as sandbox:
+        result = sandbox.run(request, on_output=_progress)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        typer.echo(_summary(result, request.output_dir))
+    if not result.succeeded:
+        raise typer.Exit(1)
+

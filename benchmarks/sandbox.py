@@ -1,0 +1,178 @@
+"""Sandbox overhead: one trivial experiment end to end, four ways, side by side.
+
+    .venv/bin/python benchmarks/sandbox.py [--runs 20] [--throughput-runs 16]
+
+(a) a bare local subprocess, (b) DockerSandbox with a warm pool, (c) DockerSandbox cold,
+(d) ``docker run --rm`` from the CLI (same mounts, no network). Each sample is the whole
+round trip: workspace in, ``python3 exp.py`` run, metrics.json read back. Prints median and
+p90 of each and the overhead over (a), then throughput with 1, 2 and 4 experiments at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sandbox.engine import connect  # noqa: E402
+from sandbox.result import Limits, RunRequest  # noqa: E402
+from sandbox.runner import DockerSandbox  # noqa: E402
+from services.settings import get_settings  # noqa: E402
+
+EXPERIMENT = """\
+import json, os
+json.dump({"ok": 1}, open(os.path.join(os.environ["LABLOOP_OUTPUT"], "metrics.json"), "w"))
+"""
+LIMITS = Limits(timeout_s=60)
+
+
+def _workspace(root: Path) -> Path:
+    workspace = root / "workspace"
+    workspace.mkdir(parents=True)
+    (workspace / "exp.py").write_text(EXPERIMENT)
+    return workspace
+
+
+def _check(output: Path) -> None:
+    if json.loads((output / "metrics.json").read_text()) != {"ok": 1}:
+        raise SystemExit(f"unexpected metrics in {output}")
+
+
+def bare(root: Path, workspace: Path) -> None:
+    """(a) the experiment as a plain local subprocess."""
+    copy = root / "bare-ws"
+    shutil.copytree(workspace, copy)
+    output = root / "bare-out"
+    output.mkdir()
+    env = {"PATH": os.environ["PATH"], "LABLOOP_OUTPUT": str(output), "LABLOOP_SEED": "0"}
+    subprocess.run(["python3", "exp.py"], cwd=copy, env=env, check=True)
+    _check(output)
+
+
+def through(sandbox: DockerSandbox) -> Callable[[Path, Path], None]:
+    """(b)/(c) the experiment through DockerSandbox."""
+
+    def run(root: Path, workspace: Path) -> None:
+        result = sandbox.run(RunRequest(workspace, root / "out", "python3 exp.py", LIMITS, metric="ok"))
+        if not result.succeeded:
+            raise SystemExit(f"sandbox run failed: {result}")
+
+    return run
+
+
+def docker_cli(image: str) -> Callable[[Path, Path], None]:
+    """(d) ``docker run --rm`` from the CLI with the same mounts and no network."""
+
+    def run(root: Path, workspace: Path) -> None:
+        copy, output = root / "cli-ws", root / "cli-out"
+        shutil.copytree(workspace, copy)
+        output.mkdir()
+        os.chmod(output, 0o777)
+        subprocess.run(
+            ["docker", "run", "--rm", "--network", "none", "-v", f"{copy}:/workspace",
+             "-v", f"{output}:/output", "-w", "/workspace", "-e", "LABLOOP_OUTPUT=/output",
+             image, "python3", "exp.py"],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        _check(output)
+
+    return run
+
+
+def measure(
+    name: str, runs: int, how: Callable[[Path, Path], None], before: Callable[[], None] | None = None
+) -> list[float]:
+    """Wall-clock seconds of ``runs`` samples (``before`` runs untimed ahead of each)."""
+    samples = []
+    for i in range(runs + 1):  # the first sample warms caches and is dropped
+        root = Path(tempfile.mkdtemp(prefix=f"labloop-bench-{name}-"))
+        workspace = _workspace(root)
+        if before is not None:
+            before()
+        started = time.perf_counter()
+        how(root, workspace)
+        elapsed = time.perf_counter() - started
+        shutil.rmtree(root, ignore_errors=True)
+        if i:
+            samples.append(elapsed)
+    return samples
+
+
+def p90(samples: list[float]) -> float:
+    """The 90th percentile."""
+    return statistics.quantiles(samples, n=10)[-1]
+
+
+def throughput(sandbox: DockerSandbox, parallel: int, total: int) -> float:
+    """Experiments per second with ``parallel`` at once through ``sandbox``."""
+    roots = [Path(tempfile.mkdtemp(prefix="labloop-bench-tp-")) for _ in range(total)]
+    workspaces = [_workspace(root) for root in roots]
+    run = through(sandbox)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        list(pool.map(run, roots, workspaces))
+    elapsed = time.perf_counter() - started
+    for root in roots:
+        shutil.rmtree(root, ignore_errors=True)
+    return total / elapsed
+
+
+def main() -> None:
+    """Run every measurement and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--throughput-runs", type=int, default=16)
+    args = parser.parse_args()
+    settings = get_settings()
+    client = connect()
+    image = settings.sandbox_image
+    work = Path(tempfile.mkdtemp(prefix="labloop-bench-sandbox-"))
+    rows: dict[str, list[float]] = {}
+    with (
+        DockerSandbox(client, image=image, work_dir=work / "warm", pool_size=2, reap_interval_s=None) as warm,
+        DockerSandbox(client, image=image, work_dir=work / "cold", pool_size=0, reap_interval_s=None) as cold,
+    ):
+        warm.prewarm(LIMITS)
+
+        def refilled() -> None:
+            warm.pool.wait_ready(image, LIMITS)
+            time.sleep(0.2)  # let the refill's container start settle, as on an idle service
+
+        rows["(a) bare subprocess"] = measure("bare", args.runs, bare)
+        rows["(b) sandbox, warm pool"] = measure("warm", args.runs, through(warm), refilled)
+        rows["(c) sandbox, cold"] = measure("cold", args.runs, through(cold))
+        rows["(d) docker run --rm (CLI)"] = measure("cli", args.runs, docker_cli(image))
+
+        base = statistics.median(rows["(a) bare subprocess"])
+        print(f"\nOne trivial experiment end to end, {args.runs} runs each, {os.cpu_count()} CPUs\n")
+        print("| path | median ms | p90 ms | overhead over (a), median ms |")
+        print("|---|---:|---:|---:|")
+        for name, samples in rows.items():
+            median = statistics.median(samples)
+            print(f"| {name} | {median * 1000:.0f} | {p90(samples) * 1000:.0f} | {(median - base) * 1000:+.0f} |")
+
+        with DockerSandbox(client, image=image, work_dir=work / "tp", pool_size=4, reap_interval_s=None) as tp:
+            tp.prewarm(LIMITS)
+            tp.pool.wait_ready(image, LIMITS)
+            print(f"\nThroughput, {args.throughput_runs} experiments, warm pool of 4\n")
+            print("| at once | experiments/s |")
+            print("|---:|---:|")
+            for parallel in (1, 2, 4):
+                tp.pool.wait_ready(image, LIMITS)
+                print(f"| {parallel} | {throughput(tp, parallel, args.throughput_runs):.1f} |")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Metrics and artifacts come back; missing or bad outputs fail with a clear error."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from sandbox.runner import DockerSandbox
+from tests.sandbox.conftest import RunExperiment, make_request
+
+pytestmark = pytest.mark.docker
+
+
+def test_metrics_and_artifacts_come_back_with_sizes_and_hashes(
+    docker_sandbox: DockerSandbox, tmp_path: Path
+) -> None:
+    request = make_request(
+        tmp_path,
+        """
+        import json, os
+        out = os.environ["LABLOOP_OUTPUT"]
+        params = json.load(open("params.json"))
+        os.makedirs(f"{out}/plots", exist_ok=True)
+        open(f"{out}/plots/curve.csv", "w").write("x,y\\n" * 1000)
+        open(f"{out}/table.bin", "wb").write(bytes(range(256)) * 40)
+        json.dump({"accuracy": params["C"] / 10, "seed": int(os.environ["LABLOOP_SEED"])},
+                  open(f"{out}/metrics.json", "w"))
+        print("done")
+        """,
+        metric="accuracy",
+        files={"params.json": '{"C": 9.5}'},
+    )
+    request = type(request)(**{**request.__dict__, "seed": 7})
+
+    result = docker_sandbox.run(request)
+
+    assert result.status == "succeeded", result
+    assert result.exit_code == 0 and result.error is None
+    assert result.metrics == {"accuracy": 0.95, "seed": 7.0}
+    assert result.stdout_tail == "done\n"
+    assert [a.path for a in result.artifacts] == ["plots/curve.csv", "table.bin"]
+    for artifact in result.artifacts:
+        copied = (request.output_dir / artifact.path).read_bytes()
+        assert artifact.size == len(copied) > 0
+        assert artifact.sha256 == hashlib.sha256(copied).hexdigest()
+    assert result.artifacts[1].size == 256 * 40
+
+
+def test_missing_metrics_file_fails_with_a_clear_error(run_experiment: RunExperiment) -> None:
+    result = run_experiment("print('forgot to write metrics')", metric="accuracy")
+
+    assert result.status == "failed" and result.exit_code == 0
+    assert result.error is not None and "no metrics.json" in result.error
+    assert "$LABLOOP_OUTPUT/metrics.json" in result.error
+
+
+def test_missing_metric_fails_naming_it(run_experiment: RunExperiment) -> None:
+    result = run_experiment(
+        """
+        import json, os
+        json.dump({"loss": 0.3}, open(os.environ["LABLOOP_OUTPUT"] + "/metrics.json", "w"))
+        """,
+        metric="accuracy",
+    )
+
+    assert result.status == "failed"
+    assert result.error is not None and "no 'accuracy'" in result.error and "loss" in result.error
+    assert result.metrics == {"loss": 0.3}
+
+
+def test_non_numeric_metrics_fail_naming_the_key(run_experiment: RunExperiment) -> None:
+    result = run_experiment(
+        """
+        import json, os
+        json.dump({"accuracy": {"nested": 1}}, open(os.environ["LABLOOP_OUTPUT"] + "/metrics.json", "w"))
+        """,
+        metric="accuracy",
+    )
+
+    assert result.status == "failed"
+    assert result.error is not None and "'accuracy'" in result.error and "not a number" in result.error
+
+
+def test_non_zero_exit_fails_with_the_code_and_a_stderr_hint(run_experiment: RunExperiment) -> None:
+    result = run_experiment("raise SystemExit('bad hyperparameter: C must be positive')")
+
+    assert result.status == "failed" and result.exit_code == 1
+    assert result.error == "exited with code 1: bad hyperparameter: C must be positive"
+    assert "C must be positive" in result.stderr_tail
+
+
+def test_outputs_over_the_cap_fail_and_nothing_is_copied(docker_sandbox: DockerSandbox, tmp_path: Path) -> None:
+    request = make_request(
+        tmp_path,
+        """
+        import json, os
+        out = os.environ["LABLOOP_OUTPUT"]
+        open(f"{out}/big.bin", "wb").write(b"x" * 3_000_000)
+        json.dump({"accuracy": 1.0}, open(f"{out}/metrics.json", "w"))
+        """,
+        metric="accuracy",
+        output_cap_bytes=1_000_000,
+    )
+
+    result = docker_sandbox.run(request)
+
+    assert result.status == "failed"
+    assert result.error is not None and "over the cap of 1000000 bytes" in result.error
+    assert result.artifacts == []
+    assert not (request.output_dir / "big.bin").exists()
+
+
+def test_a_symlink_to_a_host_file_is_not_followed(docker_sandbox: DockerSandbox, tmp_path: Path) -> None:
+    # The link resolves on the host when the service collects outputs; it must not be read.
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("host only")
+    request = make_request(
+        tmp_path / "run",
+        f"""
+        import json, os
+        out = os.environ["LABLOOP_OUTPUT"]
+        os.symlink("{secret}", f"{{out}}/stolen.txt")
+        os.symlink("{secret}", f"{{out}}/metrics.json")
+        """,
+        metric="accuracy",
+    )
+
+    result = docker_sandbox.run(request)
+
+    assert result.status == "failed" and "no metrics.json" in (result.error or "")
+    assert result.artifacts == []
+    assert not (request.output_dir / "stolen.txt").exists()
