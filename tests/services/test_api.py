@@ -1,0 +1,216 @@
+"""The API's edges against a real server: auth, the error format, task uploads, artifacts, checkpoints."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agents.protocols import ExperimentRecord
+from services.store import SqlJournal, create_checkpoint, create_job
+from tests.services.conftest import Server, task_files, upload
+
+
+def _tarball(members: dict[str, bytes], *, links: dict[str, str] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, body in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            archive.addfile(info, io.BytesIO(body))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            archive.addfile(info)
+    return buffer.getvalue()
+
+
+def _is_error(reply: httpx.Response, status: int) -> None:
+    assert reply.status_code == status, reply.text
+    body = reply.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["message"]
+
+
+def test_health_checks_are_open_and_everything_else_needs_a_token(server: Server) -> None:
+    anonymous = server.client(user=None)
+    assert anonymous.get("/healthz").json() == {"status": "ok"}
+    ready = anonymous.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "docker": "ok", "memory": "ok"}
+    for path in ("/v1/jobs", "/v1/tasks", "/v1/checkpoints", "/v1/schedules", "/v1/findings", "/metrics",
+                 "/v1/jobs/job-x/events"):
+        reply = anonymous.get(path)
+        _is_error(reply, 401)
+        assert reply.headers["www-authenticate"] == "Bearer"
+    wrong = httpx.get(f"{server.url}/v1/jobs", headers={"Authorization": "Bearer tok-alice-012345678"})
+    _is_error(wrong, 401)
+    basic = httpx.get(f"{server.url}/v1/jobs", headers={"Authorization": "Basic YWxpY2U6eA=="})
+    _is_error(basic, 401)
+    assert server.client("bob").get("/v1/jobs").status_code == 200
+    metrics = server.client().get("/metrics")
+    assert metrics.status_code == 200 and 'labloop_jobs{status="queued"}' in metrics.text
+    assert server.client(user=None).get("/docs").status_code == 200
+
+
+def test_tasks_upload_as_json_or_tarball_and_make_versions(server: Server) -> None:
+    client = server.client()
+    first = upload(client, task_files("versioned"))
+    assert (first["name"], first["version"]) == ("versioned", 1)
+    assert first["files"] == ["experiment.py", "task.yaml"]
+    nested = {f"versioned/{k}": v.encode() for k, v in task_files("versioned").items()} | {
+        "versioned/data/more.txt": b"1 2 3"}
+    second = client.post("/v1/tasks", content=_tarball(nested), headers={"content-type": "application/gzip"})
+    assert second.status_code == 201, second.text
+    assert second.json()["version"] == 2 and "data/more.txt" in second.json()["files"]
+    latest = client.get("/v1/tasks/versioned").json()
+    assert latest["version"] == 2 and latest["versions"] == [1, 2]
+    assert client.get("/v1/tasks/versioned", params={"version": 1}).json()["files"] == ["experiment.py", "task.yaml"]
+    assert "versioned" in [t["name"] for t in client.get("/v1/tasks").json()]
+    stored = list((server.home / "tasks" / "versioned").iterdir())
+    assert sorted(p.name for p in stored) == ["v1", "v2"]
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"../evil.txt": "x"},
+        {"/etc/evil": "x"},
+        {"sub/../../evil": "x"},
+        {"a\\..\\evil": "x"},
+        {"c:evil": "x"},
+    ],
+)
+def test_a_json_upload_cannot_leave_its_folder(server: Server, files: dict[str, str]) -> None:
+    reply = server.client().post("/v1/tasks", json={"files": {**task_files("escape"), **files}})
+    _is_error(reply, 422)
+    assert not (server.home / "evil.txt").exists() and not (server.home / "tasks" / "evil.txt").exists()
+
+
+def test_a_tarball_upload_cannot_leave_its_folder_or_carry_links(server: Server) -> None:
+    client = server.client()
+    base = {k: v.encode() for k, v in task_files("tarred").items()}
+    for bad in (_tarball({**base, "../../evil.txt": b"x"}), _tarball(base, links={"link": "/etc/passwd"}),
+                b"not a tarball at all"):
+        _is_error(client.post("/v1/tasks", content=bad, headers={"content-type": "application/gzip"}), 422)
+    assert not list(server.home.rglob("evil.txt")) and not list(server.home.rglob("link"))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("POST", "/v1/tasks", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 400),
+        ("POST", "/v1/tasks", {"content": b"x", "headers": {"content-type": "text/plain"}}, 400),
+        ("POST", "/v1/tasks", {"json": {"files": {}}}, 422),
+        ("POST", "/v1/tasks", {"json": {"files": {"experiment.py": "print(1)"}}}, 422),
+        ("POST", "/v1/tasks", {"json": {"files": {"task.yaml": "name: [unclosed"}}}, 422),
+        ("POST", "/v1/tasks", {"json": {"files": {"task.yaml": "name: t\nbogus: 1\n"}}}, 422),
+        ("GET", "/v1/tasks/NOT_A_NAME", {}, 422),
+        ("GET", "/v1/tasks/missing-task", {}, 404),
+        ("POST", "/v1/jobs", {"json": {}}, 422),
+        ("POST", "/v1/jobs", {"json": {"task": "missing-task"}}, 404),
+        ("POST", "/v1/jobs", {"json": {"task": "basic", "strategy": "magic"}}, 422),
+        ("POST", "/v1/jobs", {"json": {"task": "basic", "budget": {"iterations": 0}}}, 422),
+        ("POST", "/v1/jobs", {"json": {"task": "basic", "budget": {"spend": 1}}}, 422),
+        ("POST", "/v1/jobs", {"json": {"task": "basic", "gates": {"code": "sometimes"}}}, 422),
+        ("POST", "/v1/jobs", {"json": {"task": "basic", "gates": {"lunch": "always"}}}, 422),
+        ("POST", "/v1/jobs", {"content": b"[1,", "headers": {"content-type": "application/json"}}, 400),
+        ("GET", "/v1/jobs", {"params": {"status": "sleeping"}}, 422),
+        ("GET", "/v1/jobs", {"params": {"limit": 0}}, 422),
+        ("GET", "/v1/jobs/job-missing", {}, 404),
+        ("POST", "/v1/jobs/job-missing/cancel", {}, 404),
+        ("GET", "/v1/jobs/job-missing/events", {}, 404),
+        ("GET", "/v1/jobs/job-missing/report", {}, 404),
+        ("GET", "/v1/jobs/job-missing/experiments", {}, 404),
+        ("GET", "/v1/experiments/exp-missing", {}, 404),
+        ("GET", "/v1/experiments/exp-missing/artifacts/a.txt", {}, 404),
+        ("GET", "/v1/checkpoints", {"params": {"status": "maybe"}}, 422),
+        ("GET", "/v1/checkpoints/cp-missing", {}, 404),
+        ("POST", "/v1/checkpoints/cp-missing/decision", {"json": {"action": "approve"}}, 404),
+        ("POST", "/v1/checkpoints/cp-missing/decision", {"json": {"action": "shrug"}}, 422),
+        ("POST", "/v1/schedules", {"json": {"cron": "every day", "template": {"task": "basic"}}}, 422),
+        ("POST", "/v1/schedules", {"json": {"cron": "61 * * * *", "template": {"task": "basic"}}}, 422),
+        ("POST", "/v1/schedules", {"json": {"cron": "0 0 31 2 *", "template": {"task": "basic"}}}, 422),
+        ("POST", "/v1/schedules", {"json": {"cron": "0 9 * * *", "timezone": "Mars/Olympus",
+                                            "template": {"task": "basic"}}}, 422),
+        ("POST", "/v1/schedules", {"json": {"cron": "0 9 * * *", "template": {"task": "missing-task"}}}, 404),
+        ("GET", "/v1/schedules/sch-missing", {}, 404),
+        ("PATCH", "/v1/schedules/sch-missing", {"json": {"enabled": False}}, 404),
+        ("DELETE", "/v1/schedules/sch-missing", {}, 404),
+        ("GET", "/v1/findings", {"params": {"kind": "gossip"}}, 422),
+        ("GET", "/v1/no-such-route", {}, 404),
+        ("DELETE", "/v1/jobs", {}, 405),
+    ],
+)
+def test_every_bad_input_gets_a_json_4xx(
+    server: Server, method: str, path: str, kwargs: dict[str, object], status: int
+) -> None:
+    client = server.client()
+    if client.get("/v1/tasks/basic").status_code == 404:
+        upload(client, task_files("basic"))
+    _is_error(client.request(method, path, **kwargs), status)  # type: ignore[arg-type]
+
+
+def test_sse_rejects_a_malformed_last_event_id(server: Server) -> None:
+    with server.store() as store:
+        job_id = create_job(store, task_name="basic", task_dir="/nowhere", strategy="search").id
+    _is_error(server.client().get(f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": "ten"}), 400)
+
+
+def test_artifacts_are_served_but_nothing_outside_the_outputs(server: Server, tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs"
+    (outputs / "plots").mkdir(parents=True)
+    (outputs / "plots" / "curve.txt").write_text("the curve")
+    (tmp_path / "secret.txt").write_text("do not serve")
+    (outputs / "escape").symlink_to(tmp_path / "secret.txt")
+    with server.store() as store:
+        job_id = create_job(store, task_name="basic", task_dir="/nowhere", strategy="search",
+                            status="failed").id
+        SqlJournal(store).record_experiment(ExperimentRecord(
+            id=f"{job_id}-exp", job_id=job_id, iteration=0, role="baseline", params={}, seed=0,
+            status="succeeded", output_dir=str(outputs)))
+    client = server.client()
+    base = f"/v1/experiments/{job_id}-exp/artifacts"
+    ok = client.get(f"{base}/plots/curve.txt")
+    assert ok.status_code == 200 and ok.text == "the curve"
+    for bad in ("../secret.txt", "%2e%2e/secret.txt", "plots/..%2f..%2fsecret.txt", "escape", "//etc/passwd"):
+        reply = client.get(f"{base}/{bad}")
+        assert reply.status_code in (400, 404), (bad, reply.status_code, reply.text)
+        assert "do not serve" not in reply.text and reply.json()["error"]["code"]
+    assert client.get(f"/v1/jobs/{job_id}/experiments").json()[0]["id"] == f"{job_id}-exp"
+
+
+def test_a_checkpoint_is_decided_once_by_the_token_holder(server: Server) -> None:
+    with server.store() as store:
+        job_id = create_job(store, task_name="basic", task_dir="/nowhere", strategy="search", status="waiting").id
+        create_checkpoint(store, checkpoint_id=f"{job_id}-1-idea-0", job_id=job_id, kind="idea",
+                          payload={"title": "try x=1"}, flagged=["close to a rejected idea"])
+    cid = f"{job_id}-1-idea-0"
+    client = server.client("bob")
+    pending = client.get("/v1/checkpoints", params={"job_id": job_id}).json()
+    assert [c["id"] for c in pending] == [cid] and pending[0]["flagged"] == ["close to a rejected idea"]
+    assert pending[0]["payload"] == {"title": "try x=1"}
+    _is_error(client.post(f"/v1/checkpoints/{cid}/decision", json={"action": "reject"}), 422)  # no reason
+    _is_error(client.post(f"/v1/checkpoints/{cid}/decision", json={"action": "edit"}), 422)  # no edit
+    replies: list[httpx.Response] = []
+
+    def decide(user: str) -> None:
+        replies.append(server.client(user).post(
+            f"/v1/checkpoints/{cid}/decision", json={"action": "reject", "reason": f"{user} says no"}))
+
+    racers = [threading.Thread(target=decide, args=(u,)) for u in ("alice", "bob", "alice")]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    assert sorted(r.status_code for r in replies) == [200, 409, 409], [r.text for r in replies]
+    winner = next(r.json() for r in replies if r.status_code == 200)
+    decided = client.get(f"/v1/checkpoints/{cid}").json()
+    assert decided["status"] == "decided" and decided["decision"]["decided_by"] == winner["decided_by"]
+    assert decided["decision"]["reason"] == f"{winner['decided_by']} says no"
+    _is_error(client.post(f"/v1/checkpoints/{cid}/decision", json={"action": "approve"}), 409)
