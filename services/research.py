@@ -185,7 +185,9 @@ def _stream(graph: Any, step_input: Any, config: Any, ctx: ResearchContext, jour
             journal.emit(ctx.job_id, "node", {"node": name, "phase": "started", "iteration": iteration})
             tell(Progress(ctx.job_id, "node_started", node=name, iteration=iteration, iterations=iterations))
         elif not chunk.get("interrupts"):
-            journal.emit(ctx.job_id, "node", {"node": name, "phase": "finished", "error": chunk.get("error")})
+            error = chunk.get("error")
+            journal.emit(ctx.job_id, "node", {"node": name, "phase": "finished",
+                                              "error": str(error) if error is not None else None})
             tell(Progress(ctx.job_id, "node_finished", node=name, iterations=iterations))
 
 

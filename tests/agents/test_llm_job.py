@@ -1,0 +1,103 @@
+"""The llm strategy against a real local OpenAI-compatible server replaying scripted replies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agents.llm import estimate_tokens
+from services.research import Collaborators, chat_model
+from services.settings import Settings
+from services.store import Store, list_experiments
+from tests.agents.conftest import QUALITY, make_task, run_job
+from tests.utils.fake_llm import FakeLLM, Scripted
+
+IDEA = json.dumps({"title": "Raise the quality", "hypothesis": "a bonus term lifts the score",
+                   "plan": "add a bonus to quality()", "params": {}})
+BROKEN = json.dumps({"explanation": "add a bonus", "edits": [
+    {"path": "experiment.py", "search": "    return 0.5", "replace": "    return 0.5 + undefined_bonus"}]})
+FIXED = json.dumps({"explanation": "define the bonus", "edits": [
+    {"path": "experiment.py", "search": "0.5 + undefined_bonus", "replace": "0.5 + 0.25"}]})
+REVIEW = json.dumps({"summary": "the bonus lifted the score", "lesson": "quality() dominates the score"})
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeLLM]:
+    with FakeLLM() as server:
+        yield server
+
+
+@pytest.fixture
+def llm_settings(home: Path, llm: FakeLLM) -> Settings:
+    return Settings(home=home, llm_base_url=llm.base_url, llm_model="fake-model", llm_max_retries=1)
+
+
+def _parts(sandbox: object, settings: Settings) -> Collaborators:
+    return Collaborators(runner=sandbox, model=chat_model(settings))  # type: ignore[arg-type]
+
+
+def test_idea_edit_failure_debug_fix_and_verified_finding(
+    tmp_path: Path, llm: FakeLLM, llm_settings: Settings, store: Store, sandbox: object
+) -> None:
+    task = make_task(tmp_path / "quality", name="quality", code=QUALITY, budget={"iterations": 1})
+    llm.add("ideate", IDEA)
+    llm.add("implement", BROKEN)
+    llm.add("debug", FIXED)
+    llm.add("review", REVIEW)
+    outcome = run_job(store, llm_settings, task, _parts(sandbox, llm_settings), strategy="llm")
+
+    assert outcome.status == "succeeded", outcome.error
+    rows = {r.id.removeprefix(outcome.job_id + "-"): r for r in list_experiments(store, outcome.job_id)}
+    assert rows["1-candidate-0"].status == "failed"
+    assert "NameError" in (rows["1-candidate-0"].result or {}).get("stderr_tail", "")
+    assert rows["1-debug-1"].status == "succeeded"
+    assert "+    return 0.5 + 0.25" in rows["1-debug-1"].diff
+    assert {"0-baseline-1", "0-baseline-2", "1-replicate-1", "1-replicate-2"} <= set(rows)
+
+    (debug_prompt,) = llm.prompts("debug")
+    assert "NameError: name 'undefined_bonus' is not defined" in debug_prompt  # the traceback
+    assert ">>" in debug_prompt and "return 0.5 + undefined_bonus" in debug_prompt  # the line it points at
+
+    (finding,) = outcome.summary["findings"]
+    assert finding["accepted"] and finding["experiment_id"].endswith("-1-debug-1")
+    assert finding["mean_gain"] == pytest.approx(0.25)
+    assert outcome.summary["best"]["metrics"]["score"] == pytest.approx(0.75)
+    assert llm.calls() == 4 and outcome.summary["llm_tokens"] > 0
+
+
+def test_a_reply_that_is_not_json_is_retried_then_the_job_fails_cleanly(
+    tmp_path: Path, llm: FakeLLM, llm_settings: Settings, store: Store, sandbox: object
+) -> None:
+    task = make_task(tmp_path / "quality", name="quality", code=QUALITY, budget={"iterations": 1})
+    llm.add("ideate", "Sure! Here is an idea: make it better.", '{"title": ', "```json\n[1, 2]\n```")
+    outcome = run_job(store, llm_settings, task, _parts(sandbox, llm_settings), strategy="llm")
+
+    assert outcome.status == "failed"
+    assert "did not parse as Idea after 3 attempts" in (outcome.error or "")
+    assert llm.calls("ideate") == 3
+    retry = llm.requests[1]["messages"]
+    assert retry[-2] == {"role": "assistant", "content": "Sure! Here is an idea: make it better."}
+    assert "could not be used" in retry[-1]["content"]
+    job_error = outcome.summary["error"]
+    assert job_error == outcome.error
+
+
+def test_the_token_budget_stops_the_job_before_the_call_that_would_exceed_it(
+    tmp_path: Path, llm: FakeLLM, llm_settings: Settings, store: Store, sandbox: object
+) -> None:
+    budget = 1500
+    task = make_task(tmp_path / "quality", name="quality", code=QUALITY,
+                     budget={"iterations": 2, "llm_tokens": budget})
+    llm.add("ideate", Scripted(IDEA, prompt_tokens=900, completion_tokens=100))  # 1000 of 1500 used
+    llm.add("implement", BROKEN)  # never asked: that call would need more than the 500 left
+    outcome = run_job(store, llm_settings, task, _parts(sandbox, llm_settings), strategy="llm")
+
+    assert outcome.status == "succeeded", outcome.error
+    assert llm.calls() == 1 and llm.calls("implement") == 0
+    assert outcome.summary["llm_tokens"] == 1000 <= budget
+    assert outcome.summary["stop_reason"].startswith("LLM token budget reached: 1000 of 1500")
+    assert Path(outcome.summary["report"]).is_file()
+    assert estimate_tokens([{"content": "x" * 400}]) >= 100
