@@ -1,0 +1,141 @@
+"""Jobs end to end over HTTP, with the real sandbox: checkpoints, decisions, reports, SSE, cancel."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import docker
+import httpx
+import pytest
+
+from tests.services.conftest import Server, job_status, task_files, upload, wait_for
+
+pytestmark = pytest.mark.docker
+ONLY_CODE = {"idea": "never", "code": "always", "finding": "never"}
+
+
+def _start(server: Server, gates: dict[str, str], task: str = "quick") -> str:
+    reply = server.client().post("/v1/jobs", json={"task": task, "gates": gates})
+    assert reply.status_code == 201, reply.text
+    job = reply.json()
+    assert job["status"] == "queued" and job["gates"] == gates
+    return str(job["id"])
+
+
+def _pending(server: Server, job_id: str) -> dict[str, Any]:
+    found = wait_for(lambda: server.client().get("/v1/checkpoints", params={"job_id": job_id}).json(),
+                     what=f"a pending checkpoint of {job_id}", server=server)
+    assert len(found) == 1
+    return dict(found[0])
+
+
+def _finished(server: Server, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    client = server.client()
+    wait_for(lambda: job_status(client, job_id) in ("succeeded", "failed", "cancelled"), timeout=timeout,
+             what=f"{job_id} to finish", server=server)
+    return dict(client.get(f"/v1/jobs/{job_id}").json())
+
+
+def _events(server: Server, job_id: str, *, last_id: int | None = None, stop_after: int | None = None
+            ) -> list[dict[str, Any]]:
+    """Read the job's SSE stream (from ``last_id``) until it ends, or ``stop_after`` events."""
+    headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
+    seen: list[dict[str, Any]] = []
+    with server.client() as client, client.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers,
+                                                  timeout=httpx.Timeout(120, connect=5)) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        event: dict[str, str] = {}
+        for line in stream.iter_lines():
+            if line.startswith(("id:", "event:", "data:")):
+                key, _, value = line.partition(":")
+                event[key] = value.strip()
+            elif not line and "data" in event:
+                body = json.loads(event["data"])
+                assert str(body["id"]) == event["id"] and body["kind"] == event["event"]
+                seen.append(body)
+                event = {}
+                if stop_after is not None and len(seen) >= stop_after:
+                    break
+    return seen
+
+
+@pytest.fixture(scope="module")
+def jobs_server(server: Server) -> Server:
+    """The module's server with the quick task uploaded."""
+    upload(server.client(), task_files("quick"))
+    return server
+
+
+def test_a_code_gate_waits_until_approved_over_http_then_the_report_is_served(jobs_server: Server) -> None:
+    server = jobs_server
+    job_id = _start(server, ONLY_CODE)
+    checkpoint = _pending(server, job_id)
+    assert checkpoint["kind"] == "code" and checkpoint["status"] == "pending"
+    assert "params.json" in checkpoint["payload"]["diff"] and "x" in checkpoint["payload"]["params"]
+    assert job_status(server.client(), job_id) == "waiting"
+    # Reconnect mid-stream: the first part, then the rest after the last id seen.
+    head = _events(server, job_id, stop_after=3)
+    decided = server.client("bob").post(f"/v1/checkpoints/{checkpoint['id']}/decision", json={"action": "approve"})
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["decided_by"] == "bob"
+    tail = _events(server, job_id, last_id=head[-1]["id"])
+    job = _finished(server, job_id)
+    assert job["status"] == "succeeded", job
+    everything = _events(server, job_id)
+    ids = [e["id"] for e in everything]
+    assert [e["id"] for e in head + tail] == ids and len(set(ids)) == len(ids) and ids == sorted(ids)
+    kinds = [e["kind"] for e in everything]
+    assert kinds[0] == "job.queued" and kinds[-1] == "job.finished"
+    assert {"checkpoint.created", "checkpoint.decided", "node", "experiment", "report"} <= set(kinds)
+    report = server.client().get(f"/v1/jobs/{job_id}/report")
+    assert report.status_code == 200 and "# Research report" in report.text
+    assert "approve" in report.text
+    experiments = server.client().get(f"/v1/jobs/{job_id}/experiments").json()
+    assert len({e["id"] for e in experiments}) == len(experiments) >= 2
+    baseline = next(e for e in experiments if e["role"] == "baseline")
+    assert baseline["status"] == "succeeded" and "notes.txt" in [a["path"] for a in baseline["result"]["artifacts"]]
+    artifact = server.client().get(f"/v1/experiments/{baseline['id']}/artifacts/notes.txt")
+    assert artifact.status_code == 200 and artifact.text == "x=-2.0\n"
+    metrics = server.client().get("/metrics").text
+    assert "labloop_checkpoint_wait_seconds_count 1.0" in metrics
+    assert 'labloop_jobs{status="succeeded"}' in metrics and "labloop_sandbox_duration_seconds_count" in metrics
+
+
+def test_a_rejection_reason_ends_up_in_memory(jobs_server: Server) -> None:
+    server = jobs_server
+    job_id = _start(server, ONLY_CODE)
+    checkpoint = _pending(server, job_id)
+    reason = "x above zero overheats the cryostat; keep it negative"
+    reply = server.client().post(f"/v1/checkpoints/{checkpoint['id']}/decision",
+                                 json={"action": "reject", "reason": reason})
+    assert reply.status_code == 200, reply.text
+    assert _finished(server, job_id)["status"] == "succeeded"
+    feedback = server.client().get("/v1/findings", params={"kind": "feedback", "job_id": job_id}).json()
+    assert [f["metadata"]["reason"] for f in feedback] == [reason]
+    assert feedback[0]["metadata"]["action"] == "reject" and feedback[0]["metadata"]["decided_by"] == "alice"
+    found = server.client().get("/v1/findings", params={"query": "cryostat overheats", "kind": "feedback"}).json()
+    assert reason in [f["metadata"].get("reason") for f in found]
+    outcomes = server.client().get("/v1/findings", params={"job_id": job_id}).json()
+    assert outcomes and all(f["metadata"]["job_id"] == job_id for f in outcomes)
+
+
+def test_cancel_stops_a_running_job_and_its_container_at_once(jobs_server: Server) -> None:
+    server = jobs_server
+    upload(server.client(), task_files("sleepy", slow=60))
+    job_id = _start(server, ONLY_CODE, task="sleepy")
+    engine = docker.from_env()
+    label = f"labloop.job={job_id}"
+    wait_for(lambda: engine.containers.list(filters={"label": label}), what="the baseline's container", server=server)
+    started = time.monotonic()
+    reply = server.client().post(f"/v1/jobs/{job_id}/cancel")
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["status"] == "cancelled" and time.monotonic() - started < 5
+    wait_for(lambda: not engine.containers.list(filters={"label": label}), timeout=15,
+             what="the container to go", server=server)
+    assert server.client().post(f"/v1/jobs/{job_id}/cancel").status_code == 409
+    time.sleep(2)  # the graph's thread winds down; nothing may revive the job
+    assert job_status(server.client(), job_id) == "cancelled"
+    engine.close()
