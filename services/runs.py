@@ -28,6 +28,7 @@ from services.store import (
     get_checkpoint,
     get_decision,
     get_job,
+    list_checkpoints,
     list_jobs,
     set_job_status,
 )
@@ -219,7 +220,12 @@ class RunManager:
         decision = await asyncio.to_thread(get_decision, self.store, pause.checkpoint_id)
         if decision is not None:
             self.submit(job.id, decision)
-        else:
+            return
+        known = {c.id for c in await asyncio.to_thread(list_checkpoints, self.store, job_id=job.id, limit=10_000)}
+        if pause.checkpoint_id in known:  # still pending, as it should be: nothing to announce again
+            if job.status != "waiting":
+                await asyncio.to_thread(set_job_status, self.store, job.id, "waiting")
+        else:  # the process died between the interrupt and its checkpoint row
             await asyncio.to_thread(self._record, job.id, pause)
 
     async def close(self) -> None:
