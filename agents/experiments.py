@@ -133,6 +133,11 @@ def run_experiment(
     return summary
 
 
+def brief(summary: Json) -> Json:
+    """An experiment summary without its output tail: what the job's list of experiments keeps."""
+    return {k: v for k, v in summary.items() if k != "stderr_tail"}
+
+
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")

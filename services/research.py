@@ -21,7 +21,7 @@ from langgraph.types import Command
 from agents.context import ResearchContext, Strategy
 from agents.graph import build_graph
 from agents.llm import OpenAIChatModel
-from agents.protocols import ChatModel, ExperimentRunner, Memory
+from agents.protocols import ChatModel, ExperimentRunner, Journal, Memory
 from agents.state import ResearchState, initial_state
 from agents.task import Task, load_task
 from sandbox.errors import ConfigError, Conflict, LabloopError
@@ -160,7 +160,7 @@ def drive_job(
                     step_input = Command(resume=decision)
                 elif step_input is None and not snapshot.next:
                     break
-                _stream(graph, step_input, config, ctx, journal, tell)
+                run_steps(graph, step_input, config, ctx, journal, tell)
                 step_input = None
             values: ResearchState = graph.get_state(config).values
     except LabloopError as exc:
@@ -175,20 +175,19 @@ def drive_job(
     return JobOutcome(job_id, status, summary)
 
 
-def _stream(graph: Any, step_input: Any, config: Any, ctx: ResearchContext, journal: db.SqlJournal,
-            tell: OnProgress) -> None:
+def run_steps(graph: Any, step_input: Any, config: Any, ctx: ResearchContext, journal: Journal,
+              tell: OnProgress) -> None:
+    """Stream the graph until it ends or interrupts; one journal event per node started."""
     iterations = ctx.task.budget.iterations
     for chunk in graph.stream(step_input, config, context=ctx, durability="sync", stream_mode="tasks"):
         name = chunk.get("name", "")
         if "input" in chunk:
             iteration = int((chunk.get("input") or {}).get("iteration", 0))
-            journal.emit(ctx.job_id, "node", {"node": name, "phase": "started", "iteration": iteration})
+            journal.emit(ctx.job_id, "node", {"node": name, "iteration": iteration})
             tell(Progress(ctx.job_id, "node_started", node=name, iteration=iteration, iterations=iterations))
         elif not chunk.get("interrupts"):
-            error = chunk.get("error")
-            journal.emit(ctx.job_id, "node", {"node": name, "phase": "finished",
-                                              "error": str(error) if error is not None else None})
-            tell(Progress(ctx.job_id, "node_finished", node=name, iterations=iterations))
+            tell(Progress(ctx.job_id, "node_finished", node=name, iterations=iterations,
+                          message=str(chunk["error"]) if chunk.get("error") is not None else ""))
 
 
 def _checkpoint(store: db.Store, job_id: str, value: Mapping[str, Any]) -> Checkpoint:

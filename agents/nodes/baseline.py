@@ -6,7 +6,7 @@ from langgraph.runtime import Runtime
 
 from agents import remember
 from agents.context import ResearchContext
-from agents.experiments import run_experiment
+from agents.experiments import brief, run_experiment
 from agents.state import ResearchState
 from sandbox.errors import InvalidTask
 
@@ -25,4 +25,4 @@ def baseline(state: ResearchState, runtime: Runtime[ResearchContext]) -> Researc
     reference = {"experiment_id": run["experiment_id"], "value": run["value"], "metrics": run["metrics"],
                  "params": {}, "title": "baseline"}
     return {"baseline": {**reference, "by_seed": {"0": run["value"]}}, "best": reference,
-            "experiments": [run], "iteration": 1}
+            "experiments": [brief(run)], "iteration": 1}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from agents.context import ResearchContext
-from agents.experiments import run_experiment
+from agents.experiments import brief, run_experiment
 from agents.state import ResearchState
 from agents.verify import judge
 
@@ -23,7 +23,7 @@ def execute(state: ResearchState, runtime: Runtime[ResearchContext]) -> Research
         ctx, iteration=state["iteration"], role="candidate" if attempt == 0 else "debug", n=attempt,
         seed=0, params=candidate["params"], files=candidate["files"], idea_title=str(idea.get("title", "")),
     )
-    return {"last_run": run, "experiments": [run]}
+    return {"last_run": run, "experiments": [brief(run)]}
 
 
 def verify(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
@@ -43,13 +43,13 @@ def verify(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
                                  files={}, idea_title="baseline")
             pair["baseline"] = by_seed[str(seed)] = run["value"]
             return {"verification": {**check, "pairs": pairs}, "baseline": {**base, "by_seed": by_seed},
-                    "experiments": [run]}
+                    "experiments": [brief(run)]}
         if "candidate" not in pair:
             run = run_experiment(ctx, iteration=state["iteration"], role="replicate", n=seed, seed=seed,
                                  params=candidate["params"], files=candidate["files"],
                                  idea_title=str(idea.get("title", "")))
             pair["candidate"] = run["value"]
-            return {"verification": {**check, "pairs": pairs}, "experiments": [run]}
+            return {"verification": {**check, "pairs": pairs}, "experiments": [brief(run)]}
     return {"verification": {**check, "pairs": pairs, "verdict": _verdict(ctx, pairs)}}
 
 

@@ -1,0 +1,167 @@
+"""Framework overhead of one research-loop iteration: the LangGraph graph vs. the same steps as plain calls.
+
+    .venv/bin/python benchmarks/loop.py [--iterations 40] [--repeats 3]
+
+Everything but the experiment's own run time and LLM time is measured: the runner returns
+instantly (it scores the quadratic task from the workspace's params.json, as the experiment
+would), there is no LLM (strategy ``search``: Optuna TPE) and no memory, gates are ``never``.
+What is left is the loop itself: sampling, workspaces (copy + params + diff), result files,
+the app-database journal (SQLite, one event per node as the service emits), the state, and — for the graph only — LangGraph with the
+SQLite checkpointer saving every step (``durability="sync"``). An iteration is ideate →
+gate_idea → implement → gate_code → execute → review (→ verify × 2R → gate_finding when the
+candidate beats the best) → decide; timed from one ideate to the next.
+
+Target (DESIGN.md): framework overhead per iteration <= 25 ms at the median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import operator
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from langgraph.runtime import Runtime  # noqa: E402
+
+from agents import nodes  # noqa: E402
+from agents.context import ResearchContext  # noqa: E402
+from agents.graph import (  # noqa: E402
+    after_execute,
+    after_review,
+    after_verify,
+    build_graph,
+)
+from agents.state import ResearchState, initial_state  # noqa: E402
+from agents.task import load_task  # noqa: E402
+from sandbox.result import ExperimentResult, OutputSink, RunRequest  # noqa: E402
+from services.checkpointer import open_checkpointer  # noqa: E402
+from services.research import Progress, run_steps  # noqa: E402
+from services.settings import Settings  # noqa: E402
+from services.store import SqlJournal, create_job, open_store  # noqa: E402
+
+TARGET_MS = 25.0
+TASK_YAML = """name: quad
+goal: Maximise -(x-1.5)^2 - (y+0.5)^2.
+metric: {name: score, direction: maximize}
+entrypoint: python3 experiment.py
+params:
+  x: {low: -3.0, high: 3.0}
+  y: {low: -3.0, high: 3.0}
+budget: {iterations: %d, experiment_timeout_s: 60}
+replicates: 2
+"""
+EXPERIMENT = "# scored by the benchmark's instant runner\n"
+LISTS = ("experiments", "ideas", "findings", "decisions", "rejections", "notes")
+
+
+class InstantRunner:
+    """Scores the quadratic from params.json without running anything (0 ms experiment time)."""
+
+    def run(self, request: RunRequest, on_output: OutputSink | None = None) -> ExperimentResult:
+        params_file = Path(request.workspace) / "params.json"
+        p = {"x": -3.0, "y": 3.0, **(json.loads(params_file.read_text()) if params_file.exists() else {})}
+        score = -((p["x"] - 1.5) ** 2 + (p["y"] + 0.5) ** 2) + 0.001 * (request.seed % 7)
+        return ExperimentResult(status="succeeded", exit_code=0, metrics={"score": score})
+
+
+def _context(root: Path, settings: Settings, journal: SqlJournal, job_id: str, iterations: int) -> ResearchContext:
+    task_dir = root / "task"
+    task_dir.mkdir(parents=True, exist_ok=True)
+    (task_dir / "task.yaml").write_text(TASK_YAML % iterations)
+    (task_dir / "experiment.py").write_text(EXPERIMENT)
+    return ResearchContext(job_id=job_id, task=load_task(task_dir), task_dir=task_dir, runner=InstantRunner(),
+                           journal=journal, runs_dir=settings.runs_dir,
+                           gates={"idea": "never", "code": "never", "finding": "never"})
+
+
+def run_graph(ctx: ResearchContext, settings: Settings) -> list[float]:
+    """One job through the compiled graph with the SQLite checkpointer; ideate-to-ideate times (ms)."""
+    starts: list[float] = []
+
+    def progress(p: Progress) -> None:
+        if p.kind == "node_started" and p.node in ("ideate", "report"):
+            starts.append(time.perf_counter())
+
+    with open_checkpointer(settings) as saver:
+        graph = build_graph(saver)
+        config: Any = {"configurable": {"thread_id": ctx.job_id}}
+        run_steps(graph, initial_state(ctx.job_id, time.time()), config, ctx, ctx.journal, progress)
+    return [(b - a) * 1000 for a, b in zip(starts, starts[1:], strict=False)]
+
+
+def run_plain(ctx: ResearchContext) -> list[float]:
+    """The same nodes called as plain functions in the graph's order, state merged by hand."""
+    runtime: Runtime[ResearchContext] = Runtime(context=ctx)
+    state: dict[str, Any] = dict(initial_state(ctx.job_id, time.time()))
+
+    def step(node: Callable[..., ResearchState]) -> None:
+        ctx.journal.emit(ctx.job_id, "node", {"node": node.__name__, "iteration": state["iteration"]})
+        for key, value in node(state, runtime).items():
+            state[key] = operator.add(state[key], value) if key in LISTS else value
+
+    times: list[float] = []
+    step(nodes.baseline)
+    while True:
+        started = time.perf_counter()
+        for node in (nodes.ideate, nodes.gate_idea, nodes.implement, nodes.gate_code, nodes.execute):
+            step(node)
+        if after_execute(state, 3) == "review":  # type: ignore[arg-type]
+            step(nodes.review)
+        while after_review(state) == "verify" and after_verify(state) == "verify":  # type: ignore[arg-type]
+            step(nodes.verify)
+        if (state.get("verification") or {}).get("verdict", {}) and after_verify(state) == "gate_finding":  # type: ignore[arg-type]
+            step(nodes.gate_finding)
+        step(nodes.decide)
+        times.append((time.perf_counter() - started) * 1000)
+        if state.get("stop_reason"):
+            break
+    step(nodes.report)
+    return times
+
+
+def _row(name: str, samples: list[float]) -> str:
+    q = statistics.quantiles(samples, n=10)
+    return (f"| {name:<34} | {len(samples):>5} | {statistics.median(samples):>8.2f} | {q[-1]:>8.2f} | "
+            f"{statistics.fmean(samples):>8.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    graph_ms: list[float] = []
+    plain_ms: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="labloop-bench-loop-") as tmp:
+        settings = Settings(home=Path(tmp) / "home")
+        with open_store(settings.db_url) as store:
+            journal = SqlJournal(store)
+            for repeat in range(args.repeats):
+                for variant, sink in (("graph", graph_ms), ("plain", plain_ms)):
+                    job_id = f"bench-{variant}-{repeat}"
+                    ctx = _context(Path(tmp) / job_id, settings, journal, job_id, args.iterations)
+                    create_job(store, task_name="quad", task_dir=str(ctx.task_dir), strategy="search", job_id=job_id)
+                    sink.extend(run_graph(ctx, settings) if variant == "graph" else run_plain(ctx))
+    overhead = [g - p for g, p in zip(sorted(graph_ms), sorted(plain_ms), strict=False)]
+    print(f"Research-loop iteration, instant runner, no LLM ({args.repeats} jobs × {args.iterations} iterations each)\n")
+    print("| variant                            |     n | median ms |   p90 ms |  mean ms |")
+    print("|------------------------------------|-------|----------|----------|----------|")
+    print(_row("graph (LangGraph + SQLite ckpt)", graph_ms))
+    print(_row("plain function calls", plain_ms))
+    print(_row("graph − plain (by rank)", overhead))
+    median = statistics.median(graph_ms)
+    verdict = "meets" if median <= TARGET_MS else "misses"
+    print(f"\nFramework overhead per iteration (graph, median): {median:.2f} ms — {verdict} the ≤ {TARGET_MS:.0f} ms target; "
+          f"LangGraph + checkpointer add {statistics.median(graph_ms) - statistics.median(plain_ms):.2f} ms at the median.")
+
+
+if __name__ == "__main__":
+    main()
