@@ -90,7 +90,7 @@ def check_novelty(
     limit = threshold if threshold is not None else getattr(memory, "novelty_threshold", DEFAULT_NOVELTY_THRESHOLD)
     tried_or_rejected = {"$or": [{"task": task}, {"fate": "rejected"}]}
     found: dict[str, MemoryRecord] = {}
-    for record in memory.nearest("ideas", idea_text, k=k, where=tried_or_rejected):
+    for record in memory.nearest("ideas", idea_text, k=k, where=tried_or_rejected, within=limit):
         found[record.id] = record
     # The same idea re-proposed in several attempts shares its text: keep one, a rejection first.
     by_text: dict[str, MemoryRecord] = {}

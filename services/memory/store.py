@@ -57,6 +57,42 @@ def where_clause(filters: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
+_PROBE = 64  # records fetched by the unfiltered probe of nearest(within=...)
+_COMPARE = {
+    "$eq": lambda a, b: a == b, "$ne": lambda a, b: a != b,
+    "$gt": lambda a, b: a is not None and a > b, "$gte": lambda a, b: a is not None and a >= b,
+    "$lt": lambda a, b: a is not None and a < b, "$lte": lambda a, b: a is not None and a <= b,
+    "$in": lambda a, b: a in b, "$nin": lambda a, b: a not in b,
+}
+
+
+def _evaluable(clause: Mapping[str, Any]) -> bool:
+    """True when :func:`_matches` understands every operator in ``clause``."""
+    for key, value in clause.items():
+        if key in ("$and", "$or"):
+            if not all(_evaluable(part) for part in value):
+                return False
+        elif key.startswith("$") or (isinstance(value, Mapping) and not set(value) <= set(_COMPARE)):
+            return False
+    return True
+
+
+def _matches(metadata: Mapping[str, Any], clause: Mapping[str, Any]) -> bool:
+    """Evaluate a Chroma ``where`` clause on one record's metadata, as Chroma would."""
+    for key, value in clause.items():
+        if key == "$and":
+            ok = all(_matches(metadata, part) for part in value)
+        elif key == "$or":
+            ok = any(_matches(metadata, part) for part in value)
+        elif isinstance(value, Mapping):
+            ok = all(_COMPARE[op](metadata.get(key), arg) for op, arg in value.items())
+        else:
+            ok = metadata.get(key) == value and (type(metadata.get(key)) is bool) == (type(value) is bool)
+        if not ok:
+            return False
+    return True
+
+
 def clean_metadata(metadata: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
     """Chroma takes scalar metadata only: drop None, JSON-encode lists and mappings."""
     out: dict[str, str | int | float | bool] = {}
@@ -173,16 +209,42 @@ class ChromaMemory:
                 )
 
     def nearest(
-        self, kind: MemoryKind, text: str, *, k: int = 5, where: Mapping[str, Any] | None = None
+        self,
+        kind: MemoryKind,
+        text: str,
+        *,
+        k: int = 5,
+        where: Mapping[str, Any] | None = None,
+        within: float | None = None,
     ) -> Sequence[MemoryRecord]:
-        """The ``k`` records of ``kind`` closest to ``text`` (cosine distance), filtered by ``where``."""
+        """The ``k`` records of ``kind`` closest to ``text`` (cosine distance), filtered by ``where``.
+
+        With ``within``, every matching record closer than ``within`` is returned (up to
+        ``k``), but the list may stop short of ``k`` beyond it. That lets a filtered query
+        be answered from one unfiltered HNSW probe (Chroma's filtered search scans the
+        filter's matches and is 50x slower at 100 000 records): the probe's matches are the
+        true nearest ones, and once its farthest hit is beyond ``within`` nothing closer
+        can be missing. Only when the probe is crowded with close records does it fall back
+        to Chroma's filtered query.
+        """
         col = self.collection(kind)
         vector = self._query_vector(col.embedder, text)
+        clause = where_clause(where)
+        if within is not None and clause is not None and _evaluable(clause):
+            probe = self._query(col, kind, vector, max(_PROBE, k), None)
+            matches = [r for r in probe if _matches(r.metadata, clause)]
+            complete = len(probe) < _PROBE or (probe[-1].distance or 0.0) >= within
+            if len(matches) >= k or complete:
+                return matches[:k]
+        found = self._query(col, kind, vector, k, clause)
+        return found
+
+    def _query(
+        self, col: _Collection, kind: MemoryKind, vector: Any, n: int, clause: dict[str, Any] | None
+    ) -> list[MemoryRecord]:
         with _translated(f"query {kind}"):
             reply = col.handle.query(
-                query_embeddings=vector,
-                n_results=k,
-                where=where_clause(where),
+                query_embeddings=vector, n_results=n, where=clause,
                 include=["documents", "metadatas", "distances"],
             )
         ids = reply["ids"][0]

@@ -219,3 +219,35 @@ def test_recall_brings_best_worst_and_prior_trials_of_earlier_jobs(memory: Chrom
     assert "Best outcomes" in text and "verified finding" in text
     empty = recall_for_ideation(memory, task="unknown", query="x", direction="maximize")
     assert empty.empty and "nothing is known" in empty.as_prompt_text()
+
+
+def test_nearest_within_a_distance_agrees_with_chromas_filtered_query(memory: ChromaMemory) -> None:
+    topics = ["learning rate", "tree depth", "dropout", "batch size", "weight decay", "momentum"]
+    records = []
+    for i in range(240):
+        task = f"task{i % 4}"
+        title = f"tune the {topics[i % 6]} of model {i % 7} variant {i}"
+        rid, text, meta = idea_record(job_id=f"job{i % 5}", task=task, iteration=i, title=title,
+                                      fate="rejected" if i % 37 == 0 else "no_gain")
+        records.append((rid, text, meta))
+    memory.add_many("ideas", records)
+    clauses = [{"task": "task1"}, {"$or": [{"task": "task2"}, {"fate": "rejected"}]},
+               {"task": "task3", "job_id": "job2"}, {"iteration": {"$gte": 200}}]
+    for where in clauses:
+        for query in ("tune the dropout of model 3", "tree depth variant 17", "something else entirely"):
+            exact = memory.nearest("ideas", query, k=5, where=where)
+            fast = memory.nearest("ideas", query, k=5, where=where, within=0.6)
+            # Same distances in the same order (records at equal distance may swap places).
+            assert [r.distance for r in fast] == pytest.approx([r.distance for r in exact][: len(fast)], abs=1e-5)
+            assert all(r.id in {e.id for e in memory.nearest("ideas", query, k=240, where=where)} for r in fast)
+            close = {r.id for r in exact if (r.distance or 0) < 0.6}
+            assert close <= {r.id for r in fast} or len(fast) == 5, (where, query, exact, fast)
+    # The Python evaluation of a where clause matches Chroma's own.
+    from services.memory.store import _matches, where_clause
+
+    everything = memory.records("ideas", limit=1000)
+    for where in clauses:
+        clause = where_clause(where)
+        assert clause is not None
+        assert {r.id for r in memory.records("ideas", where=where, limit=1000)} == {
+            r.id for r in everything if _matches(r.metadata, clause)}
