@@ -33,6 +33,7 @@ from sandbox.slot import Slot
 
 log = logging.getLogger(__name__)
 LAUNCH_TIMEOUT_S = 30.0
+MAX_KEYS = 4
 
 
 @dataclass
@@ -72,11 +73,17 @@ class ContainerFactory:
         self.service = service
         self.expiry_s = expiry_s
 
-    def prepare(self, image: str, limits: Limits, labels: Mapping[str, str] | None = None) -> Prepared:
+    def prepare(
+        self,
+        image: str,
+        limits: Limits,
+        labels: Mapping[str, str] | None = None,
+        expiry_s: float | None = None,
+    ) -> Prepared:
         """Create, attach and start a container, and wait until its launcher listens."""
         key = container.pool_key(image, limits)
         slot = Slot.create(self.slots_dir)
-        all_labels = container.container_labels(self.service, key, self.expiry_s, labels)
+        all_labels = container.container_labels(self.service, key, expiry_s or self.expiry_s, labels)
         cid = None
         try:
             with docker_errors("creating the experiment container"):
@@ -143,12 +150,20 @@ class ContainerPool:
         if self.size <= 0 or self._closed.is_set():
             return
         key = container.pool_key(image, limits)
+        evicted: list[Prepared] = []
         with self._lock:
+            if key not in self._wanted and len(self._wanted) >= MAX_KEYS:
+                # Keep warm containers for the few most recent kinds of run only.
+                oldest = next(iter(self._wanted))
+                del self._wanted[oldest]
+                evicted = list(self._ready.pop(oldest, ()))
             self._wanted.setdefault(key, (image, limits))
             self._ready.setdefault(key, deque())
             if self._thread is None:
                 self._thread = threading.Thread(target=self._refill_loop, name="sandbox-pool", daemon=True)
                 self._thread.start()
+        for prepared in evicted:
+            self.factory.discard(prepared)
         self._wake.set()
 
     def take(self, image: str, limits: Limits, min_life_s: float) -> Prepared | None:
@@ -211,8 +226,9 @@ class ContainerPool:
                 if self._closed.is_set():
                     closed = True
                 else:
-                    closed = False
-                    self._ready[prepared.key].append(prepared)
+                    closed = prepared.key not in self._ready  # evicted meanwhile
+                    if not closed:
+                        self._ready[prepared.key].append(prepared)
             if closed:
                 self.factory.discard(prepared)
 

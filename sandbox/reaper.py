@@ -17,16 +17,19 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from sandbox.container import LABEL_EXPIRES
+from sandbox.container import LABEL_EXPIRES, LABEL_SERVICE
 
 log = logging.getLogger(__name__)
 
 
-def reap_containers(client: docker.DockerClient, now: float | None = None) -> list[str]:
-    """Remove every container whose ``labloop.expires`` has passed; return their ids."""
+def reap_containers(
+    client: docker.DockerClient, now: float | None = None, service: str | None = None
+) -> list[str]:
+    """Remove every container (of ``service``, or of any) whose ``labloop.expires`` has passed."""
     now = time.time() if now is None else now
     removed = []
-    for summary in client.api.containers(all=True, filters={"label": LABEL_EXPIRES}):
+    labels = [LABEL_EXPIRES] + ([f"{LABEL_SERVICE}={service}"] if service else [])
+    for summary in client.api.containers(all=True, filters={"label": labels}):
         try:
             expires = float(summary.get("Labels", {}).get(LABEL_EXPIRES, "inf"))
         except ValueError:

@@ -88,7 +88,9 @@ class DockerSandbox:
         job, experiment = request.labels.get("job"), request.labels.get("experiment")
         prepared = self.pool.take(image, limits, min_life_s=limits.timeout_s + 60)
         if prepared is None:
-            prepared = self.factory.prepare(image, limits, labels=request.labels)
+            # A cold container must outlive its own timeout, whatever the default expiry.
+            expiry = max(self.expiry_s, limits.timeout_s + 300)
+            prepared = self.factory.prepare(image, limits, labels=request.labels, expiry_s=expiry)
         running = _Running(prepared, job, experiment)
         with self._lock:
             self._running[prepared.id] = running

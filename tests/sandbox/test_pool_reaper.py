@@ -16,7 +16,7 @@ import docker
 import pytest
 
 from sandbox.container import LABEL_EXPIRES, LABEL_JOB, LABEL_POOL, LABEL_SERVICE
-from sandbox.reaper import Reaper
+from sandbox.reaper import Reaper, reap_containers, reap_slots
 from sandbox.result import ExperimentResult, Limits, RunRequest
 from sandbox.runner import DockerSandbox
 from tests.sandbox.conftest import make_request
@@ -111,7 +111,6 @@ def test_the_reaper_removes_what_a_killed_service_left_behind(
         (ws / "exp.py").write_text("import time; print('running', flush=True); time.sleep(300)")
         sandbox = DockerSandbox(connect(), image="{sandbox_image}", work_dir=Path("{tmp_path}/sb"),
                                 pool_size=1, expiry_s=3, service="{service}", reap_interval_s=None)
-        sandbox.prewarm(Limits(memory="512m"))
         sandbox.run(RunRequest(ws, Path("{tmp_path}/out"), "python3 exp.py", Limits(timeout_s=300)),
                     lambda s, t: (sys.stdout.write(t), sys.stdout.flush()))
         """
@@ -129,17 +128,18 @@ def test_the_reaper_removes_what_a_killed_service_left_behind(
         left = _containers(docker_client, service)
         assert len(left) == 2 and any(c["State"] == "running" for c in left)
 
+        # Later, once their expiry has passed, any labloop process's reaper removes them ...
+        later = max(float(c["Labels"][LABEL_EXPIRES]) for c in left) + 1
         keeper = docker_client.api.create_container(
             sandbox_image, command=["sleep", "60"],
-            labels={LABEL_SERVICE: service + "-keep", LABEL_EXPIRES: str(int(time.time() + 3600))},
+            labels={LABEL_SERVICE: service, LABEL_EXPIRES: str(int(later + 3600))},
         )["Id"]
-        time.sleep(max(0.0, min(float(c["Labels"][LABEL_EXPIRES]) for c in left) - time.time() + 0.1))
+        removed = reap_containers(docker_client, now=later, service=service)
         slots = tmp_path / "sb" / "slots"
-        removed = Reaper(docker_client, slots, max_age_s=0).reap()
+        reap_slots(slots, max_age_s=0)
 
-        assert {c["Id"] for c in left} <= set(removed)
-        assert _containers(docker_client, service) == []
-        assert keeper not in removed and _containers(docker_client, service + "-keep")
+        assert set(removed) == {c["Id"] for c in left}
+        assert [c["Id"] for c in _containers(docker_client, service)] == [keeper]  # ... but not this one
         assert list(slots.iterdir()) == []
     finally:
         service_process.kill()
@@ -147,3 +147,28 @@ def test_the_reaper_removes_what_a_killed_service_left_behind(
             docker_client.api.remove_container(keeper, force=True)
         for leftover in _containers(docker_client, service):
             docker_client.api.remove_container(leftover["Id"], force=True)
+
+
+def test_the_reaper_runs_at_start_and_then_periodically(
+    docker_client: docker.DockerClient, sandbox_image: str, tmp_path: Path
+) -> None:
+    service = f"labloop-expired-{os.getpid()}"
+
+    def expired_container() -> str:
+        return str(docker_client.api.create_container(
+            sandbox_image, command=["sleep", "60"],
+            labels={LABEL_SERVICE: service, LABEL_EXPIRES: str(int(time.time() - 1))},
+        )["Id"])
+
+    first = expired_container()
+    reaper = Reaper(docker_client, tmp_path / "slots", max_age_s=3600, interval_s=0.3)
+    try:
+        reaper.start()
+        assert _containers(docker_client, service) == []  # reaped at start, synchronously
+        second = expired_container()
+        assert _wait_for(lambda: _containers(docker_client, service) == [], timeout_s=5)
+    finally:
+        reaper.stop()
+        for leftover in _containers(docker_client, service):
+            docker_client.api.remove_container(leftover["Id"], force=True)
+    assert first != second
