@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import threading
 import time
 from collections import deque
@@ -55,6 +56,14 @@ class Prepared:
         if fd is None:
             raise BrokenPipeError("this container was already handed a run")
         Slot.hand_over(fd, spec)
+
+    def listening(self) -> bool:
+        """True while the launcher still holds the FIFO's read end (the container lives)."""
+        if self.handover_fd is None:
+            return False
+        poller = select.poll()
+        poller.register(self.handover_fd, select.POLLOUT)
+        return not any(flags & (select.POLLERR | select.POLLHUP) for _, flags in poller.poll(0))
 
     def close_handover(self) -> None:
         """Close the FIFO's write end if it is still open."""
@@ -178,7 +187,7 @@ class ContainerPool:
             queue = self._ready.get(key, deque())
             while queue:
                 candidate = queue.popleft()
-                if candidate.expires_at - time.time() > min_life_s:
+                if candidate.expires_at - time.time() > min_life_s and candidate.listening():
                     found = candidate
                     break
                 stale.append(candidate)

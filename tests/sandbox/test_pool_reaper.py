@@ -172,3 +172,24 @@ def test_the_reaper_runs_at_start_and_then_periodically(
         for leftover in _containers(docker_client, service):
             docker_client.api.remove_container(leftover["Id"], force=True)
     assert first != second
+
+
+def test_a_pooled_container_that_died_is_skipped(
+    docker_client: docker.DockerClient, sandbox_image: str, tmp_path: Path
+) -> None:
+    with DockerSandbox(
+        docker_client, image=sandbox_image, work_dir=tmp_path / "sb", pool_size=1,
+        service=f"labloop-dead-{os.getpid()}", reap_interval_s=None,
+    ) as sandbox:
+        limits = Limits(timeout_s=30)
+        sandbox.prewarm(limits)
+        assert sandbox.pool.wait_ready(sandbox_image, limits)
+        (dead,) = _containers(docker_client, f"labloop-dead-{os.getpid()}")
+        docker_client.api.kill(dead["Id"])
+        docker_client.api.wait(dead["Id"], timeout=10)
+
+        request = make_request(tmp_path / "r", "import socket; print(socket.gethostname())", timeout_s=30)
+        result = sandbox.run(request)
+
+        assert result.exit_code == 0, result
+        assert not dead["Id"].startswith(result.stdout_tail.strip())
