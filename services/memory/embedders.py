@@ -295,10 +295,20 @@ class EmbedderSource:
         self.pinned = pinned
         self._try_chroma_default = try_chroma_default
 
-    def for_new_collection(self) -> Embedder:
-        """The embedder a collection made now should use."""
+    def for_new_collection(self, siblings: Sequence[tuple[str, int]] = ()) -> Embedder:
+        """The embedder a collection made now should use.
+
+        ``siblings`` are the (name, dimension) pairs recorded by the memory's other
+        collections: the first of them that can be built again is preferred, so one memory
+        keeps one kind of vector (search across collections compares their distances).
+        """
         if self.pinned is not None:
             return self.pinned
+        for recorded, dimension in siblings:
+            try:
+                return self.for_collection("(sibling)", recorded, dimension)
+            except EmbedderMismatch:
+                continue
         if self._try_chroma_default and (model := chroma_default()) is not None:
             return model
         return LexicalEmbedder()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -130,6 +131,7 @@ class ChromaMemory:
         self._source = embedders if isinstance(embedders, EmbedderSource) else EmbedderSource(pinned=embedders)
         self._collections: dict[MemoryKind, _Collection] = {}
         self._query_cache: dict[tuple[str, int, str], Any] = {}
+        self._lock = threading.RLock()  # one memory may serve several job threads
         self.description = description
 
     def __enter__(self) -> ChromaMemory:
@@ -148,8 +150,14 @@ class ChromaMemory:
         """Open (or create) the collection of ``kind`` with its embedder, checking the record."""
         if kind not in KINDS:
             raise InvalidInput(f"unknown memory kind {kind!r}; use one of {', '.join(KINDS)}")
-        if kind in self._collections:
-            return self._collections[kind]
+        with self._lock:
+            if kind in self._collections:
+                return self._collections[kind]
+            opened = self._open(kind)
+            self._collections[kind] = opened
+            return opened
+
+    def _open(self, kind: MemoryKind) -> _Collection:
         name = f"{self.namespace}_{kind}"
         with _translated(f"open collection {name}"):
             existing = {c if isinstance(c, str) else c.name for c in self._client.list_collections()}
@@ -164,16 +172,25 @@ class ChromaMemory:
                     )
                 embedder = self._source.for_collection(name, recorded, dim)
             else:
-                embedder = self._source.for_new_collection()
+                embedder = self._source.for_new_collection(self._sibling_embedders(existing))
                 handle = self._client.get_or_create_collection(
                     name,
                     metadata={"embedder": embedder.name, "dimension": embedder.dimension, "kind": kind},
                     configuration={"hnsw": {"space": "cosine", "ef_search": 64}},
                     embedding_function=None,
                 )
-        opened = _Collection(handle, embedder)
-        self._collections[kind] = opened
-        return opened
+        return _Collection(handle, embedder)
+
+    def _sibling_embedders(self, existing: set[str]) -> list[tuple[str, int]]:
+        """(embedder, dimension) recorded by this namespace's other collections."""
+        found = []
+        for other in KINDS:
+            name = f"{self.namespace}_{other}"
+            if name in existing:
+                meta = self._client.get_collection(name, embedding_function=None).metadata or {}
+                if isinstance(meta.get("embedder"), str) and isinstance(meta.get("dimension"), int):
+                    found.append((meta["embedder"], meta["dimension"]))
+        return found
 
     def embedder(self, kind: MemoryKind) -> Embedder:
         """The embedder recorded for ``kind``'s collection."""
@@ -260,12 +277,14 @@ class ChromaMemory:
         # ideate asks about the same text in several collections; an endpoint embedder
         # would pay one HTTP call per collection without this small cache.
         key = (embedder.name, embedder.dimension, text)
-        vector = self._query_cache.pop(key, None)
+        with self._lock:
+            vector = self._query_cache.pop(key, None)
         if vector is None:
             vector = embedder.embed([text])
-        self._query_cache[key] = vector
-        while len(self._query_cache) > 64:
-            self._query_cache.pop(next(iter(self._query_cache)))
+        with self._lock:
+            self._query_cache[key] = vector
+            while len(self._query_cache) > 64:
+                self._query_cache.pop(next(iter(self._query_cache)))
         return vector
 
     def records(

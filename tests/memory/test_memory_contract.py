@@ -23,7 +23,7 @@ from agents.recall import (
 from sandbox.errors import EmbedderMismatch
 from services.memory import EmbedderSource, LexicalEmbedder, chroma_client, open_memory
 from services.memory.literature import ingest_literature
-from services.memory.store import ChromaMemory
+from services.memory.store import ChromaMemory, _matches, where_clause
 from tests.memory.conftest import Backend
 
 REPO = Path(__file__).resolve().parents[2]
@@ -237,14 +237,14 @@ def test_nearest_within_a_distance_agrees_with_chromas_filtered_query(memory: Ch
         for query in ("tune the dropout of model 3", "tree depth variant 17", "something else entirely"):
             exact = memory.nearest("ideas", query, k=5, where=where)
             fast = memory.nearest("ideas", query, k=5, where=where, within=0.6)
-            # Same distances in the same order (records at equal distance may swap places).
-            assert [r.distance for r in fast] == pytest.approx([r.distance for r in exact][: len(fast)], abs=1e-5)
-            assert all(r.id in {e.id for e in memory.nearest("ideas", query, k=240, where=where)} for r in fast)
-            close = {r.id for r in exact if (r.distance or 0) < 0.6}
-            assert close <= {r.id for r in fast} or len(fast) == 5, (where, query, exact, fast)
+            # What is closer than ``within`` is complete and the same; beyond it the list may
+            # be shorter (and, HNSW being approximate, differ slightly).
+            assert all(_matches(r.metadata, where_clause(where) or {}) for r in fast)
+            near_fast = [round(r.distance or 0, 4) for r in fast if (r.distance or 0) < 0.6]
+            near_exact = [round(r.distance or 0, 4) for r in exact if (r.distance or 0) < 0.6]
+            assert near_fast == near_exact[: len(near_fast)], (where, query)
+            assert len(near_fast) == len(near_exact) or len(fast) == 5, (where, query)
     # The Python evaluation of a where clause matches Chroma's own.
-    from services.memory.store import _matches, where_clause
-
     everything = memory.records("ideas", limit=1000)
     for where in clauses:
         clause = where_clause(where)
