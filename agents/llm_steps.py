@@ -39,6 +39,14 @@ def meter_for(ctx: ResearchContext, state: ResearchState) -> TokenMeter:
                       cost_usd=state.get("cost_usd", 0.0), price_per_1k_tokens=ctx.price_per_1k_tokens)
 
 
+def spent(ctx: ResearchContext, meter: TokenMeter, step: str) -> ResearchState:
+    """The state update of a step's LLM spending; journals it when the step made calls."""
+    if meter.calls:
+        ctx.journal.emit(ctx.job_id, "llm", {"step": step, "calls": meter.calls, "job_tokens": meter.used,
+                                             "job_cost_usd": round(meter.cost_usd, 6)})
+    return {"tokens": meter.used, "cost_usd": meter.cost_usd}
+
+
 def _model(ctx: ResearchContext) -> ChatModel:
     if ctx.model is None:
         raise ConfigError("strategy llm needs a model: set LABLOOP_LLM_BASE_URL (and LABLOOP_LLM_MODEL)")

@@ -167,6 +167,9 @@ def drive_job(
         db.set_job_status(store, job_id, "failed", error=str(exc))
         tell(Progress(job_id, "finished", message=f"failed: {exc}"))
         return JobOutcome(job_id, "failed", {"job_id": job_id, "status": "failed", "error": str(exc)}, str(exc))
+    except Exception as exc:  # a bug, not a user error: the job fails, the traceback goes up
+        db.set_job_status(store, job_id, "failed", error=f"internal error: {exc.__class__.__name__}: {exc}")
+        raise
     stop = values.get("stop_reason") or ""
     status = "cancelled" if stop.startswith("cancelled") else "succeeded"
     summary = job_summary(task, values, status=status, experiments=len(db.list_experiments(store, job_id)))

@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from agents import remember
 from agents.context import ResearchContext
-from agents.llm_steps import meter_for, propose_idea
+from agents.llm_steps import meter_for, propose_idea, spent
 from agents.search import propose
 from agents.state import Json, ResearchState
 from sandbox.errors import BudgetExhausted
@@ -56,11 +56,11 @@ def ideate(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
             assert check is not None
             retry_note = check.as_prompt_text()
     except BudgetExhausted as exc:
-        return {"idea": None, "stop_reason": str(exc), "tokens": meter.used, "cost_usd": meter.cost_usd}
+        return {"idea": None, "stop_reason": str(exc), **spent(ctx, meter, "ideate")}
     except ValueError as exc:  # a search with no params space has nothing to propose
         return {"idea": None, "stop_reason": str(exc)}
     if recalled is not None:
         idea["citations"] = recalled.citations()
     ctx.journal.emit(ctx.job_id, "idea", {"iteration": iteration, "title": idea["title"]})
     return {"idea": idea, "candidate": None, "last_run": None, "verification": None, "gate": None,
-            "tokens": meter.used, "cost_usd": meter.cost_usd}
+            **spent(ctx, meter, "ideate")}

@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 
 from agents.context import ResearchContext
 from agents.experiments import diff_of, source_files
-from agents.llm_steps import meter_for, repair_code, write_code
+from agents.llm_steps import meter_for, repair_code, spent, write_code
 from agents.state import ResearchState
 from sandbox.errors import BudgetExhausted
 
@@ -27,10 +27,10 @@ def implement(state: ResearchState, runtime: Runtime[ResearchContext]) -> Resear
     try:
         files, params, explanation = write_code(ctx, meter, idea, source_files(ctx.task_dir))
     except BudgetExhausted as exc:
-        return {"stop_reason": str(exc), "tokens": meter.used, "cost_usd": meter.cost_usd}
+        return {"stop_reason": str(exc), **spent(ctx, meter, "implement")}
     candidate = {"params": params, "files": files, "attempt": 0, "explanation": explanation,
                  "diff": diff_of(ctx.task_dir, files, params)}
-    return {"candidate": candidate, "tokens": meter.used, "cost_usd": meter.cost_usd}
+    return {"candidate": candidate, **spent(ctx, meter, "implement")}
 
 
 def debug(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
@@ -42,7 +42,7 @@ def debug(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchSt
         files, params, explanation = repair_code(ctx, meter, state["idea"] or {}, candidate, run,
                                                  source_files(ctx.task_dir))
     except BudgetExhausted as exc:
-        return {"stop_reason": str(exc), "tokens": meter.used, "cost_usd": meter.cost_usd}
+        return {"stop_reason": str(exc), **spent(ctx, meter, "debug")}
     repaired = {"params": params, "files": files, "attempt": int(candidate["attempt"]) + 1,
                 "explanation": explanation, "diff": diff_of(ctx.task_dir, files, params)}
-    return {"candidate": repaired, "tokens": meter.used, "cost_usd": meter.cost_usd}
+    return {"candidate": repaired, **spent(ctx, meter, "debug")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from agents.context import ResearchContext
-from agents.llm_steps import meter_for, review_outcome
+from agents.llm_steps import meter_for, review_outcome, spent
 from agents.state import Json, ResearchState
 from agents.verify import replicate_seeds
 from sandbox.errors import BudgetExhausted
@@ -23,7 +23,7 @@ def review(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
             idea.update(summary=reading.summary, lesson=reading.lesson)
         except BudgetExhausted as exc:
             update["stop_reason"] = str(exc)
-        update["tokens"], update["cost_usd"] = meter.used, meter.cost_usd
+        update.update(spent(ctx, meter, "review"))
     candidate = run.get("value") is not None and ctx.task.metric.better(run["value"], best["value"])
     verification: Json | None = {"seeds": replicate_seeds(ctx.task.replicates), "pairs": {}, "verdict": None} if candidate else None
     return {**update, "idea": idea, "verification": verification}

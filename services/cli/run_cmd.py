@@ -12,7 +12,7 @@ import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from agents.context import Strategy
 from sandbox.errors import LabloopError
@@ -152,15 +152,20 @@ def run(
     task_dir: Annotated[Path, typer.Argument(help="The task folder (with task.yaml).")],
     strategy: Annotated[str | None, typer.Option(help="search | llm (default: llm when configured)")] = None,
     iterations: Annotated[int | None, typer.Option(min=1, help="Override the task's iteration budget.")] = None,
+    gate: Annotated[list[str] | None, typer.Option(help="KIND=POLICY, e.g. idea=always (policies: always|never|auto).")] = None,
     auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True,
 ) -> None:
     """Run a research job on TASK_DIR to the end in this process."""
     if strategy not in (None, "search", "llm"):
         raise typer.BadParameter("--strategy must be search or llm")
+    gates = dict(item.partition("=")[::2] for item in gate or [])
+    if any(k not in ("idea", "code", "finding") or v not in ("always", "never", "auto") for k, v in gates.items()):
+        raise typer.BadParameter("--gate takes KIND=POLICY with KIND idea|code|finding and POLICY always|never|auto")
     chosen: Strategy | None = "llm" if strategy == "llm" else "search" if strategy == "search" else None
     settings = get_settings()
     with db.open_store(settings.db_url) as store:
-        job_id, notes = create_research_job(store, settings, task_dir, strategy=chosen, iterations=iterations)
+        job_id, notes = create_research_job(store, settings, task_dir, strategy=chosen, iterations=iterations,
+                                            gates=gates)
     err.print(f"job {job_id} created (resume it with `labloop resume {job_id}` if interrupted)")
     _finish(_drive(settings, job_id, auto_approve=auto_approve, memory=memory, notes=notes), as_json=as_json)
 
@@ -183,7 +188,7 @@ def jobs(status: Annotated[str | None, typer.Option(help="Only jobs with this st
                                 "created_at": r.created_at.isoformat(), "error": r.error,
                                 "report": (r.summary or {}).get("report")} for r in rows], indent=2))
         return
-    table = Table("id", "task", "strategy", "status", "created", "report")
+    table = Table(Column("id", no_wrap=True), "task", "strategy", "status", "created", Column("report", overflow="fold"))
     for r in rows:
         table.add_row(r.id, r.task_name, r.strategy, r.status, r.created_at.strftime("%Y-%m-%d %H:%M"),
                       str((r.summary or {}).get("report") or ""))
