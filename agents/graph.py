@@ -5,7 +5,9 @@ START → baseline → ideate → gate_idea → implement → gate_code → exec
                                             ↑                            │          └→ decide     └→ decide          │
                                             └──────── debug ←── failed ──┘                                  ideate ←─┴→ report → END
 ```
-A budget that runs out inside ideate, implement or debug (LLM tokens) goes straight to report.
+A gate is passed through only when the node before it asked for a human (its policy and
+flags, see agents/nodes/gates.py); otherwise the router skips it. A budget that runs out
+inside ideate, implement or debug (LLM tokens) goes straight to report.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from agents.state import ResearchState
 
 
 def after_ideate(state: ResearchState) -> str:
-    """An idea goes to its gate; a spent budget ends the job."""
-    return "report" if state.get("stop_reason") else "gate_idea"
+    """An idea goes to its gate when a human must see it, else to implement; a spent budget ends the job."""
+    if state.get("stop_reason"):
+        return "report"
+    return "gate_idea" if state.get("checkpoint") else "implement"
 
 
 def after_gate_idea(state: ResearchState) -> str:
@@ -31,8 +35,10 @@ def after_gate_idea(state: ResearchState) -> str:
 
 
 def after_change(state: ResearchState) -> str:
-    """After implement or debug: the change goes to the code gate, unless the budget ran out."""
-    return "report" if state.get("stop_reason") else "gate_code"
+    """After implement or debug: the code gate when a human must see it, else execute; or the budget ran out."""
+    if state.get("stop_reason"):
+        return "report"
+    return "gate_code" if state.get("checkpoint") else "execute"
 
 
 def after_gate_code(state: ResearchState) -> str:
@@ -61,7 +67,7 @@ def after_verify(state: ResearchState) -> str:
     verdict = (state.get("verification") or {}).get("verdict")
     if verdict is None:
         return "verify"
-    return "gate_finding" if verdict.get("verified") else "decide"
+    return "gate_finding" if verdict.get("verified") and state.get("checkpoint") else "decide"
 
 
 def after_decide(state: ResearchState) -> str:
@@ -76,10 +82,10 @@ def build_graph(checkpointer: BaseCheckpointSaver[Any] | None, *, debug_attempts
         graph.add_node(name, getattr(nodes, name))
     graph.add_edge(START, "baseline")
     graph.add_edge("baseline", "ideate")
-    graph.add_conditional_edges("ideate", after_ideate, ["gate_idea", "report"])
+    graph.add_conditional_edges("ideate", after_ideate, ["gate_idea", "implement", "report"])
     graph.add_conditional_edges("gate_idea", after_gate_idea, ["implement", "decide"])
-    graph.add_conditional_edges("implement", after_change, ["gate_code", "report"])
-    graph.add_conditional_edges("debug", after_change, ["gate_code", "report"])
+    graph.add_conditional_edges("implement", after_change, ["gate_code", "execute", "report"])
+    graph.add_conditional_edges("debug", after_change, ["gate_code", "execute", "report"])
     graph.add_conditional_edges("gate_code", after_gate_code, ["execute", "decide"])
     graph.add_conditional_edges(
         "execute", lambda s: after_execute(s, debug_attempts), ["debug", "review"]

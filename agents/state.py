@@ -25,6 +25,7 @@ class ResearchState(TypedDict, total=False):
     candidate: Json | None  # the current change {"params", "files", "diff", "attempt"}
     last_run: Json | None  # summary of the latest execute: {"experiment_id", "status", "value", ...}
     verification: Json | None  # {"seeds", "pairs": {seed: {"baseline": v, "candidate": v}}, "verdict"}
+    checkpoint: Json | None  # a human is needed at the next gate: {"kind", "flagged"} (None: go on)
     gate: Json | None  # the latest gate's decision (approve / reject / edit)
     tokens: int  # LLM tokens this job has used
     cost_usd: float
@@ -42,6 +43,6 @@ def initial_state(job_id: str, started_at: float) -> ResearchState:
     """The state a new job starts from."""
     return ResearchState(
         job_id=job_id, started_at=started_at, iteration=0, baseline={}, best={}, idea=None, candidate=None,
-        last_run=None, verification=None, gate=None, tokens=0, cost_usd=0.0, stop_reason=None,
+        last_run=None, verification=None, checkpoint=None, gate=None, tokens=0, cost_usd=0.0, stop_reason=None,
         report_path=None, experiments=[], ideas=[], findings=[], decisions=[], rejections=[], notes=[],
     )

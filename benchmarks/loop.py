@@ -8,8 +8,8 @@ would), there is no LLM (strategy ``search``: Optuna TPE) and no memory, gates a
 What is left is the loop itself: sampling, workspaces (copy + params + diff), result files,
 the app-database journal (SQLite, one event per node as the service emits), the state, and — for the graph only — LangGraph with the
 SQLite checkpointer saving every step (``durability="sync"``). An iteration is ideate →
-gate_idea → implement → gate_code → execute → review (→ verify × 2R → gate_finding when the
-candidate beats the best) → decide; timed from one ideate to the next.
+implement → execute → review (→ verify × (2R + 1) when the candidate beats the best) → decide
+(gates are passed through only when a human is asked); timed from one ideate to the next.
 
 Target (DESIGN.md): framework overhead per iteration <= 25 ms at the median.
 """
@@ -34,12 +34,17 @@ from langgraph.runtime import Runtime  # noqa: E402
 from agents import nodes  # noqa: E402
 from agents.context import ResearchContext  # noqa: E402
 from agents.graph import (  # noqa: E402
+    after_change,
+    after_decide,
     after_execute,
+    after_gate_code,
+    after_gate_idea,
+    after_ideate,
     after_review,
     after_verify,
     build_graph,
 )
-from agents.state import ResearchState, initial_state  # noqa: E402
+from agents.state import initial_state  # noqa: E402
 from agents.task import load_task  # noqa: E402
 from sandbox.result import ExperimentResult, OutputSink, RunRequest  # noqa: E402
 from services.checkpointer import open_checkpointer  # noqa: E402
@@ -98,33 +103,25 @@ def run_graph(ctx: ResearchContext, settings: Settings) -> list[float]:
 
 
 def run_plain(ctx: ResearchContext) -> list[float]:
-    """The same nodes called as plain functions in the graph's order, state merged by hand."""
+    """The same nodes called as plain functions, routed by the graph's own routers, state merged by hand."""
     runtime: Runtime[ResearchContext] = Runtime(context=ctx)
     state: dict[str, Any] = dict(initial_state(ctx.job_id, time.time()))
-
-    def step(node: Callable[..., ResearchState]) -> None:
-        ctx.journal.emit(ctx.job_id, "node", {"node": node.__name__, "iteration": state["iteration"]})
-        for key, value in node(state, runtime).items():
+    routes: dict[str, Callable[[Any], str]] = {
+        "baseline": lambda _s: "ideate", "ideate": after_ideate, "gate_idea": after_gate_idea,
+        "implement": after_change, "debug": after_change, "gate_code": after_gate_code,
+        "execute": lambda s: after_execute(s, ctx.task.budget.debug_attempts), "review": after_review,
+        "verify": after_verify, "gate_finding": lambda _s: "decide", "decide": after_decide, "report": lambda _s: "",
+    }
+    starts: list[float] = []
+    node = "baseline"
+    while node:
+        if node in ("ideate", "report"):
+            starts.append(time.perf_counter())
+        ctx.journal.emit(ctx.job_id, "node", {"node": node, "iteration": state["iteration"]})
+        for key, value in getattr(nodes, node)(state, runtime).items():
             state[key] = operator.add(state[key], value) if key in LISTS else value
-
-    times: list[float] = []
-    step(nodes.baseline)
-    while True:
-        started = time.perf_counter()
-        for node in (nodes.ideate, nodes.gate_idea, nodes.implement, nodes.gate_code, nodes.execute):
-            step(node)
-        if after_execute(state, 3) == "review":  # type: ignore[arg-type]
-            step(nodes.review)
-        while after_review(state) == "verify" and after_verify(state) == "verify":  # type: ignore[arg-type]
-            step(nodes.verify)
-        if (state.get("verification") or {}).get("verdict", {}) and after_verify(state) == "gate_finding":  # type: ignore[arg-type]
-            step(nodes.gate_finding)
-        step(nodes.decide)
-        times.append((time.perf_counter() - started) * 1000)
-        if state.get("stop_reason"):
-            break
-    step(nodes.report)
-    return times
+        node = routes[node](state)
+    return [(b - a) * 1000 for a, b in zip(starts, starts[1:], strict=False)]
 
 
 def _row(name: str, samples: list[float]) -> str:

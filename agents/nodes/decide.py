@@ -19,7 +19,8 @@ def decide(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
     ctx = runtime.context
     update: ResearchState = _conclude(ctx, state) if state.get("idea") else {}
     stop = state.get("stop_reason") or _stop_reason(ctx, state)
-    ctx.journal.emit(ctx.job_id, "iteration", {"iteration": state["iteration"], "stop": stop})
+    if stop:
+        ctx.journal.emit(ctx.job_id, "stopping", {"iteration": state["iteration"], "reason": stop})
     return {**update, "stop_reason": stop, "iteration": state["iteration"] + (0 if stop else 1)}
 
 

@@ -10,6 +10,8 @@ from langgraph.runtime import Runtime
 
 from agents.context import ResearchContext
 from agents.experiments import brief, run_experiment
+from agents.flags import finding_flags
+from agents.nodes.gates import request
 from agents.state import ResearchState
 from agents.verify import judge
 
@@ -50,7 +52,10 @@ def verify(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
                                  idea_title=str(idea.get("title", "")))
             pair["candidate"] = run["value"]
             return {"verification": {**check, "pairs": pairs}, "experiments": [brief(run)]}
-    return {"verification": {**check, "pairs": pairs, "verdict": _verdict(ctx, pairs)}}
+    verdict = _verdict(ctx, pairs)
+    flagged = finding_flags(float(verdict["mean_gain"]), float(base["value"]))  # type: ignore[arg-type]
+    return {"verification": {**check, "pairs": pairs, "verdict": verdict}, "gate": None,
+            "checkpoint": request(ctx, "finding", flagged) if verdict["verified"] else None}
 
 
 def _verdict(ctx: ResearchContext, pairs: dict[str, dict[str, float | None]]) -> dict[str, object]:

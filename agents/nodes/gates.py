@@ -1,9 +1,12 @@
-"""The three human gates. Each only decides whether to ask and calls ``interrupt()``.
+"""The three human gates. A gate node runs only when a human must be asked, and only interrupts.
 
-LangGraph re-runs a node from its start on resume, so nothing with a side effect sits here:
-a gate reads the state, maybe interrupts, and returns the decision (and, for an edit, the
-edited idea or change) as a state update. Policy ``never`` approves, ``always`` asks,
-``auto`` asks only when :mod:`agents.flags` finds a reason.
+The node before a gate (ideate, implement/debug, verify) decides, from the gate's policy and
+:mod:`agents.flags`, whether a human is needed and leaves a ``checkpoint`` request
+``{"kind", "flagged"}`` in the state; the router sends the job through the gate only then.
+Policy ``never`` never asks, ``always`` always asks, ``auto`` asks only when something was
+flagged. LangGraph re-runs a node from its start on resume, so nothing with a side effect
+sits in a gate: it reads the state, interrupts, and returns the decision (and, for an edit,
+the edited idea or change) as a state update.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from pydantic import BaseModel, Field
 
 from agents.context import GateKind, ResearchContext
 from agents.experiments import diff_of
-from agents.flags import code_flags, finding_flags, idea_flags
 from agents.state import Json, ResearchState
 from sandbox.errors import InvalidInput
 
@@ -38,48 +40,50 @@ def checkpoint_id(job_id: str, iteration: int, kind: GateKind, n: int = 0) -> st
     return f"{job_id}-{iteration}-{kind}-{n}"
 
 
-def _ask(ctx: ResearchContext, state: ResearchState, kind: GateKind, payload: Json, flagged: list[str],
-         n: int = 0) -> tuple[Json, list[Json]]:
+def request(ctx: ResearchContext, kind: GateKind, flagged: list[str]) -> Json | None:
+    """The checkpoint request the gate's policy calls for (None: no human needed)."""
     policy = ctx.policy(kind)
-    if policy == "never" or (policy == "auto" and not flagged):
-        return {"kind": kind, "action": "approve", "reason": "", "edit": {}, "by": f"policy:{policy}"}, []
+    if policy == "always" or (policy == "auto" and flagged):
+        return {"kind": kind, "flagged": flagged}
+    return None
+
+
+def _ask(ctx: ResearchContext, state: ResearchState, kind: GateKind, payload: Json, n: int = 0) -> Json:
+    flagged = list((state.get("checkpoint") or {}).get("flagged", []))
     cid = checkpoint_id(ctx.job_id, state["iteration"], kind, n)
     answer = interrupt({"kind": kind, "checkpoint_id": cid, "payload": payload, "flagged": flagged})
     try:
         decision = GateDecision.model_validate(answer)
     except ValueError as exc:
         raise InvalidInput(f"a decision must be {{action, reason, edit, by}}: {exc}") from exc
-    made = {"kind": kind, "checkpoint_id": cid, "iteration": state["iteration"], "flagged": flagged,
+    return {"kind": kind, "checkpoint_id": cid, "iteration": state["iteration"], "flagged": flagged,
             "subject": str(payload.get("title", "")), **decision.model_dump()}
-    return made, [made]
 
 
 def gate_idea(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
     """Before implement: approve, reject (with a reason for later ideas) or edit the idea."""
     ctx, idea = runtime.context, dict(state["idea"] or {})
-    flagged = idea_flags(idea, state.get("rejections", []), idea.get("neighbours", []))
     payload = {"iteration": state["iteration"], **{k: idea.get(k) for k in (*_IDEA_FIELDS, "neighbours", "novelty")}}
-    made, decisions = _ask(ctx, state, "idea", payload, flagged)
+    made = _ask(ctx, state, "idea", payload)
     if made["action"] == "edit":
         idea.update({k: v for k, v in made["edit"].items() if k in _IDEA_FIELDS})
         idea["edited_by"] = made["by"]
-    return {"gate": made, "decisions": decisions, "idea": idea}
+    return {"gate": made, "decisions": [made], "idea": idea, "checkpoint": None}
 
 
 def gate_code(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
     """Before execute (the action guard): approve, reject or edit files/params; an edit is what runs."""
     ctx, candidate = runtime.context, dict(state["candidate"] or {})
-    flagged = code_flags(candidate["files"])
     payload = {"iteration": state["iteration"], "title": (state["idea"] or {}).get("title", ""),
                "attempt": candidate["attempt"], "params": candidate["params"], "files": candidate["files"],
                "diff": candidate["diff"]}
-    made, decisions = _ask(ctx, state, "code", payload, flagged, n=int(candidate["attempt"]))
+    made = _ask(ctx, state, "code", payload, n=int(candidate["attempt"]))
     if made["action"] == "edit":
         files = {**candidate["files"], **made["edit"].get("files", {})}
         params = made["edit"].get("params", candidate["params"])
         candidate.update(files=files, params=params, diff=diff_of(ctx.task_dir, files, params),
                          edited_by=made["by"])
-    return {"gate": made, "decisions": decisions, "candidate": candidate}
+    return {"gate": made, "decisions": [made], "candidate": candidate, "checkpoint": None}
 
 
 def gate_finding(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
@@ -87,9 +91,8 @@ def gate_finding(state: ResearchState, runtime: Runtime[ResearchContext]) -> Res
     ctx = runtime.context
     verdict = (state["verification"] or {}).get("verdict") or {}
     candidate, idea = state["candidate"] or {}, state["idea"] or {}
-    flagged = finding_flags(float(verdict.get("mean_gain", 0.0)), float(state["baseline"]["value"]))
     payload = {"iteration": state["iteration"], "title": idea.get("title", ""), "verdict": verdict,
                "pairs": (state["verification"] or {}).get("pairs", {}), "params": candidate.get("params"),
                "diff": candidate.get("diff", "")}
-    made, decisions = _ask(ctx, state, "finding", payload, flagged)
-    return {"gate": made, "decisions": decisions}
+    made = _ask(ctx, state, "finding", payload)
+    return {"gate": made, "decisions": [made], "checkpoint": None}

@@ -8,7 +8,9 @@ from langgraph.runtime import Runtime
 
 from agents import remember
 from agents.context import ResearchContext
+from agents.flags import idea_flags
 from agents.llm_steps import meter_for, propose_idea, spent
+from agents.nodes.gates import request
 from agents.search import propose
 from agents.state import Json, ResearchState
 from sandbox.errors import BudgetExhausted
@@ -62,5 +64,7 @@ def ideate(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
     if recalled is not None:
         idea["citations"] = recalled.citations()
     ctx.journal.emit(ctx.job_id, "idea", {"iteration": iteration, "title": idea["title"]})
+    flagged = idea_flags(idea, state.get("rejections", []), idea["neighbours"])
     return {"idea": idea, "candidate": None, "last_run": None, "verification": None, "gate": None,
+            "checkpoint": request(ctx, "idea", flagged),
             **spent(ctx, meter, "ideate")}

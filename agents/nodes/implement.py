@@ -10,7 +10,9 @@ from langgraph.runtime import Runtime
 
 from agents.context import ResearchContext
 from agents.experiments import diff_of, source_files
+from agents.flags import code_flags
 from agents.llm_steps import meter_for, repair_code, spent, write_code
+from agents.nodes.gates import request
 from agents.state import ResearchState
 from sandbox.errors import BudgetExhausted
 
@@ -22,7 +24,8 @@ def implement(state: ResearchState, runtime: Runtime[ResearchContext]) -> Resear
     params = dict(idea.get("params") or {})
     if ctx.strategy == "search":
         candidate = {"params": params, "files": {}, "attempt": 0, "explanation": "params.json only"}
-        return {"candidate": {**candidate, "diff": diff_of(ctx.task_dir, {}, params)}}
+        return {"candidate": {**candidate, "diff": diff_of(ctx.task_dir, {}, params)}, "gate": None,
+                "checkpoint": request(ctx, "code", [])}
     meter = meter_for(ctx, state)
     try:
         files, params, explanation = write_code(ctx, meter, idea, source_files(ctx.task_dir))
@@ -30,7 +33,8 @@ def implement(state: ResearchState, runtime: Runtime[ResearchContext]) -> Resear
         return {"stop_reason": str(exc), **spent(ctx, meter, "implement")}
     candidate = {"params": params, "files": files, "attempt": 0, "explanation": explanation,
                  "diff": diff_of(ctx.task_dir, files, params)}
-    return {"candidate": candidate, **spent(ctx, meter, "implement")}
+    return {"candidate": candidate, "gate": None, "checkpoint": request(ctx, "code", code_flags(files)),
+            **spent(ctx, meter, "implement")}
 
 
 def debug(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
@@ -45,4 +49,5 @@ def debug(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchSt
         return {"stop_reason": str(exc), **spent(ctx, meter, "debug")}
     repaired = {"params": params, "files": files, "attempt": int(candidate["attempt"]) + 1,
                 "explanation": explanation, "diff": diff_of(ctx.task_dir, files, params)}
-    return {"candidate": repaired, **spent(ctx, meter, "debug")}
+    return {"candidate": repaired, "gate": None, "checkpoint": request(ctx, "code", code_flags(files)),
+            **spent(ctx, meter, "debug")}
