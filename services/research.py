@@ -116,14 +116,19 @@ def _task_of(job: Any) -> Task:
 def drive_job(
     store: db.Store, settings: Settings, job_id: str, parts: Collaborators, *,
     on_checkpoint: OnCheckpoint | None = None, on_progress: OnProgress | None = None,
-    notes: Sequence[str] = (),
+    notes: Sequence[str] = (), journal: Journal | None = None,
 ) -> JobOutcome:
-    """Run job ``job_id`` from wherever it is (new, crashed, or waiting) until it ends or waits."""
+    """Run job ``job_id`` from wherever it is (new, crashed, or waiting) until it ends or waits.
+
+    ``journal`` defaults to the app database's; pass the service's own (with its SSE
+    listeners) to have events fanned out live. ``notes`` are one-line notices shown once and
+    kept in the report (e.g. the no-LLM fallback from :func:`create_research_job`).
+    """
     job = db.get_job(store, job_id)
     if job.status in db.FINISHED:
         return JobOutcome(job_id, job.status, dict(job.summary or {}), job.error)
     tell = on_progress or (lambda _p: None)
-    journal = db.SqlJournal(store)
+    journal = journal or db.SqlJournal(store)
     try:
         task = _task_of(job)
         if job.strategy == "llm" and parts.model is None:

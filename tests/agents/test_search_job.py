@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agents.verify import RULE
+from services.memory import LexicalEmbedder, open_memory
 from services.research import Collaborators
 from services.settings import Settings
 from services.store import Store, list_experiments
@@ -39,3 +40,18 @@ def test_search_job_beats_the_baseline_and_verifies_it(tmp_path: Path, settings:
     for heading in ("## Question", "## Baseline", "## Findings", "## Experiments", "## Human decisions"):
         assert heading in text
     assert RULE in text and all(r.id in text for r in rows)
+
+
+def test_a_second_search_job_warm_starts_from_what_memory_recalls(tmp_path: Path, settings: Settings,
+                                                                 store: Store, sandbox: object) -> None:
+    task = make_task(tmp_path / "quad", name="quad", code=QUADRATIC, params=QUAD_SPACE, budget={"iterations": 2})
+    memory = open_memory(settings, embedder=LexicalEmbedder())
+    parts = Collaborators(runner=sandbox, memory=memory)  # type: ignore[arg-type]
+    first = run_job(store, settings, task, parts, strategy="search")
+    second = run_job(store, settings, task, parts, strategy="search")
+
+    assert first.status == second.status == "succeeded"
+    outcomes = memory.records("findings", where={"job_id": first.job_id})
+    assert len(outcomes) == 3  # the baseline and both iterations, negative results included
+    report = Path(second.summary["report"]).read_text()
+    assert "(2 recalled from memory)" in report  # the first job's two candidates seeded the sampler
