@@ -9,16 +9,15 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 import yaml
 
-from sandbox.engine import connect
 from sandbox.runner import DockerSandbox
 from services.research import Checkpoint, Collaborators, JobOutcome, create_research_job, drive_job
 from services.settings import Settings
 from services.store import Store, open_store
-
-IMAGE = "labloop-sandbox:latest"
+from tests.conftest import TEST_SERVICE
 
 # Maximise -(x-1.5)^2 - (y+0.5)^2: the optimum is 0 at (1.5, -0.5); the baseline (-3, 3) scores -32.5.
 # The seed adds the same small offset to every run on that seed (it stands for the data split),
@@ -78,10 +77,11 @@ QUAD_SPACE = {"x": {"low": -3.0, "high": 3.0}, "y": {"low": -3.0, "high": 3.0}}
 
 
 @pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerSandbox]:
-    """The real Docker sandbox (one warm container, no background reaper)."""
-    with DockerSandbox(connect(), image=IMAGE, work_dir=tmp_path_factory.mktemp("sandbox"), pool_size=1,
-                       reap_interval_s=None) as runner:
+def sandbox(docker_client: docker.DockerClient, sandbox_image: str,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerSandbox]:
+    """The real Docker sandbox shared by the graph tests (one warm container, no background reaper)."""
+    with DockerSandbox(docker_client, image=sandbox_image, work_dir=tmp_path_factory.mktemp("sandbox"),
+                       pool_size=1, service=TEST_SERVICE, reap_interval_s=None) as runner:
         yield runner
 
 

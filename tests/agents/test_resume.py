@@ -9,7 +9,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+
+import docker
+import pytest
 
 from services.settings import Settings
 from services.store import events_after, list_experiments, list_jobs, open_store
@@ -20,7 +24,17 @@ LABLOOP = str(Path(sys.executable).parent / "labloop")
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABLOOP_", "OPENAI_"))}
-    return {**env, "LABLOOP_HOME": str(home), "LABLOOP_SANDBOX_POOL_SIZE": "1"}
+    # No warm pool: a killed process would leave its pooled containers waiting for their expiry.
+    return {**env, "LABLOOP_HOME": str(home), "LABLOOP_SANDBOX_POOL_SIZE": "0", "LABLOOP_SANDBOX_EXPIRY_S": "600"}
+
+
+@pytest.fixture
+def leftovers(docker_client: docker.DockerClient, home: Path) -> Iterator[None]:
+    """Remove the containers of the killed process (the test's own, found by their slot folder)."""
+    yield
+    for container in docker_client.containers.list(all=True, filters={"label": "labloop.service=labloop"}):
+        if any(str(home) in m.get("Source", "") for m in container.attrs.get("Mounts", [])):
+            container.remove(force=True)
 
 
 def _running_events(store: object, job_id: str) -> Counter[str]:
@@ -29,7 +43,7 @@ def _running_events(store: object, job_id: str) -> Counter[str]:
 
 
 def test_a_job_killed_mid_experiment_resumes_and_records_each_experiment_once(
-    tmp_path: Path, home: Path, settings: Settings
+    tmp_path: Path, home: Path, settings: Settings, leftovers: None
 ) -> None:
     task = make_task(tmp_path / "quad", name="quad", code=QUADRATIC, params=QUAD_SPACE,
                      budget={"iterations": 2}, extra={"slow.txt": "1.5"})
