@@ -19,6 +19,7 @@ from typing import Any
 from agents.context import ResearchContext
 from agents.protocols import ExperimentRecord, ExperimentRole
 from agents.state import Json
+from sandbox.errors import InvalidInput
 from sandbox.result import ExperimentResult, RunRequest
 
 PARAMS_FILE = "params.json"
@@ -72,7 +73,7 @@ def materialize(task_dir: Path, workspace: Path, *, files: Mapping[str, str], pa
     for rel, text in files.items():
         target = (workspace / rel).resolve()
         if not target.is_relative_to(root):
-            raise ValueError(f"refusing to write {rel!r}: it points outside the workspace")
+            raise InvalidInput(f"refusing to write {rel!r}: it points outside the workspace; use a relative path")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     if params:

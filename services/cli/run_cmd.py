@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -122,11 +123,17 @@ def _edit(cp: Checkpoint) -> dict[str, Any]:
     return edit
 
 
-def _drive(settings: Settings, job_id: str, *, auto_approve: bool, memory: bool, notes: list[str]) -> JobOutcome:
+def _drive(settings: Settings, job: str | Callable[[db.Store, Settings], tuple[str, list[str]]], *,
+           auto_approve: bool, memory: bool) -> JobOutcome:
+    """Open the store and the sandbox (before a job is created, so a missing engine creates none), then drive."""
     terminal = _Terminal(auto_approve=auto_approve)
-    with db.open_store(settings.db_url) as store, _collaborators(settings, memory=memory) as parts, terminal.bar:
-        return drive_job(store, settings, job_id, parts, on_checkpoint=terminal.checkpoint,
-                         on_progress=terminal.progress, notes=notes)
+    with db.open_store(settings.db_url) as store, _collaborators(settings, memory=memory) as parts:
+        job_id, notes = (job, []) if isinstance(job, str) else job(store, settings)
+        if not isinstance(job, str):
+            err.print(f"job {job_id} created (if interrupted, continue it with `labloop resume {job_id}`)")
+        with terminal.bar:
+            return drive_job(store, settings, job_id, parts, on_checkpoint=terminal.checkpoint,
+                             on_progress=terminal.progress, notes=notes)
 
 
 def _finish(outcome: JobOutcome, *, as_json: bool) -> None:
@@ -162,18 +169,14 @@ def run(
     if any(k not in ("idea", "code", "finding") or v not in ("always", "never", "auto") for k, v in gates.items()):
         raise typer.BadParameter("--gate takes KIND=POLICY with KIND idea|code|finding and POLICY always|never|auto")
     chosen: Strategy | None = "llm" if strategy == "llm" else "search" if strategy == "search" else None
-    settings = get_settings()
-    with db.open_store(settings.db_url) as store:
-        job_id, notes = create_research_job(store, settings, task_dir, strategy=chosen, iterations=iterations,
-                                            gates=gates)
-    err.print(f"job {job_id} created (resume it with `labloop resume {job_id}` if interrupted)")
-    _finish(_drive(settings, job_id, auto_approve=auto_approve, memory=memory, notes=notes), as_json=as_json)
+    create = partial(create_research_job, task_dir=task_dir, strategy=chosen, iterations=iterations, gates=gates)
+    _finish(_drive(get_settings(), create, auto_approve=auto_approve, memory=memory), as_json=as_json)
 
 
 @app.command("resume")
 def resume(job_id: str, auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True) -> None:
     """Continue JOB_ID from its last checkpoint (after a crash, a restart, or at a pending checkpoint)."""
-    _finish(_drive(get_settings(), job_id, auto_approve=auto_approve, memory=memory, notes=[]), as_json=as_json)
+    _finish(_drive(get_settings(), job_id, auto_approve=auto_approve, memory=memory), as_json=as_json)
 
 
 @app.command("jobs")
@@ -198,9 +201,7 @@ def jobs(status: Annotated[str | None, typer.Option(help="Only jobs with this st
 @app.command("demo")
 def demo(iterations: Annotated[int | None, typer.Option(min=1)] = None, memory: UseMemory = True) -> None:
     """A full job on tasks/digits, auto-approved (search unless an LLM is configured); prints the report path."""
-    settings = get_settings()
-    with db.open_store(settings.db_url) as store:
-        job_id, notes = create_research_job(store, settings, DEMO_TASK, iterations=iterations, created_by="demo")
-    outcome = _drive(settings, job_id, auto_approve=True, memory=memory, notes=notes)
+    create = partial(create_research_job, task_dir=DEMO_TASK, iterations=iterations, created_by="demo")
+    outcome = _drive(get_settings(), create, auto_approve=True, memory=memory)
     _finish(outcome, as_json=False)
     typer.echo(f"report: {outcome.summary.get('report')}")
