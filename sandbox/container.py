@@ -18,7 +18,7 @@ from typing import Any
 import docker
 
 from sandbox.result import Limits
-from sandbox.slot import CTL_MOUNT, OUTPUT_MOUNT, WORKSPACE_MOUNT, Slot
+from sandbox.slot import CTL_MOUNT, HELLO, OUTPUT_MOUNT, WORKSPACE_MOUNT, Slot
 
 SANDBOX_UID = 65534
 LABEL_SERVICE = "labloop.service"
@@ -27,13 +27,33 @@ LABEL_POOL = "labloop.pool"
 LABEL_JOB = "labloop.job"
 LABEL_EXPERIMENT = "labloop.experiment"
 LOG_MAX_SIZE = "1m"
+HELLO_TIMEOUT_S = 60.0
 
-# Runs as the container's main process (under docker-init). Kept to the standard library and
-# to one exit path per outcome; a negative status in /labloop/exit means "killed by signal".
+# Runs as the container's main process (under docker-init), standard library only. The
+# service connects to the FIFO and says hello at once (a launcher nobody greets within
+# HELLO_TIMEOUT_S exits: its service died while starting it); the run arrives later as one
+# JSON line. The service keeps the FIFO's write end open while the
+# run lasts: if the service dies, the launcher reads EOF and exits, and with it (docker-init
+# being PID 1) the whole container — a dead service's experiments stop at once. A negative
+# status in /labloop/exit means "killed by that signal".
 LAUNCHER = f"""
-import json, os, sys
-with open('{CTL_MOUNT}/go') as f:
-    spec = json.load(f)
+import json, os, select, sys, threading
+fd = os.open('{CTL_MOUNT}/go', os.O_RDONLY | os.O_NONBLOCK)
+poller = select.poll()
+poller.register(fd, select.POLLIN)
+if not poller.poll({int(HELLO_TIMEOUT_S * 1000)}):
+    sys.exit(4)
+os.set_blocking(fd, True)
+fifo = os.fdopen(fd, 'rb', buffering=0)
+if fifo.read(1) != {HELLO!r}:
+    sys.exit(3)
+line = b''
+while not line.endswith(b'\\n'):
+    chunk = fifo.read(65536)
+    if not chunk:
+        sys.exit(3)
+    line += chunk
+spec = json.loads(line)
 pid = os.fork()
 if pid == 0:
     try:
@@ -41,6 +61,11 @@ if pid == 0:
         os.execve('/bin/sh', ['/bin/sh', '-c', spec['command']], spec['env'])
     finally:
         os._exit(127)
+def watch():
+    while fifo.read(65536):
+        pass
+    os._exit(125)
+threading.Thread(target=watch, daemon=True).start()
 code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 try:
     with open('{CTL_MOUNT}/exit', 'w') as f:

@@ -48,18 +48,19 @@ class Prepared:
     frames: container.Frames
     response: Any
     handover_fd: int | None
+    handed_over: bool = False
     created_at: float = field(default_factory=time.monotonic)
 
     def hand_over(self, spec: Mapping[str, Any]) -> None:
         """Give the launcher its run (once); raise BrokenPipeError when it is gone."""
-        fd, self.handover_fd = self.handover_fd, None
-        if fd is None:
-            raise BrokenPipeError("this container was already handed a run")
-        Slot.hand_over(fd, spec)
+        if self.handover_fd is None or self.handed_over:
+            raise BrokenPipeError("this container cannot take a run")
+        self.handed_over = True
+        Slot.hand_over(self.handover_fd, spec)
 
     def listening(self) -> bool:
         """True while the launcher still holds the FIFO's read end (the container lives)."""
-        if self.handover_fd is None:
+        if self.handover_fd is None or self.handed_over:
             return False
         poller = select.poll()
         poller.register(self.handover_fd, select.POLLOUT)

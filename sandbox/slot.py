@@ -24,6 +24,7 @@ CTL_MOUNT = "/labloop"
 WORKSPACE_MOUNT = "/workspace"
 OUTPUT_MOUNT = "/output"
 _UID = 65534
+HELLO = b"\x06"  # the first byte on the hand-over FIFO (see sandbox.container.LAUNCHER)
 
 
 def _give_to_sandbox(path: Path) -> None:
@@ -81,6 +82,7 @@ class Slot:
                 return None
             raise
         os.set_blocking(fd, True)
+        os.write(fd, HELLO)  # the launcher waits for this to know its service is there
         return fd
 
     def wait_handover(self, timeout_s: float, alive: Callable[[], bool]) -> int:
@@ -100,13 +102,13 @@ class Slot:
 
     @staticmethod
     def hand_over(fd: int, spec: Mapping[str, Any]) -> None:
-        """Give the launcher its run; raise BrokenPipeError when it is gone."""
-        try:
-            data = json.dumps(dict(spec)).encode()
-            while data:
-                data = data[os.write(fd, data) :]
-        finally:
-            os.close(fd)
+        """Write the run as one JSON line; raise BrokenPipeError when the launcher is gone.
+
+        The caller keeps ``fd`` open until the run is over (closing it stops the launcher).
+        """
+        data = json.dumps(dict(spec)).encode() + b"\n"
+        while data:
+            data = data[os.write(fd, data) :]
 
     def exit_status(self) -> int | None:
         """What the launcher reported (negative: killed by that signal), or None."""

@@ -111,8 +111,12 @@ def test_the_reaper_removes_what_a_killed_service_left_behind(
         (ws / "exp.py").write_text("import time; print('running', flush=True); time.sleep(300)")
         sandbox = DockerSandbox(connect(), image="{sandbox_image}", work_dir=Path("{tmp_path}/sb"),
                                 pool_size=1, expiry_s=3, service="{service}", reap_interval_s=None)
-        sandbox.run(RunRequest(ws, Path("{tmp_path}/out"), "python3 exp.py", Limits(timeout_s=300)),
-                    lambda s, t: (sys.stdout.write(t), sys.stdout.flush()))
+        limits = Limits(timeout_s=300)
+        def report(stream, text):  # once the refilled pool container listens too
+            sandbox.pool.wait_ready("{sandbox_image}", limits)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        sandbox.run(RunRequest(ws, Path("{tmp_path}/out"), "python3 exp.py", limits), report)
         """
     )
     service_process = subprocess.Popen(
@@ -125,10 +129,15 @@ def test_the_reaper_removes_what_a_killed_service_left_behind(
         assert _wait_for(lambda: len(_containers(docker_client, service)) == 2)  # the run + a pooled one
         service_process.send_signal(signal.SIGKILL)
         service_process.wait(timeout=10)
+        # Its launchers read EOF on their FIFOs: the running experiment and the pooled container
+        # stop at once instead of burning CPU until they expire ...
+        assert _wait_for(
+            lambda: all(c["State"] == "exited" for c in _containers(docker_client, service)), 10
+        )
         left = _containers(docker_client, service)
-        assert len(left) == 2 and any(c["State"] == "running" for c in left)
+        assert len(left) == 2
 
-        # Later, once their expiry has passed, any labloop process's reaper removes them ...
+        # ... and later, once their expiry has passed, any labloop process's reaper removes them
         later = max(float(c["Labels"][LABEL_EXPIRES]) for c in left) + 1
         keeper = docker_client.api.create_container(
             sandbox_image, command=["sleep", "60"],
