@@ -1,4 +1,7 @@
-"""A second job on the same task starts from what the first one learned (real graph, Docker, Chroma)."""
+"""A second job on the same task starts from what the first one learned (real graph, Docker, Chroma).
+
+``docker_sandbox`` is the shared fixture of tests/conftest.py (a real, cold DockerSandbox).
+"""
 
 from __future__ import annotations
 
@@ -11,21 +14,12 @@ import pytest
 from agents.recall import recall_for_ideation
 from agents.search import STARTUP_TRIALS, propose
 from agents.task import load_task
-from sandbox.engine import connect
 from sandbox.runner import DockerSandbox
 from services.memory import ChromaMemory, LexicalEmbedder, open_memory
 from services.research import Collaborators
 from services.settings import Settings
 from services.store import Store, list_experiments, open_store
-from tests.agents.conftest import IMAGE, QUAD_SPACE, QUADRATIC, make_task, run_job
-
-
-@pytest.fixture(scope="module")
-def docker_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerSandbox]:
-    """The real Docker sandbox (one warm container, no background reaper)."""
-    with DockerSandbox(connect(), image=IMAGE, work_dir=tmp_path_factory.mktemp("sandbox"), pool_size=1,
-                       reap_interval_s=None) as runner:
-        yield runner
+from tests.agents.conftest import QUAD_SPACE, QUADRATIC, make_task, run_job
 
 
 @pytest.fixture
