@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import operator
+import os
 import statistics
 import sys
 import tempfile
@@ -148,7 +149,9 @@ def main() -> None:
                     create_job(store, task_name="quad", task_dir=str(ctx.task_dir), strategy="search", job_id=job_id)
                     sink.extend(run_graph(ctx, settings) if variant == "graph" else run_plain(ctx))
     overhead = [g - p for g, p in zip(sorted(graph_ms), sorted(plain_ms), strict=False)]
-    print(f"Research-loop iteration, instant runner, no LLM ({args.repeats} jobs × {args.iterations} iterations each)\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Research-loop iteration, instant runner, no LLM ({args.repeats} jobs × {args.iterations} iterations "
+          f"each, interleaved; {os.cpu_count()} CPUs, load average {load})\n")
     print("| variant                            |     n | median ms |   p90 ms |  mean ms |")
     print("|------------------------------------|-------|----------|----------|----------|")
     print(_row("graph (LangGraph + SQLite ckpt)", graph_ms))
