@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from agents.protocols import Memory, MemoryRecord
 from agents.recall import params_json
 
-DEFAULT_NOVELTY_THRESHOLD = 0.35
+DEFAULT_NOVELTY_THRESHOLD = 0.4
 """Used when the memory does not say (``memory.novelty_threshold``) and none is given."""
 
 

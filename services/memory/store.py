@@ -9,7 +9,6 @@ Chroma errors are translated into :class:`~sandbox.errors.MemoryStoreError` wher
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,8 +19,10 @@ from typing import Any, cast, get_args
 from agents.protocols import MemoryKind, MemoryRecord
 from sandbox.errors import EmbedderMismatch, InvalidInput, MemoryStoreError
 from services.memory.embedders import Embedder, EmbedderSource
+from services.memory.filters import clean_metadata, evaluable, matches, where_clause
 
 KINDS: tuple[MemoryKind, ...] = get_args(MemoryKind)
+_PROBE = 1000  # ids (with distances only) fetched by the unfiltered probe of nearest(within=...)
 
 
 @dataclass
@@ -42,69 +43,6 @@ def _translated(action: str) -> Iterator[None]:
             f"the findings memory (Chroma) failed to {action}: {exc}; check LABLOOP_CHROMA_URL "
             "or the memory folder under LABLOOP_HOME"
         ) from exc
-
-
-def where_clause(filters: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A Chroma ``where`` from a flat mapping: ``{"task": "t", "verified": True}`` → ``$and``.
-
-    Keys starting with ``$`` (``$and``, ``$or``) and operator values (``{"$gte": 0.9}``)
-    pass through unchanged; None values are ignored.
-    """
-    if not filters:
-        return None
-    parts = [{key: value} for key, value in filters.items() if value is not None]
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else {"$and": parts}
-
-
-_PROBE = 1000  # ids (with distances only) fetched by the unfiltered probe of nearest(within=...)
-_COMPARE = {
-    "$eq": lambda a, b: a == b, "$ne": lambda a, b: a != b,
-    "$gt": lambda a, b: a is not None and a > b, "$gte": lambda a, b: a is not None and a >= b,
-    "$lt": lambda a, b: a is not None and a < b, "$lte": lambda a, b: a is not None and a <= b,
-    "$in": lambda a, b: a in b, "$nin": lambda a, b: a not in b,
-}
-
-
-def _evaluable(clause: Mapping[str, Any]) -> bool:
-    """True when :func:`_matches` understands every operator in ``clause``."""
-    for key, value in clause.items():
-        if key in ("$and", "$or"):
-            if not all(_evaluable(part) for part in value):
-                return False
-        elif key.startswith("$") or (isinstance(value, Mapping) and not set(value) <= set(_COMPARE)):
-            return False
-    return True
-
-
-def _matches(metadata: Mapping[str, Any], clause: Mapping[str, Any]) -> bool:
-    """Evaluate a Chroma ``where`` clause on one record's metadata, as Chroma would."""
-    for key, value in clause.items():
-        if key == "$and":
-            ok = all(_matches(metadata, part) for part in value)
-        elif key == "$or":
-            ok = any(_matches(metadata, part) for part in value)
-        elif isinstance(value, Mapping):
-            ok = all(_COMPARE[op](metadata.get(key), arg) for op, arg in value.items())
-        else:
-            ok = metadata.get(key) == value and (type(metadata.get(key)) is bool) == (type(value) is bool)
-        if not ok:
-            return False
-    return True
-
-
-def clean_metadata(metadata: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
-    """Chroma takes scalar metadata only: drop None, JSON-encode lists and mappings."""
-    out: dict[str, str | int | float | bool] = {}
-    for key, value in metadata.items():
-        if value is None:
-            continue
-        if isinstance(value, str | int | float | bool):
-            out[key] = value
-        else:
-            out[key] = json.dumps(value, sort_keys=True, default=str)
-    return out
 
 
 class ChromaMemory:
@@ -247,7 +185,7 @@ class ChromaMemory:
         col = self.collection(kind)
         vector = self._query_vector(col.embedder, text)
         clause = where_clause(where)
-        if within is not None and clause is not None and _evaluable(clause):
+        if within is not None and clause is not None and evaluable(clause):
             found = self._probe(col, kind, vector, k, clause, within)
             if found is not None:
                 return found
@@ -261,9 +199,9 @@ class ChromaMemory:
         ids, dists = reply["ids"][0], (reply.get("distances") or [[]])[0]
         if len(ids) == _PROBE and dists[-1] < within:
             return None  # records closer than ``within`` may lie beyond the probe
-        matches: list[MemoryRecord] = []
+        hits: list[MemoryRecord] = []
         start, batch = 0, 32
-        while start < len(ids) and len(matches) < k and (start == 0 or dists[start] < within):
+        while start < len(ids) and len(hits) < k and (start == 0 or dists[start] < within):
             chunk = ids[start : start + batch]
             with _translated(f"read {kind}"):
                 got = col.handle.get(ids=chunk, include=["documents", "metadatas"])
@@ -272,11 +210,11 @@ class ChromaMemory:
             by_id = {rid: (doc, meta) for rid, doc, meta in zip(got["ids"], docs, metas, strict=True)}
             for offset, rid in enumerate(chunk):
                 doc, meta = by_id.get(rid, ("", None))
-                if meta is not None and _matches(meta, clause):
-                    matches.append(MemoryRecord(id=rid, kind=kind, text=doc or "", metadata=dict(meta),
+                if meta is not None and matches(meta, clause):
+                    hits.append(MemoryRecord(id=rid, kind=kind, text=doc or "", metadata=dict(meta),
                                                 distance=float(dists[start + offset])))
             start, batch = start + len(chunk), batch * 4
-        return matches[:k]
+        return hits[:k]
 
     def _query(
         self, col: _Collection, kind: MemoryKind, vector: Any, n: int, clause: dict[str, Any] | None

@@ -22,8 +22,9 @@ from agents.recall import (
 )
 from sandbox.errors import EmbedderMismatch
 from services.memory import EmbedderSource, LexicalEmbedder, chroma_client, open_memory
+from services.memory.filters import matches, where_clause
 from services.memory.literature import ingest_literature
-from services.memory.store import ChromaMemory, _matches, where_clause
+from services.memory.store import ChromaMemory
 from tests.memory.conftest import Backend
 
 REPO = Path(__file__).resolve().parents[2]
@@ -239,7 +240,7 @@ def test_nearest_within_a_distance_agrees_with_chromas_filtered_query(memory: Ch
             fast = memory.nearest("ideas", query, k=5, where=where, within=0.6)
             # What is closer than ``within`` is complete and the same; beyond it the list may
             # be shorter (and, HNSW being approximate, differ slightly).
-            assert all(_matches(r.metadata, where_clause(where) or {}) for r in fast)
+            assert all(matches(r.metadata, where_clause(where) or {}) for r in fast)
             near_fast = [round(r.distance or 0, 4) for r in fast if (r.distance or 0) < 0.6]
             near_exact = [round(r.distance or 0, 4) for r in exact if (r.distance or 0) < 0.6]
             assert near_fast == near_exact[: len(near_fast)], (where, query)
@@ -250,4 +251,4 @@ def test_nearest_within_a_distance_agrees_with_chromas_filtered_query(memory: Ch
         clause = where_clause(where)
         assert clause is not None
         assert {r.id for r in memory.records("ideas", where=where, limit=1000)} == {
-            r.id for r in everything if _matches(r.metadata, clause)}
+            r.id for r in everything if matches(r.metadata, clause)}
