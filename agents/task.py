@@ -69,6 +69,7 @@ class Budget(_Strict):
     debug_attempts: int = Field(3, ge=0, le=20)
     llm_tokens: int = Field(200_000, ge=0)
     wall_clock_s: float | None = Field(None, gt=0)
+    experiments: int | None = Field(None, ge=1, le=100_000)  # sandbox runs, replicates included
 
 
 class SandboxSpec(_Strict):

@@ -18,18 +18,22 @@ def decide(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
     """Record what the iteration found (negative results too) and check every budget."""
     ctx = runtime.context
     update: ResearchState = _conclude(ctx, state) if state.get("idea") else {}
-    stop = state.get("stop_reason") or _stop_reason(ctx, state)
+    stop = state.get("stop_reason") or budget_stop(ctx, state)
     if stop:
         ctx.journal.emit(ctx.job_id, "stopping", {"iteration": state["iteration"], "reason": stop})
     return {**update, "stop_reason": stop, "iteration": state["iteration"] + (0 if stop else 1)}
 
 
-def _stop_reason(ctx: ResearchContext, state: ResearchState) -> str | None:
+def budget_stop(ctx: ResearchContext, state: ResearchState) -> str | None:
+    """Why the job must stop now (cancel, iterations, experiments, wall clock, LLM tokens), or None."""
     budget = ctx.task.budget
     if ctx.should_stop():
         return "cancelled: a cancel was requested"
     if state["iteration"] >= budget.iterations:
         return f"iteration budget reached ({budget.iterations} iterations)"
+    ran = len(state.get("experiments", []))
+    if budget.experiments is not None and ran >= budget.experiments:
+        return f"experiment budget reached ({ran} of {budget.experiments} experiments)"
     if budget.wall_clock_s is not None and time.time() - state["started_at"] > budget.wall_clock_s:
         return f"wall-clock budget reached ({budget.wall_clock_s:.0f} s)"
     if ctx.strategy == "llm" and state.get("tokens", 0) >= budget.llm_tokens:

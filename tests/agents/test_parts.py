@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
+from agents.context import ResearchContext
 from agents.edits import CodeChange, apply_change, traceback_sources
 from agents.flags import code_flags, finding_flags, idea_flags
 from agents.llm import OpenAIChatModel, TokenMeter, ask_json
 from agents.llm_steps import Idea
+from agents.nodes.decide import budget_stop
 from agents.search import propose
+from agents.state import ResearchState
 from agents.task import parse_task
 from agents.verify import judge
 from sandbox.errors import BudgetExhausted, LLMUnavailable
@@ -96,3 +100,17 @@ def test_the_token_meter_refuses_a_call_before_it_is_made() -> None:
         meter = TokenMeter(budget=5000, price_per_1k_tokens=0.002)
         assert ask_json(model, meter, messages, Idea).title == "t"
         assert meter.used > 500 and meter.cost_usd == pytest.approx(meter.used / 1000 * 0.002)
+
+
+def test_decide_stops_on_each_budget_and_on_cancel(tmp_path: Path) -> None:
+    budget = TASK.budget.model_copy(update={"iterations": 5, "experiments": 4, "wall_clock_s": 60.0, "llm_tokens": 100})
+    ctx = ResearchContext(job_id="job-1", task=TASK.model_copy(update={"budget": budget}), task_dir=tmp_path,
+                          runner=None, journal=None, runs_dir=tmp_path, strategy="llm")  # type: ignore[arg-type]
+    state: ResearchState = {"iteration": 1, "experiments": [{}] * 2, "started_at": time.time(), "tokens": 10}
+    assert budget_stop(ctx, state) is None
+    assert "iteration budget" in str(budget_stop(ctx, {**state, "iteration": 5}))
+    assert "experiment budget reached (4 of 4" in str(budget_stop(ctx, {**state, "experiments": [{}] * 4}))
+    assert "wall-clock budget" in str(budget_stop(ctx, {**state, "started_at": time.time() - 61}))
+    assert "LLM token budget" in str(budget_stop(ctx, {**state, "tokens": 100}))
+    ctx.should_stop = lambda: True
+    assert str(budget_stop(ctx, state)).startswith("cancelled")
