@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,3 +97,15 @@ def test_chunks_respect_the_size_and_keep_line_numbers(max_chars: int) -> None:
     assert "last words" in chunks[-1][1]
     joined = " ".join(chunk for _, chunk in chunks)
     assert joined.count("A long sentence here.") == 50
+
+
+def test_a_new_collection_reuses_the_embedder_its_siblings_recorded(tmp_path: Path) -> None:
+    from services.memory import ChromaMemory, chroma_client
+
+    client = chroma_client(url=None, path=tmp_path / "chroma")
+    with ChromaMemory(client, LexicalEmbedder(dimension=256)) as pinned:
+        pinned.add("ideas", "idea:a", "tune the learning rate", {"task": "t"})
+    with ChromaMemory(chroma_client(url=None, path=tmp_path / "chroma"), EmbedderSource()) as auto:
+        auto.add("findings", "finding:a", "learning rate 0.1 helped", {"task": "t"})
+        assert (auto.embedder("findings").name, auto.embedder("findings").dimension) == (LEXICAL_NAME, 256)
+        assert auto.search("learning rate", k=2)[0].id in {"idea:a", "finding:a"}
