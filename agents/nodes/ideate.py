@@ -35,6 +35,9 @@ def ideate(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
     """Propose the iteration's idea; keep the novelty check's neighbours with it."""
     ctx = runtime.context
     iteration = state["iteration"]
+    if ctx.strategy == "search" and not ctx.task.params:
+        return {"idea": None, "stop_reason": "the task has no params space, so the search strategy has nothing "
+                                              "to try; add params to task.yaml or configure an LLM"}
     recalled = remember.recall(ctx, ctx.task.goal)
     meter = meter_for(ctx, state)
     retry_note = ""
@@ -59,8 +62,6 @@ def ideate(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
             retry_note = check.as_prompt_text()
     except BudgetExhausted as exc:
         return {"idea": None, "stop_reason": str(exc), **spent(ctx, meter, "ideate")}
-    except ValueError as exc:  # a search with no params space has nothing to propose
-        return {"idea": None, "stop_reason": str(exc)}
     if recalled is not None:
         idea["citations"] = recalled.citations()
     ctx.journal.emit(ctx.job_id, "idea", {"iteration": iteration, "title": idea["title"]})
