@@ -84,17 +84,23 @@ def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE) -> s
         lines.append(f"| {e['experiment_id']} | {e['iteration']} | {e['role']} | {e['seed']} | "
                      f"{_cell(json.dumps(e['params'], sort_keys=True))} | {e['status']} | {_fmt(e['value'])} | "
                      f"{_fmt(e['duration_s'])} | {_cell((e.get('error') or '')[:80])} |")
-    lines += ["", "## Ideas", "", f"| iteration | idea | why | fate | {metric} | verdict | novelty |",
+    lines += ["", "## Ideas", "", f"| iteration | idea | why | fate | {metric} | verdict and review | novelty |",
               "|---|---|---|---|---|---|---|"]
     for idea in state.get("ideas", []):
         lines.append(f"| {idea['iteration']} | {_cell(idea.get('title', ''))} | {_cell(idea.get('hypothesis', ''))} | "
-                     f"{idea['fate']} | {_fmt(idea.get('value'))} | {_cell(idea.get('verdict', ''))} | "
+                     f"{idea['fate']} | {_fmt(idea.get('value'))} | {_cell(_reading(idea))} | "
                      f"{_cell(idea.get('novelty', ''))} |")
     lines += _neighbours(state) + _decisions(state) + _citations(state)
     lines += ["", "## Spending", "", f"- LLM tokens: {state.get('tokens', 0)}; cost: ${state.get('cost_usd', 0.0):.4f}",
               f"- stopped: {state.get('stop_reason') or '—'}"]
     lines += [f"- note: {n}" for n in state.get("notes", [])]
     return "\n".join(lines) + "\n"
+
+
+def _reading(idea: Json) -> str:
+    parts = [idea.get("verdict") or "", f"review: {idea['summary']}" if idea.get("summary") else "",
+             f"lesson: {idea['lesson']}" if idea.get("lesson") else ""]
+    return "; ".join(p for p in parts if p)
 
 
 def _neighbours(state: ResearchState) -> list[str]:
