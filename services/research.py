@@ -187,12 +187,15 @@ def run_steps(graph: Any, step_input: Any, config: Any, ctx: ResearchContext, jo
               tell: OnProgress) -> None:
     """Stream the graph until it ends or interrupts; one journal event per node started."""
     iterations = ctx.task.budget.iterations
+    resumed = isinstance(step_input, Command)  # the gate that interrupted runs again from its start
     for chunk in graph.stream(step_input, config, context=ctx, durability="sync", stream_mode="tasks"):
         name = chunk.get("name", "")
         if "input" in chunk:
             iteration = int((chunk.get("input") or {}).get("iteration", 0))
-            journal.emit(ctx.job_id, "node", {"node": name, "iteration": iteration})
-            tell(Progress(ctx.job_id, "node_started", node=name, iteration=iteration, iterations=iterations))
+            journal.emit(ctx.job_id, "node", {"node": name, "iteration": iteration, "resumed": resumed})
+            tell(Progress(ctx.job_id, "node_started", node=name, iteration=iteration, iterations=iterations,
+                          message="resumed with the decision" if resumed else ""))
+            resumed = False
         elif not chunk.get("interrupts"):
             tell(Progress(ctx.job_id, "node_finished", node=name, iterations=iterations,
                           message=str(chunk["error"]) if chunk.get("error") is not None else ""))

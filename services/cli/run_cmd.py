@@ -69,7 +69,8 @@ class _Terminal:
             done = max(0, p.iteration - 1) if p.node not in ("decide", "report") else p.iteration
             self.bar.update(self.task_id, total=p.iterations, completed=min(done, p.iterations),
                             description=f"iteration {p.iteration}: {p.node}")
-            self.bar.console.print(f"[dim]{p.job_id}[/] iteration {p.iteration} · {p.node}")
+            note = f" [dim]({p.message})[/]" if p.message else ""
+            self.bar.console.print(f"[dim]{p.job_id}[/] iteration {p.iteration} · {p.node}{note}")
         elif p.kind in ("notice", "waiting", "finished"):
             self.bar.console.print(f"[bold]{p.message}[/]")
 
