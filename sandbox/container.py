@@ -11,6 +11,7 @@ the container stops and is removed.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -72,6 +73,9 @@ try:
         f.write(str(code))
 except OSError:
     pass
+marker = spec['end_marker'].encode()
+os.write(1, marker)
+os.write(2, marker)
 sys.exit(code if code >= 0 else 128 - code)
 """
 
@@ -108,10 +112,15 @@ def container_labels(
     return labels
 
 
-def run_spec(command: str, seed: int, env: Mapping[str, str]) -> dict[str, Any]:
-    """What the host hands to the launcher: the command, its cwd and its whole environment."""
+def end_marker() -> bytes:
+    """A fresh per-run marker the launcher writes after the command (the command never sees it)."""
+    return b"\x00labloop:end:" + secrets.token_hex(12).encode() + b"\x00"
+
+
+def run_spec(command: str, seed: int, env: Mapping[str, str], marker: bytes) -> dict[str, Any]:
+    """What the host hands to the launcher: command, cwd, whole environment and end marker."""
     full = {**BASE_ENV, **env, "LABLOOP_SEED": str(seed), "LABLOOP_OUTPUT": OUTPUT_MOUNT}
-    return {"command": command, "cwd": WORKSPACE_MOUNT, "env": full}
+    return {"command": command, "cwd": WORKSPACE_MOUNT, "env": full, "end_marker": marker.decode()}
 
 
 def create(

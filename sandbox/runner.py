@@ -24,7 +24,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from sandbox.container import pool_key, run_spec
+from sandbox.container import end_marker, pool_key, run_spec
 from sandbox.engine import docker_errors, require_image
 from sandbox.errors import SandboxError
 from sandbox.outputs import collect
@@ -108,12 +108,13 @@ class DockerSandbox:
         slot = prepared.slot
         slot.record({"job": running.job, "experiment": running.experiment, **request.labels})
         slot.fill(Path(request.workspace))
-        capture = StreamCapture(on_output, limits.stream_cap_bytes, limits.tail_bytes)
+        marker = end_marker()
+        capture = StreamCapture(on_output, limits.stream_cap_bytes, limits.tail_bytes, marker)
         reader = threading.Thread(target=capture.pump, args=(prepared.frames,), daemon=True)
         reader.start()
         started = time.monotonic()
         try:
-            prepared.hand_over(run_spec(request.command, request.seed, request.env))
+            prepared.hand_over(run_spec(request.command, request.seed, request.env, marker))
         except BrokenPipeError as exc:
             raise SandboxError(
                 f"the sandbox container {prepared.id[:12]} died before its run began; "

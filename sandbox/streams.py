@@ -2,6 +2,11 @@
 
 Under an output flood the service keeps reading (so the container is never blocked on a full
 pipe) but holds at most ``tail_bytes`` per stream: its memory stays bounded.
+
+When the run's command has exited, the launcher writes an end marker (a per-run nonce the
+experiment never sees) to stdout and to stderr. Everything before the markers is the
+command's output; once both have arrived the run is over, without waiting for the engine to
+tear the container down (that happens in the background).
 """
 
 from __future__ import annotations
@@ -19,8 +24,13 @@ STREAMS = ("stdout", "stderr")
 class StreamCapture:
     """Receives (stdout, stderr) chunks; forwards up to ``cap_bytes`` and keeps the tails."""
 
-    def __init__(self, sink: OutputSink | None, cap_bytes: int, tail_bytes: int) -> None:
+    def __init__(
+        self, sink: OutputSink | None, cap_bytes: int, tail_bytes: int, end_marker: bytes | None = None
+    ) -> None:
         self._sink = sink
+        self._marker = end_marker
+        self._held = {name: b"" for name in STREAMS}  # a possible start of the marker
+        self.ended = {name: False for name in STREAMS}
         self._cap = cap_bytes
         self._tail_bytes = tail_bytes
         self._forwarded = 0
@@ -29,8 +39,36 @@ class StreamCapture:
         self.total_bytes = {name: 0 for name in STREAMS}
         self.capped = False
 
+    def receive(self, stream: str, data: bytes) -> None:
+        """Take one chunk of ``stream`` as it came from the engine (it may hold the marker)."""
+        if self.ended[stream]:
+            return  # output of leftover background processes after the command exited
+        if self._marker is None:
+            self.feed(stream, data)
+            return
+        data = self._held[stream] + data
+        at = data.find(self._marker)
+        if at >= 0:
+            self.ended[stream] = True
+            self._held[stream] = b""
+            self.feed(stream, data[:at])
+            return
+        keep = next(
+            (k for k in range(min(len(self._marker) - 1, len(data)), 0, -1) if data.endswith(self._marker[:k])),
+            0,
+        )
+        self._held[stream] = data[len(data) - keep :]
+        self.feed(stream, data[: len(data) - keep])
+
+    @property
+    def complete(self) -> bool:
+        """True once both streams carried the end marker."""
+        return all(self.ended.values())
+
     def feed(self, stream: str, data: bytes) -> None:
-        """Take one chunk of ``stream``."""
+        """Take one chunk of the command's own output on ``stream``."""
+        if not data:
+            return
         self.total_bytes[stream] += len(data)
         tail = self._tails[stream]
         tail += data[-self._tail_bytes :]
@@ -56,15 +94,21 @@ class StreamCapture:
             self._sink = None
 
     def pump(self, frames: Iterable[tuple[bytes | None, bytes | None]]) -> None:
-        """Read a demultiplexed docker stream to its end."""
+        """Read a demultiplexed docker stream until both end markers (or its end)."""
         try:
             for out, err in frames:
                 if out:
-                    self.feed("stdout", out)
+                    self.receive("stdout", out)
                 if err:
-                    self.feed("stderr", err)
+                    self.receive("stderr", err)
+                if self.complete:
+                    return
         except Exception as exc:  # the stream breaks when the container is killed
             log.debug("output stream ended: %s", exc)
+        for stream in STREAMS:  # no marker came (killed): what was held back is output too
+            if not self.ended[stream]:
+                self.feed(stream, self._held[stream])
+                self._held[stream] = b""
 
     def tail(self, stream: str) -> str:
         """The last ``tail_bytes`` of ``stream`` as text."""

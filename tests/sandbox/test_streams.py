@@ -99,3 +99,27 @@ def test_output_flood_is_capped_and_memory_stays_bounded(run_experiment: RunExpe
     assert result.stderr_tail == "the very last words\n"
     growth = peak[0] - baseline
     assert growth < 20 * 1024 * 1024, f"RSS grew by {growth / 1e6:.1f} MB during a {flood_mb} MB flood"
+
+
+def test_the_end_marker_ends_each_stream_even_when_split_across_chunks() -> None:
+    marker = b"\x00labloop:end:abc\x00"
+    received: list[tuple[str, str]] = []
+    capture = StreamCapture(lambda s, t: received.append((s, t)), cap_bytes=1000, tail_bytes=100, end_marker=marker)
+
+    capture.pump([
+        (b"result 1\n\x00lab", None),  # the marker's start is held back ...
+        (None, b"warn" + marker + b"late noise"),
+        (b"loop:end:abc\x00after the end", b"more noise"),  # ... and recognised here
+        (b"never read", None),
+    ])
+
+    assert capture.complete
+    assert "".join(t for s, t in received if s == "stdout") == "result 1\n"
+    assert capture.tail("stdout") == "result 1\n" and capture.tail("stderr") == "warn"
+
+
+def test_without_a_marker_held_back_bytes_are_output() -> None:
+    capture = StreamCapture(None, cap_bytes=1000, tail_bytes=100, end_marker=b"\x00END\x00")
+    capture.pump([(b"killed mid-line \x00EN", None)])
+    assert not capture.complete
+    assert capture.tail("stdout") == "killed mid-line \x00EN"
