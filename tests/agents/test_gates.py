@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from services.memory import LexicalEmbedder, open_memory
-from services.research import Checkpoint, Collaborators, chat_model
+from services.research import Checkpoint, Collaborators, chat_model, create_research_job, drive_job
 from services.settings import Settings
-from services.store import Store, list_checkpoints, list_decisions, list_experiments
+from services.store import (
+    Store,
+    decide_checkpoint,
+    get_job,
+    list_checkpoints,
+    list_decisions,
+    list_experiments,
+    request_cancel,
+)
 from tests.agents.conftest import QUAD_SPACE, QUADRATIC, QUALITY, make_task, run_job
 from tests.utils.fake_llm import FakeLLM
 
@@ -82,3 +90,41 @@ def test_an_edit_at_the_code_gate_is_what_runs(tmp_path: Path, settings: Setting
     assert finding["params"] == optimum and finding["accepted"]
     (decision,) = [d for d in list_decisions(store, outcome.job_id) if d.action == "edit"]
     assert decision.decided_by == "bob" and decision.edit is not None and decision.edit["params"] == optimum
+
+
+def test_a_pending_checkpoint_waits_and_a_recorded_decision_resumes_the_job(
+    tmp_path: Path, settings: Settings, store: Store, sandbox: object
+) -> None:
+    task = make_task(tmp_path / "quad", name="quad", code=QUADRATIC, params=QUAD_SPACE, budget={"iterations": 1})
+    parts = Collaborators(runner=sandbox)  # type: ignore[arg-type]
+    job_id, _ = create_research_job(store, settings, task, strategy="search",
+                                    gates={"idea": "always", "code": "never", "finding": "never"})
+
+    waiting = drive_job(store, settings, job_id, parts)  # no handler: the job waits, as under the HTTP API
+    assert waiting.status == "waiting" and get_job(store, job_id).status == "waiting"
+    assert waiting.checkpoint is not None and waiting.checkpoint.kind == "idea"
+    (pending,) = list_checkpoints(store, job_id=job_id, status="pending")
+    assert pending.id == waiting.checkpoint.id and pending.payload["params"]
+
+    decide_checkpoint(store, pending.id, action="approve", reason="", edit=None, by="carol")
+    done = drive_job(store, settings, job_id, parts)  # a fresh drive (e.g. after a restart) picks the decision up
+    assert done.status == "succeeded", done.error
+    assert [r.role for r in list_experiments(store, job_id)][:2] == ["baseline", "candidate"]
+    assert "| carol |" in Path(done.summary["report"]).read_text()
+
+
+def test_a_cancel_request_stops_the_job_at_the_end_of_the_iteration(
+    tmp_path: Path, settings: Settings, store: Store, sandbox: object
+) -> None:
+    task = make_task(tmp_path / "quad", name="quad", code=QUADRATIC, params=QUAD_SPACE, budget={"iterations": 5})
+
+    def cancel_then_approve(cp: Checkpoint) -> dict[str, Any]:
+        request_cancel(store, cp.job_id)
+        return {"action": "approve", "by": "dave"}
+
+    outcome = run_job(store, settings, task, Collaborators(runner=sandbox), strategy="search",  # type: ignore[arg-type]
+                      gates={"idea": "always"}, on_checkpoint=cancel_then_approve)
+    assert outcome.status == "cancelled" and get_job(store, outcome.job_id).status == "cancelled"
+    assert outcome.summary["stop_reason"].startswith("cancelled")
+    assert sum(1 for r in list_experiments(store, outcome.job_id) if r.role == "candidate") == 1
+    assert Path(outcome.summary["report"]).is_file()
