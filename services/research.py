@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from langgraph.types import Command
 
-from agents.context import ResearchContext, Strategy
+from agents.context import DEFAULT_GATES, ResearchContext, Strategy
 from agents.graph import build_graph
 from agents.llm import OpenAIChatModel
 from agents.protocols import ChatModel, ExperimentRunner, Journal, Memory
@@ -29,6 +29,7 @@ from services import store as db
 from services.checkpointer import open_checkpointer
 from services.settings import Settings
 
+CANCELLED_DECISION: Mapping[str, Any] = {"action": "reject", "reason": "the job was cancelled", "by": "system:cancel"}
 NO_LLM_NOTICE = ("no LLM endpoint is configured (set LABLOOP_LLM_BASE_URL or LABLOOP_LLM_API_KEY), "
                  "so this job uses the search strategy")
 
@@ -131,24 +132,14 @@ def drive_job(
     journal = journal or db.SqlJournal(store)
     try:
         task = _task_of(job)
-        if job.strategy == "llm" and parts.model is None:
-            raise ConfigError("this job uses the llm strategy but no model is configured; set LABLOOP_LLM_BASE_URL")
-        ctx = ResearchContext(
-            job_id=job_id, task=task, task_dir=Path(job.task_dir), runner=parts.runner, journal=journal,
-            runs_dir=settings.runs_dir, strategy="llm" if job.strategy == "llm" else "search", model=parts.model, memory=parts.memory,
-            gates={**{"idea": "auto", "code": "auto", "finding": "auto"}, **(job.gates or {})},
-            price_per_1k_tokens=settings.llm_price_per_1k_tokens,
-            should_stop=lambda: bool(db.get_job(store, job_id).cancel_requested),
-        )
+        ctx = _context(store, settings, job, task, parts, journal)
         with open_checkpointer(settings) as saver:
             graph = build_graph(saver, debug_attempts=task.budget.debug_attempts)
             config: Any = {"configurable": {"thread_id": job_id}}
-            snapshot = graph.get_state(config)
             step_input: Any = None
-            if not snapshot.values:
-                state = initial_state(job_id, time.time())
-                state["notes"] = list(notes)
-                step_input = state
+            if not graph.get_state(config).values:
+                step_input = initial_state(job_id, time.time())
+                step_input["notes"] = list(notes)
             for note in notes:
                 tell(Progress(job_id, "notice", message=note))
             db.set_job_status(store, job_id, "running")
@@ -183,6 +174,23 @@ def drive_job(
     return JobOutcome(job_id, status, summary)
 
 
+def _context(store: db.Store, settings: Settings, job: Any, task: Task, parts: Collaborators,
+             journal: Journal) -> ResearchContext:
+    if job.strategy == "llm" and parts.model is None:
+        raise ConfigError("this job uses the llm strategy but no model is configured; set LABLOOP_LLM_BASE_URL")
+    return ResearchContext(
+        job_id=job.id, task=task, task_dir=Path(job.task_dir), runner=parts.runner, journal=journal,
+        runs_dir=settings.runs_dir, strategy="llm" if job.strategy == "llm" else "search", model=parts.model,
+        memory=parts.memory, gates={**DEFAULT_GATES, **(job.gates or {})},
+        price_per_1k_tokens=settings.llm_price_per_1k_tokens,
+        should_stop=lambda: _cancel_requested(store, job.id),
+    )
+
+
+def _cancel_requested(store: db.Store, job_id: str) -> bool:
+    return bool(db.get_job(store, job_id).cancel_requested)
+
+
 def run_steps(graph: Any, step_input: Any, config: Any, ctx: ResearchContext, journal: Journal,
               tell: OnProgress) -> None:
     """Stream the graph until it ends or interrupts; one journal event per node started."""
@@ -212,8 +220,10 @@ def _checkpoint(store: db.Store, job_id: str, value: Mapping[str, Any]) -> Check
 def _decision_for(store: db.Store, checkpoint: Checkpoint, on_checkpoint: OnCheckpoint | None) -> dict[str, Any] | None:
     """The decision already recorded for ``checkpoint``, else the handler's (recorded now), else None."""
     stored = db.get_decision(store, checkpoint.id)
-    if stored is None and on_checkpoint is not None:
-        answer = on_checkpoint(checkpoint)
+    if stored is None:
+        # A job cancelled while it waits is let go with a rejection, so it ends through decide and report.
+        cancelled = _cancel_requested(store, checkpoint.job_id)
+        answer = CANCELLED_DECISION if cancelled else on_checkpoint(checkpoint) if on_checkpoint else None
         if answer is not None:
             with contextlib.suppress(Conflict):  # decided elsewhere meanwhile: that decision wins
                 db.decide_checkpoint(store, checkpoint.id, action=str(answer["action"]),

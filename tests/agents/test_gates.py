@@ -128,3 +128,20 @@ def test_a_cancel_request_stops_the_job_at_the_end_of_the_iteration(
     assert outcome.summary["stop_reason"].startswith("cancelled")
     assert sum(1 for r in list_experiments(store, outcome.job_id) if r.role == "candidate") == 1
     assert Path(outcome.summary["report"]).is_file()
+
+
+def test_a_job_cancelled_while_it_waits_ends_cancelled_with_its_report(
+    tmp_path: Path, settings: Settings, store: Store, sandbox: object
+) -> None:
+    task = make_task(tmp_path / "quad", name="quad", code=QUADRATIC, params=QUAD_SPACE, budget={"iterations": 3})
+    parts = Collaborators(runner=sandbox)  # type: ignore[arg-type]
+    job_id, _ = create_research_job(store, settings, task, strategy="search", gates={"idea": "always"})
+    assert drive_job(store, settings, job_id, parts).status == "waiting"
+
+    request_cancel(store, job_id)
+    outcome = drive_job(store, settings, job_id, parts)
+    assert outcome.status == "cancelled" and get_job(store, job_id).status == "cancelled"
+    (decision,) = list_decisions(store, job_id)
+    assert (decision.action, decision.decided_by) == ("reject", "system:cancel")
+    assert [r.role for r in list_experiments(store, job_id)] == ["baseline"]
+    assert Path(outcome.summary["report"]).is_file()
