@@ -1,21 +1,29 @@
-"""The LangGraph checkpointer: SQLite under ``LABLOOP_HOME`` (a Postgres variant comes with scale-out).
+"""The LangGraph checkpointer: SQLite under ``LABLOOP_HOME``, or Postgres in the scale-out profile.
 
-Every step's checkpoint is committed before the next step starts (the graph runs with
-``durability="sync"``); WAL mode keeps a commit durable across a killed process.
+Postgres is used when the app database is Postgres (``LABLOOP_DATABASE_URL``), in the same
+database under its own schema (``langgraph``); otherwise ``LABLOOP_HOME/checkpoints.sqlite``. Every step's checkpoint is committed
+before the next step starts (the graph runs with ``durability="sync"``); SQLite runs in WAL
+mode, which keeps a commit durable across a killed process.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from sandbox.errors import ConfigError
 from services.settings import Settings
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
+SCHEMA = "langgraph"
+_DRIVER = re.compile(r"^(postgres(?:ql)?)\+\w+://")
 
 
 def checkpoint_path(settings: Settings) -> Path:
@@ -23,9 +31,22 @@ def checkpoint_path(settings: Settings) -> Path:
     return (settings.home / CHECKPOINT_FILE).resolve()
 
 
+def postgres_url(settings: Settings) -> str | None:
+    """The libpq URL of the Postgres app database, or None when the app database is not Postgres."""
+    url = settings.database_url or ""
+    if not url.startswith(("postgres://", "postgresql://", "postgresql+", "postgres+")):
+        return None
+    return _DRIVER.sub(r"\1://", url)  # SQLAlchemy's "+psycopg" driver suffix means nothing to libpq
+
+
 @contextmanager
-def open_checkpointer(settings: Settings) -> Iterator[SqliteSaver]:
-    """A ready SqliteSaver (tables created) that closes its connection on exit."""
+def open_checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver[Any]]:
+    """A ready checkpointer (tables created) that closes its connection on exit."""
+    url = postgres_url(settings)
+    if url is not None:
+        with _postgres(url) as saver:
+            yield saver
+        return
     path = checkpoint_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
@@ -37,3 +58,21 @@ def open_checkpointer(settings: Settings) -> Iterator[SqliteSaver]:
         yield saver
     finally:
         conn.close()
+
+
+@contextmanager
+def _postgres(url: str) -> Iterator[BaseCheckpointSaver[Any]]:
+    import psycopg
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.rows import dict_row
+
+    try:
+        # Its own schema: the app database already has a "checkpoints" table (the human ones).
+        with psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row,
+                             options=f"-c search_path={SCHEMA}") as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            saver = PostgresSaver(conn)
+            saver.setup()
+            yield saver
+    except psycopg.OperationalError as exc:
+        raise ConfigError(f"cannot reach the checkpoint database: {exc}; check LABLOOP_DATABASE_URL") from exc
