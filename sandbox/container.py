@@ -1,6 +1,6 @@
 """One locked-down container: its hardening, its labels and the launcher it runs.
 
-Every container starts a tiny launcher (``python3 -c LAUNCHER``) that blocks on the slot's
+Every container starts a tiny launcher (``python3 -S -c LAUNCHER``) that blocks on the slot's
 hand-over FIFO. The host writes the run (command, environment) into the FIFO; the launcher
 forks the command, waits for it, writes its exit status to ``/labloop/exit`` and exits with
 it. A container can therefore be created and started *before* anyone knows which experiment
@@ -144,7 +144,7 @@ def create(
     )
     created = api.create_container(
         image,
-        command=["python3", "-c", LAUNCHER],
+        command=["python3", "-S", "-c", LAUNCHER],  # -S: the launcher needs the stdlib only
         user=f"{SANDBOX_UID}:{SANDBOX_UID}",
         working_dir=WORKSPACE_MOUNT,
         environment={"HOME": "/tmp", "PATH": BASE_ENV["PATH"]},

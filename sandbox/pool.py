@@ -2,7 +2,7 @@
 
 A *prepared* container is created, started and attached, and its launcher is listening on
 the slot's FIFO: handing it a run costs one write. The pool keeps ``size`` of them per key
-(image + container-level limits), refills in a background thread after every take, and
+(image + container-level limits), refills in background threads after every take, and
 never hands one out twice. Pooled containers are labelled with service, pool key and expiry
 only: which job and experiment they run is recorded in the slot (``run.json``) and in
 process, when they are taken.
@@ -143,17 +143,18 @@ class ContainerFactory:
 
 
 class ContainerPool:
-    """Keeps ``size`` prepared containers per key, refilled in the background."""
+    """Keeps ``size`` prepared containers per key, refilled by background threads."""
 
-    def __init__(self, factory: ContainerFactory, size: int) -> None:
+    def __init__(self, factory: ContainerFactory, size: int, refill_threads: int = 2) -> None:
         self.factory = factory
         self.size = size
+        self.refill_threads = max(1, min(refill_threads, size))
         self._ready: dict[str, deque[Prepared]] = {}
         self._wanted: dict[str, tuple[str, Limits]] = {}
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
+        self._inflight: dict[str, int] = {}
+        self._cond = threading.Condition()
         self._closed = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def warm(self, image: str, limits: Limits) -> None:
         """Keep containers for ``image`` and ``limits`` ready from now on."""
@@ -161,7 +162,7 @@ class ContainerPool:
             return
         key = container.pool_key(image, limits)
         evicted: list[Prepared] = []
-        with self._lock:
+        with self._cond:
             if key not in self._wanted and len(self._wanted) >= MAX_KEYS:
                 # Keep warm containers for the few most recent kinds of run only.
                 oldest = next(iter(self._wanted))
@@ -169,12 +170,13 @@ class ContainerPool:
                 evicted = list(self._ready.pop(oldest, ()))
             self._wanted.setdefault(key, (image, limits))
             self._ready.setdefault(key, deque())
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._refill_loop, name="sandbox-pool", daemon=True)
-                self._thread.start()
+            while len(self._threads) < self.refill_threads:
+                thread = threading.Thread(target=self._refill_loop, name="sandbox-pool", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+            self._cond.notify_all()
         for prepared in evicted:
             self.factory.discard(prepared)
-        self._wake.set()
 
     def take(self, image: str, limits: Limits, min_life_s: float) -> Prepared | None:
         """A ready container for ``image``/``limits`` that lives ``min_life_s`` more, or None."""
@@ -184,7 +186,7 @@ class ContainerPool:
         self.warm(image, limits)
         found = None
         stale = []
-        with self._lock:
+        with self._cond:
             queue = self._ready.get(key, deque())
             while queue:
                 candidate = queue.popleft()
@@ -192,14 +194,14 @@ class ContainerPool:
                     found = candidate
                     break
                 stale.append(candidate)
+            self._cond.notify_all()
         for candidate in stale:
             self.factory.discard(candidate)
-        self._wake.set()
         return found
 
     def ready_count(self, image: str, limits: Limits) -> int:
         """How many containers wait for ``image``/``limits`` right now."""
-        with self._lock:
+        with self._cond:
             return len(self._ready.get(container.pool_key(image, limits), ()))
 
     def wait_ready(self, image: str, limits: Limits, timeout_s: float = 30.0) -> bool:
@@ -212,43 +214,50 @@ class ContainerPool:
             time.sleep(0.02)
         return True
 
-    def _missing(self) -> tuple[str, Limits] | None:
-        with self._lock:
-            for key, (image, limits) in self._wanted.items():
-                if len(self._ready[key]) < self.size:
-                    return image, limits
+    def _claim(self) -> tuple[str, str, Limits] | None:
+        # Called with the lock held: pick a key short of containers, counting those in flight.
+        for key, (image, limits) in self._wanted.items():
+            if len(self._ready[key]) + self._inflight.get(key, 0) < self.size:
+                self._inflight[key] = self._inflight.get(key, 0) + 1
+                return key, image, limits
         return None
 
     def _refill_loop(self) -> None:
-        while not self._closed.is_set():
-            wanted = self._missing()
-            if wanted is None:
-                self._wake.wait(timeout=5.0)
-                self._wake.clear()
-                continue
+        while True:
+            with self._cond:
+                claim = None
+                while not self._closed.is_set() and (claim := self._claim()) is None:
+                    self._cond.wait(timeout=5.0)
+                if claim is None:
+                    return
+                if self._closed.is_set():
+                    self._inflight[claim[0]] -= 1
+                    return
+            key, image, limits = claim
             try:
-                prepared = self.factory.prepare(*wanted)
+                prepared = self.factory.prepare(image, limits)
             except Exception as exc:  # keep serving cold; retry later
                 log.warning("could not refill the sandbox pool: %s", exc)
+                with self._cond:
+                    self._inflight[key] -= 1
                 self._closed.wait(timeout=5.0)
                 continue
-            with self._lock:
-                if self._closed.is_set():
-                    closed = True
-                else:
-                    closed = prepared.key not in self._ready  # evicted meanwhile
-                    if not closed:
-                        self._ready[prepared.key].append(prepared)
-            if closed:
+            with self._cond:
+                self._inflight[key] -= 1
+                keep = not self._closed.is_set() and key in self._ready  # not evicted meanwhile
+                if keep:
+                    self._ready[key].append(prepared)
+            if not keep:
                 self.factory.discard(prepared)
 
     def close(self) -> None:
         """Stop refilling and remove every container still waiting in the pool."""
-        self._closed.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=LAUNCH_TIMEOUT_S + 5)
-        with self._lock:
+        with self._cond:
+            self._closed.set()
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=LAUNCH_TIMEOUT_S + 5)
+        with self._cond:
             leftovers = [p for queue in self._ready.values() for p in queue]
             self._ready.clear()
         for prepared in leftovers:
