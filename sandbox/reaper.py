@@ -46,13 +46,26 @@ def reap_containers(
     return removed
 
 
-def reap_slots(slots_dir: Path, max_age_s: float, now: float | None = None) -> list[Path]:
-    """Remove slot folders older than ``max_age_s`` (their containers have expired too)."""
+def slots_in_use(client: docker.DockerClient) -> set[str]:
+    """Host folders mounted by labloop containers that still exist."""
+    used = set()
+    for summary in client.api.containers(all=True, filters={"label": LABEL_EXPIRES}):
+        for mount in summary.get("Mounts") or []:
+            used.add(str(Path(mount.get("Source", "")).parent))
+    return used
+
+
+def reap_slots(
+    slots_dir: Path, max_age_s: float, now: float | None = None, in_use: set[str] | None = None
+) -> list[Path]:
+    """Remove slot folders older than ``max_age_s`` that no existing container mounts."""
     now = time.time() if now is None else now
     removed: list[Path] = []
     if not slots_dir.is_dir():
         return removed
     for slot in slots_dir.iterdir():
+        if in_use and str(slot) in in_use:
+            continue
         try:
             old = now - slot.stat().st_mtime > max_age_s
         except OSError:
@@ -80,10 +93,11 @@ class Reaper:
         """One pass over containers and slot folders; return the removed container ids."""
         try:
             removed = reap_containers(self.client)
+            in_use = slots_in_use(self.client)
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             log.warning("reaper: could not list containers: %s", exc)
-            removed = []
-        reap_slots(self.slots_dir, self.max_age_s)
+            return []
+        reap_slots(self.slots_dir, self.max_age_s, in_use=in_use)
         return removed
 
     def start(self) -> None:

@@ -145,7 +145,7 @@ def test_the_reaper_removes_what_a_killed_service_left_behind(
         )["Id"]
         removed = reap_containers(docker_client, now=later, service=service)
         slots = tmp_path / "sb" / "slots"
-        reap_slots(slots, max_age_s=0)
+        reap_slots(slots, max_age_s=-1)
 
         assert set(removed) == {c["Id"] for c in left}
         assert [c["Id"] for c in _containers(docker_client, service)] == [keeper]  # ... but not this one
@@ -202,3 +202,23 @@ def test_a_pooled_container_that_died_is_skipped(
 
         assert result.exit_code == 0, result
         assert not dead["Id"].startswith(result.stdout_tail.strip())
+
+
+def test_the_reaper_keeps_slot_folders_that_a_container_still_mounts(
+    docker_client: docker.DockerClient, sandbox_image: str, tmp_path: Path
+) -> None:
+    slots = tmp_path / "slots"
+    (slots / "in-use" / "workspace").mkdir(parents=True)
+    (slots / "abandoned" / "workspace").mkdir(parents=True)
+    living = docker_client.api.create_container(
+        sandbox_image, command=["sleep", "60"],
+        labels={LABEL_SERVICE: f"labloop-slots-{os.getpid()}", LABEL_EXPIRES: str(int(time.time() + 3600))},
+        host_config=docker_client.api.create_host_config(
+            binds={str(slots / "in-use" / "workspace"): {"bind": "/workspace", "mode": "rw"}}
+        ),
+    )["Id"]
+    try:
+        Reaper(docker_client, slots, max_age_s=-1).reap()
+        assert sorted(p.name for p in slots.iterdir()) == ["in-use"]
+    finally:
+        docker_client.api.remove_container(living, force=True)
