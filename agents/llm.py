@@ -41,6 +41,7 @@ class OpenAIChatModel:
         self.max_tokens = max_tokens
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self._json_format = True
         # The client's own retries are off: ours are bounded, logged by attempt, and mapped.
         self._client = openai.OpenAI(
             base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=0
@@ -48,8 +49,9 @@ class OpenAIChatModel:
 
     def complete(self, messages: Sequence[Mapping[str, str]], *, json_mode: bool = False) -> ChatReply:
         """Send ``messages``; retry transient failures with backoff; raise LLMUnavailable after."""
-        extra: dict[str, Any] = {"response_format": {"type": "json_object"}} if json_mode else {}
         for attempt in range(self.max_retries + 1):
+            json_format = json_mode and self._json_format
+            extra: dict[str, Any] = {"response_format": {"type": "json_object"}} if json_format else {}
             try:
                 response = self._client.chat.completions.create(
                     model=self.model, messages=[dict(m) for m in messages],  # type: ignore[misc]
@@ -63,6 +65,13 @@ class OpenAIChatModel:
                     ) from exc
                 time.sleep(self.backoff_s * 2**attempt)
                 continue
+            except openai.BadRequestError as exc:
+                if json_format and "response_format" in str(exc):
+                    self._json_format = False  # a server without JSON mode: the prompt asks for JSON anyway
+                    return self.complete(messages, json_mode=json_mode)
+                raise LLMUnavailable(
+                    f"the model endpoint refused the request (400): {exc.message}; check LABLOOP_LLM_MODEL"
+                ) from exc
             except openai.APIStatusError as exc:
                 raise LLMUnavailable(
                     f"the model endpoint refused the request ({exc.status_code}): {exc.message}; "

@@ -114,3 +114,13 @@ def test_decide_stops_on_each_budget_and_on_cancel(tmp_path: Path) -> None:
     assert "LLM token budget" in str(budget_stop(ctx, {**state, "tokens": 100}))
     ctx.should_stop = lambda: True
     assert str(budget_stop(ctx, state)).startswith("cancelled")
+
+
+def test_a_server_without_json_mode_is_asked_again_without_it() -> None:
+    with FakeLLM({"ideate": [json.dumps({"title": "t"}), json.dumps({"title": "u"})]}, json_mode=False) as llm:
+        model = OpenAIChatModel(model="fake", base_url=llm.base_url)
+        meter = TokenMeter(budget=10_000)
+        messages = [{"role": "system", "content": "Step: ideate."}]
+        assert ask_json(model, meter, messages, Idea).title == "t"
+        assert ask_json(model, meter, messages, Idea).title == "u"
+    assert ["response_format" in r for r in llm.requests] == [True, False, False]  # learnt once, then not tried

@@ -45,6 +45,7 @@ class FakeLLM:
 
     script: dict[str, list[Item]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    json_mode: bool = True  # False: refuse response_format with a 400, as some local servers do
 
     def __post_init__(self) -> None:
         self.script = {step: list(items) for step, items in self.script.items()}
@@ -99,6 +100,9 @@ class FakeLLM:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
+                if not fake.json_mode and "response_format" in body:
+                    fake.requests.append(body)
+                    return self._send(400, {"error": {"message": "response_format is not supported"}})
                 item = fake._next(body)
                 if isinstance(item, int):
                     return self._send(item, {"error": {"message": f"scripted failure {item} "
