@@ -35,6 +35,7 @@ from sandbox.streams import StreamCapture
 
 log = logging.getLogger(__name__)
 KILL_GRACE_S = 5.0
+CANCELLED = "cancelled: the job was cancelled while this experiment ran"
 
 
 @dataclass
@@ -116,6 +117,9 @@ class DockerSandbox:
         try:
             prepared.hand_over(run_spec(request.command, request.seed, request.env, marker))
         except BrokenPipeError as exc:
+            if running.cancelled:  # killed by cancel() before the hand-over: a cancelled run
+                reader.join(timeout=KILL_GRACE_S)
+                return ExperimentResult(status="failed", error=CANCELLED)
             raise SandboxError(
                 f"the sandbox container {prepared.id[:12]} died before its run began; "
                 "check `labloop sandbox doctor`"
@@ -154,7 +158,7 @@ class DockerSandbox:
         outputs_error: str | None,
     ) -> tuple[RunStatus, str | None]:
         if running.cancelled:
-            return "failed", "cancelled: the job was cancelled while this experiment ran"
+            return "failed", CANCELLED
         if running.killed_at_deadline:
             return "timed_out", f"killed at the timeout of {limits.timeout_s:g} s"
         if state is not None and state.get("OOMKilled"):
