@@ -83,15 +83,17 @@ def check_novelty(
     Returns :class:`Novelty` with ``novel``, ``neighbours`` (id, text, distance, fate),
     ``reason`` naming the close ones (and a rejected one's reason) and ``reasons``.
 
-    It is one query of ``ideas`` (the DESIGN.md latency target is for this call): a human
-    rejection is found through the idea's own record, whose fate becomes ``rejected`` with
-    the reason (``idea_record(fate="rejected", reason=...)``, as ``decide`` writes it).
+    It makes two queries of ``ideas`` (this task's; rejected ones), each of which the
+    Chroma memory answers from a small index collection (the DESIGN.md latency target is
+    for this call). A human rejection is found through the idea's own record, whose fate
+    becomes ``rejected`` with the reason (``idea_record(fate="rejected", reason=...)``, as
+    ``decide`` writes it).
     """
     limit = threshold if threshold is not None else getattr(memory, "novelty_threshold", DEFAULT_NOVELTY_THRESHOLD)
-    tried_or_rejected = {"$or": [{"task": task}, {"fate": "rejected"}]}
     found: dict[str, MemoryRecord] = {}
-    for record in memory.nearest("ideas", idea_text, k=k, where=tried_or_rejected, within=limit):
-        found[record.id] = record
+    for where in ({"task": task}, {"fate": "rejected"}):
+        for record in memory.nearest("ideas", idea_text, k=k, where=where):
+            found[record.id] = record
     # The same idea re-proposed in several attempts shares its text: keep one, a rejection first.
     by_text: dict[str, MemoryRecord] = {}
     for record in sorted(found.values(), key=lambda r: r.metadata.get("fate") != "rejected"):

@@ -52,19 +52,9 @@ class Memory(Protocol):
         ...
 
     def nearest(
-        self,
-        kind: MemoryKind,
-        text: str,
-        *,
-        k: int = 5,
-        where: Mapping[str, Any] | None = None,
-        within: float | None = None,
+        self, kind: MemoryKind, text: str, *, k: int = 5, where: Mapping[str, Any] | None = None
     ) -> Sequence[MemoryRecord]:
-        """The ``k`` records of ``kind`` closest to ``text``, optionally filtered by metadata.
-
-        With ``within`` (a distance), all matching records closer than it are returned (at
-        most ``k``) but the list may stop short of ``k`` beyond it — cheaper to answer.
-        """
+        """The ``k`` records of ``kind`` closest to ``text``, optionally filtered by metadata."""
         ...
 
     def records(

@@ -1,10 +1,4 @@
-"""Chroma ``where`` clauses: built from flat mappings, and evaluated in Python.
-
-:meth:`ChromaMemory.nearest` filters an unfiltered probe's hits itself (much faster than
-Chroma's filtered search on a large collection), so it must judge a clause exactly as
-Chroma would: equality (bools are not ints), ``$eq $ne $gt $gte $lt $lte $in $nin``,
-``$and``, ``$or``. Anything else is left to Chroma.
-"""
+"""What labloop hands Chroma: ``where`` clauses from flat mappings, scalar-only metadata."""
 
 from __future__ import annotations
 
@@ -25,41 +19,6 @@ def where_clause(filters: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else {"$and": parts}
-
-
-_COMPARE = {
-    "$eq": lambda a, b: a == b, "$ne": lambda a, b: a != b,
-    "$gt": lambda a, b: a is not None and a > b, "$gte": lambda a, b: a is not None and a >= b,
-    "$lt": lambda a, b: a is not None and a < b, "$lte": lambda a, b: a is not None and a <= b,
-    "$in": lambda a, b: a in b, "$nin": lambda a, b: a not in b,
-}
-
-
-def evaluable(clause: Mapping[str, Any]) -> bool:
-    """True when :func:`matches` understands every operator in ``clause``."""
-    for key, value in clause.items():
-        if key in ("$and", "$or"):
-            if not all(evaluable(part) for part in value):
-                return False
-        elif key.startswith("$") or (isinstance(value, Mapping) and not set(value) <= set(_COMPARE)):
-            return False
-    return True
-
-
-def matches(metadata: Mapping[str, Any], clause: Mapping[str, Any]) -> bool:
-    """Evaluate a Chroma ``where`` clause on one record's metadata, as Chroma would."""
-    for key, value in clause.items():
-        if key == "$and":
-            ok = all(matches(metadata, part) for part in value)
-        elif key == "$or":
-            ok = any(matches(metadata, part) for part in value)
-        elif isinstance(value, Mapping):
-            ok = all(_COMPARE[op](metadata.get(key), arg) for op, arg in value.items())
-        else:
-            ok = metadata.get(key) == value and (type(metadata.get(key)) is bool) == (type(value) is bool)
-        if not ok:
-            return False
-    return True
 
 
 def clean_metadata(metadata: Mapping[str, Any]) -> dict[str, str | int | float | bool]:

@@ -19,10 +19,10 @@ from typing import Any, cast, get_args
 from agents.protocols import MemoryKind, MemoryRecord
 from sandbox.errors import EmbedderMismatch, InvalidInput, MemoryStoreError
 from services.memory.embedders import Embedder, EmbedderSource
-from services.memory.filters import clean_metadata, evaluable, matches, where_clause
+from services.memory.filters import clean_metadata, where_clause
+from services.memory.task_index import IdeaIndex
 
 KINDS: tuple[MemoryKind, ...] = get_args(MemoryKind)
-_PROBE = 1000  # ids (with distances only) fetched by the unfiltered probe of nearest(within=...)
 
 
 @dataclass
@@ -70,6 +70,7 @@ class ChromaMemory:
         self._collections: dict[MemoryKind, _Collection] = {}
         self._query_cache: dict[tuple[str, int, str], Any] = {}
         self._lock = threading.RLock()  # one memory may serve several job threads
+        self._index: IdeaIndex | None = None
         self.description = description
 
     def __enter__(self) -> ChromaMemory:
@@ -156,65 +157,28 @@ class ChromaMemory:
                 chunk = records[start : start + batch]
                 texts = [text for _, text, _ in chunk]
                 vectors = col.embedder.embed(texts)
-                col.handle.upsert(
-                    ids=[rid for rid, _, _ in chunk],
-                    embeddings=vectors,
-                    documents=texts,
-                    metadatas=[clean_metadata({**meta, "kind": kind}) for _, _, meta in chunk],
-                )
+                ids = [rid for rid, _, _ in chunk]
+                metadatas = [clean_metadata({**meta, "kind": kind}) for _, _, meta in chunk]
+                col.handle.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)
+                if kind == "ideas":
+                    self._idea_index().write(ids, vectors, texts, metadatas)
 
     def nearest(
-        self,
-        kind: MemoryKind,
-        text: str,
-        *,
-        k: int = 5,
-        where: Mapping[str, Any] | None = None,
-        within: float | None = None,
+        self, kind: MemoryKind, text: str, *, k: int = 5, where: Mapping[str, Any] | None = None
     ) -> Sequence[MemoryRecord]:
         """The ``k`` records of ``kind`` closest to ``text`` (cosine distance), filtered by ``where``.
 
-        With ``within``, every matching record closer than ``within`` is returned (up to
-        ``k``), but the list may stop short of ``k`` beyond it. That lets a filtered query
-        be answered from an unfiltered HNSW probe (Chroma's filtered search first scans the
-        metadata and takes ~70 ms at 100 000 records): the probe asks for ids and distances
-        only, then reads metadata for the nearest ids in growing batches until ``k`` match
-        or the distance passes ``within``. Only when even the probe's farthest hit is closer
-        than ``within`` (a crowd of near-duplicates) does it fall back to a filtered query.
+        ``ideas`` filtered by exactly one task, or by ``fate="rejected"``, are answered by
+        an unfiltered search of a small index collection (see :mod:`services.memory.task_index`).
         """
         col = self.collection(kind)
         vector = self._query_vector(col.embedder, text)
         clause = where_clause(where)
-        if within is not None and clause is not None and evaluable(clause):
-            found = self._probe(col, kind, vector, k, clause, within)
-            if found is not None:
-                return found
+        if kind == "ideas":
+            routed, handle = self._idea_index().route(clause)
+            if routed:
+                return [] if handle is None else self._query(_Collection(handle, col.embedder), kind, vector, k, None)
         return self._query(col, kind, vector, k, clause)
-
-    def _probe(
-        self, col: _Collection, kind: MemoryKind, vector: Any, k: int, clause: dict[str, Any], within: float
-    ) -> list[MemoryRecord] | None:
-        with _translated(f"query {kind}"):
-            reply = col.handle.query(query_embeddings=vector, n_results=_PROBE, include=["distances"])
-        ids, dists = reply["ids"][0], (reply.get("distances") or [[]])[0]
-        if len(ids) == _PROBE and dists[-1] < within:
-            return None  # records closer than ``within`` may lie beyond the probe
-        hits: list[MemoryRecord] = []
-        start, batch = 0, 32
-        while start < len(ids) and len(hits) < k and (start == 0 or dists[start] < within):
-            chunk = ids[start : start + batch]
-            with _translated(f"read {kind}"):
-                got = col.handle.get(ids=chunk, include=["documents", "metadatas"])
-            docs = got.get("documents") or [""] * len(got["ids"])
-            metas = got.get("metadatas") or [{}] * len(got["ids"])
-            by_id = {rid: (doc, meta) for rid, doc, meta in zip(got["ids"], docs, metas, strict=True)}
-            for offset, rid in enumerate(chunk):
-                doc, meta = by_id.get(rid, ("", None))
-                if meta is not None and matches(meta, clause):
-                    hits.append(MemoryRecord(id=rid, kind=kind, text=doc or "", metadata=dict(meta),
-                                                distance=float(dists[start + offset])))
-            start, batch = start + len(chunk), batch * 4
-        return hits[:k]
 
     def _query(
         self, col: _Collection, kind: MemoryKind, vector: Any, n: int, clause: dict[str, Any] | None
@@ -292,3 +256,11 @@ class ChromaMemory:
             raise InvalidInput("delete needs a non-empty where filter")
         with _translated(f"delete from {kind}"):
             self.collection(kind).handle.delete(where=clause)
+            if kind == "ideas":
+                self._idea_index().delete(clause)
+
+    def _idea_index(self) -> IdeaIndex:
+        with self._lock:
+            if self._index is None:
+                self._index = IdeaIndex(self._client, self.namespace, self.embedder("ideas"))
+            return self._index

@@ -22,7 +22,6 @@ from agents.recall import (
 )
 from sandbox.errors import EmbedderMismatch
 from services.memory import EmbedderSource, LexicalEmbedder, chroma_client, open_memory
-from services.memory.filters import matches, where_clause
 from services.memory.literature import ingest_literature
 from services.memory.store import ChromaMemory
 from tests.memory.conftest import Backend
@@ -222,33 +221,25 @@ def test_recall_brings_best_worst_and_prior_trials_of_earlier_jobs(memory: Chrom
     assert empty.empty and "nothing is known" in empty.as_prompt_text()
 
 
-def test_nearest_within_a_distance_agrees_with_chromas_filtered_query(memory: ChromaMemory) -> None:
+def test_the_task_and_rejection_indexes_agree_with_chromas_filtered_query(memory: ChromaMemory) -> None:
     topics = ["learning rate", "tree depth", "dropout", "batch size", "weight decay", "momentum"]
     records = []
     for i in range(240):
-        task = f"task{i % 4}"
         title = f"tune the {topics[i % 6]} of model {i % 7} variant {i}"
-        rid, text, meta = idea_record(job_id=f"job{i % 5}", task=task, iteration=i, title=title,
-                                      fate="rejected" if i % 37 == 0 else "no_gain")
-        records.append((rid, text, meta))
+        records.append(idea_record(job_id=f"job{i % 5}", task=f"task{i % 4}", iteration=i, title=title,
+                                   fate="rejected" if i % 37 == 0 else "no_gain"))
     memory.add_many("ideas", records)
-    clauses = [{"task": "task1"}, {"$or": [{"task": "task2"}, {"fate": "rejected"}]},
-               {"task": "task3", "job_id": "job2"}, {"iteration": {"$gte": 200}}]
-    for where in clauses:
-        for query in ("tune the dropout of model 3", "tree depth variant 17", "something else entirely"):
-            exact = memory.nearest("ideas", query, k=5, where=where)
-            fast = memory.nearest("ideas", query, k=5, where=where, within=0.6)
-            # What is closer than ``within`` is complete and the same; beyond it the list may
-            # be shorter (and, HNSW being approximate, differ slightly).
-            assert all(matches(r.metadata, where_clause(where) or {}) for r in fast)
-            near_fast = [round(r.distance or 0, 4) for r in fast if (r.distance or 0) < 0.6]
-            near_exact = [round(r.distance or 0, 4) for r in exact if (r.distance or 0) < 0.6]
-            assert near_fast == near_exact[: len(near_fast)], (where, query)
-            assert len(near_fast) == len(near_exact) or len(fast) == 5, (where, query)
-    # The Python evaluation of a where clause matches Chroma's own.
-    everything = memory.records("ideas", limit=1000)
-    for where in clauses:
-        clause = where_clause(where)
-        assert clause is not None
-        assert {r.id for r in memory.records("ideas", where=where, limit=1000)} == {
-            r.id for r in everything if matches(r.metadata, clause)}
+    for query in ("tune the dropout of model 3", "tree depth variant 17", "something else entirely"):
+        for where in ({"task": "task1"}, {"fate": "rejected"}):
+            indexed = memory.nearest("ideas", query, k=5, where=where)  # answered by an index
+            filtered = memory.nearest("ideas", query, k=5, where={**where, "kind": "ideas"})  # by Chroma
+            assert [r.distance for r in indexed] == pytest.approx([r.distance for r in filtered], abs=1e-5)
+            assert all(r.metadata[key] == value for r in indexed for key, value in where.items())
+    assert memory.nearest("ideas", "anything", where={"task": "no-such-task"}) == []
+    # A fate that changes away from "rejected" leaves the rejection index; deletes reach the indexes.
+    rid, text, meta = records[0]
+    memory.add("ideas", rid, text, {**meta, "fate": "approved"})
+    assert rid not in {r.id for r in memory.nearest("ideas", text, k=20, where={"fate": "rejected"})}
+    memory.delete("ideas", where={"job_id": "job1"})
+    assert not [r for r in memory.nearest("ideas", query, k=50, where={"task": "task1"})
+                if r.metadata["job_id"] == "job1"]
