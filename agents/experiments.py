@@ -12,6 +12,8 @@ import difflib
 import json
 import os
 import shutil
+import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -106,16 +108,17 @@ def run_experiment(
         ctx.journal.record_experiment(record)
         ctx.journal.emit(ctx.job_id, "experiment", {"id": exp_id, "status": "running", "role": role})
 
-        def forward(stream: str, text: str) -> None:
-            ctx.journal.emit(ctx.job_id, "output", {"id": exp_id, "stream": stream, "text": text})
-
+        relay = OutputRelay(ctx, exp_id)
         request = RunRequest(
             workspace=workspace, output_dir=output_dir, command=ctx.task.entrypoint,
             limits=ctx.task.sandbox.limits(ctx.task.budget.experiment_timeout_s), seed=seed,
             metric=ctx.task.metric.name, labels={"job": ctx.job_id, "experiment": exp_id},
             image=ctx.task.sandbox.image,
         )
-        result = ctx.runner.run(request, on_output=forward)
+        try:
+            result = ctx.runner.run(request, on_output=relay)
+        finally:
+            relay.flush()
         _write_atomically(cached, result.model_dump_json())
     final = ExperimentRecord(**{**record.__dict__, "status": result.status, "result": result})
     ctx.journal.record_experiment(final)
@@ -126,12 +129,40 @@ def run_experiment(
         "status": result.status if value is not None or not result.succeeded else "failed",
         "value": value, "metrics": dict(result.metrics), "duration_s": round(result.duration_s, 3),
         "error": result.error, "stderr_tail": result.stderr_tail[-4000:],
+        "artifacts": [a.path for a in result.artifacts][:20],
     }
     ctx.journal.emit(ctx.job_id, "experiment", {
         "id": exp_id, "status": summary["status"], "value": value, "error": result.error,
         "stdout_tail": result.stdout_tail[-2000:], "stderr_tail": result.stderr_tail[-2000:],
     })
     return summary
+
+
+class OutputRelay:
+    """Forwards an experiment's output to the journal in batches (every 4 KB or half second, per stream)."""
+
+    def __init__(self, ctx: ResearchContext, exp_id: str, *, max_bytes: int = 4096, max_wait_s: float = 0.5) -> None:
+        self.ctx, self.exp_id = ctx, exp_id
+        self.max_bytes, self.max_wait_s = max_bytes, max_wait_s
+        self._pending: dict[str, list[str]] = {}
+        self._since = time.monotonic()
+        self._lock = threading.Lock()  # the sandbox calls from its reader thread; flush from ours
+
+    def __call__(self, stream: str, text: str) -> None:
+        with self._lock:
+            self._pending.setdefault(stream, []).append(text)
+            size = sum(len(t) for chunks in self._pending.values() for t in chunks)
+            due = size >= self.max_bytes or time.monotonic() - self._since >= self.max_wait_s
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Emit what is pending, one event per stream."""
+        with self._lock:
+            pending, self._pending, self._since = self._pending, {}, time.monotonic()
+        for stream, chunks in pending.items():
+            self.ctx.journal.emit(self.ctx.job_id, "output", {"id": self.exp_id, "stream": stream,
+                                                              "text": "".join(chunks)})
 
 
 def brief(summary: Json) -> Json:

@@ -75,6 +75,7 @@ def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE) -> s
                   "- evidence (seed: baseline → candidate): " + ", ".join(
                       f"{s}: {_fmt(p.get('baseline'))} → {_fmt(p.get('candidate'))}" for s, p in f["pairs"].items()),
                   f"- experiment `{f['experiment_id']}`", ""]
+        lines += _artifacts(f)
         if f.get("diff"):
             lines += ["```diff", f["diff"].rstrip(), "```", ""]
     lines += ["## Metric over iterations", "", f"![{metric} over iterations]({plot_name})", ""]
@@ -95,6 +96,16 @@ def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE) -> s
               f"- stopped: {state.get('stop_reason') or '—'}"]
     lines += [f"- note: {n}" for n in state.get("notes", [])]
     return "\n".join(lines) + "\n"
+
+
+def _artifacts(finding: Json) -> list[str]:
+    """Links to the finding's artifacts (images shown inline), relative to the report."""
+    lines = []
+    for rel in finding.get("artifacts", []):
+        link = f"{finding['experiment_id']}/output/{rel}"
+        image = rel.lower().endswith((".png", ".jpg", ".jpeg", ".svg", ".gif"))
+        lines.append(f"{'!' if image else ''}[{rel}]({link})")
+    return [*lines, ""] if lines else []
 
 
 def _reading(idea: Json) -> str:

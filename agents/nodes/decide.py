@@ -90,4 +90,5 @@ def _finding(ctx: ResearchContext, state: ResearchState, verdict: dict[str, Any]
         "mean_gain": verdict.get("mean_gain"), "stderr": verdict.get("stderr"), "n": verdict.get("n"),
         "pairs": (state.get("verification") or {}).get("pairs", {}), "rule": RULE, "diff": candidate.get("diff", ""),
         "accepted": accepted, "decided_by": gate.get("by", ""), "reason": gate.get("reason", ""),
+        "artifacts": run.get("artifacts", []),
     }
