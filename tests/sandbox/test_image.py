@@ -10,6 +10,7 @@ import docker
 import pytest
 
 from sandbox.image import RECIPE_DIR, RECIPE_FILES, _base_available, build_image, recipe_hash
+from tests.sandbox.conftest import RunExperiment
 
 
 def test_the_recipe_hash_changes_with_every_recipe_file(tmp_path: Path) -> None:
@@ -41,3 +42,19 @@ def test_an_unpullable_base_image_is_detected_in_seconds(docker_client: docker.D
     assert not _base_available(docker_client, "labloop-test/no-such-base:0", 5, lines.append)
     assert time.monotonic() - started < 15
     assert "cannot pull" in lines[-1] or "pull failed" in lines[-1]
+
+
+@pytest.mark.docker
+def test_the_image_has_the_scientific_stack(run_experiment: RunExperiment) -> None:
+    result = run_experiment(
+        """
+        import json, os, sys
+        import matplotlib, numpy, pandas, scipy, sklearn
+        versions = {m.__name__: m.__version__ for m in (numpy, scipy, sklearn, pandas, matplotlib)}
+        print(sys.version.split()[0], versions)
+        json.dump({"python_minor": sys.version_info.minor}, open(os.environ["LABLOOP_OUTPUT"] + "/metrics.json", "w"))
+        """
+    )
+    assert result.status == "succeeded", result
+    assert result.metrics["python_minor"] >= 11
+    assert all(name in result.stdout_tail for name in ("numpy", "scipy", "sklearn", "pandas", "matplotlib"))
