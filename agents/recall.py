@@ -280,7 +280,10 @@ def recall_for_ideation(
     for idea in memory.nearest("ideas", query, k=2 * k, where=where_rejected):
         if idea.text not in seen and idea.metadata.get("job_id") != exclude_job:
             rejections.append(idea)
-    literature = list(memory.nearest("literature", query, k=literature_k)) if query.strip() else []
+    literature = (
+        list(memory.nearest("literature", query, k=literature_k, where={"task": {"$in": [task, ""]}}))
+        if query.strip() else []
+    )  # passages added for this task or for every task ("")
     trials: list[tuple[dict[str, Any], float]] = []
     for r in scored:
         try:

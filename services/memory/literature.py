@@ -150,7 +150,7 @@ def literature_records(
     for number, passage in enumerate(passages):
         meta: dict[str, Any] = {
             "source": path.name, "source_path": resolved, "chunk": number,
-            "page": passage.page, "line": passage.line, "task": task,
+            "page": passage.page, "line": passage.line, "task": task or "",  # "" = every task
         }
         records.append((f"lit:{key}:{number}", passage.text, meta))
     return records

@@ -196,6 +196,15 @@ def test_literature_gives_passages_with_source_and_page(memory: ChromaMemory, tm
                                  direction="maximize", literature_k=1)
     assert recall.citations() == ["paper.pdf, p. 1"]
     assert "[paper.pdf, p. 1]" in recall.as_prompt_text()
+    # Passages added for one task are recalled for that task only; the others are for all.
+    iris = tmp_path / "iris.md"
+    iris.write_text("Gradient boosting with shallow trees separates iris petals.\n", encoding="utf-8")
+    ingest_literature(memory, [iris], task="iris")
+    query = "gradient boosting with shallow trees"
+    digits = recall_for_ideation(memory, task="digits", query=query, direction="maximize", literature_k=1)
+    assert digits.citations() == ["paper.pdf, p. 1"]
+    for_iris = recall_for_ideation(memory, task="iris", query=query, direction="maximize", literature_k=2)
+    assert "iris.md, line 1" in for_iris.citations()
 
 
 def test_recall_brings_best_worst_and_prior_trials_of_earlier_jobs(memory: ChromaMemory) -> None:
