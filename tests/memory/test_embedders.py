@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -68,11 +69,11 @@ def test_vectors_are_unit_length_and_identical_across_processes() -> None:
     assert np.allclose(np.linalg.norm(vectors[[0, 2]], axis=1), 1.0)
     assert not vectors[1].any()
     here = embedder.embed(["stable hashing across processes"])[0]
-    code = ("from services.memory.embedders import LexicalEmbedder;"
-            "print(LexicalEmbedder().embed(['stable hashing across processes'])[0].tolist())")
+    code = ("import json; from services.memory.embedders import LexicalEmbedder;"
+            "print(json.dumps(LexicalEmbedder().embed(['stable hashing across processes'])[0].tolist()))")
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            timeout=60).stdout
-    assert np.allclose(here, np.array(eval(there), dtype=np.float32))
+    assert np.allclose(here, np.array(json.loads(there), dtype=np.float32))
 
 
 def test_offline_the_default_choice_is_the_lexical_embedder_and_it_is_fast() -> None:
