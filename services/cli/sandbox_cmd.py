@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -16,7 +17,7 @@ from agents.task import load_task
 from sandbox.engine import FIX_IMAGE, connect, engine_limits
 from sandbox.errors import DockerUnavailable, InvalidInput
 from sandbox.image import build_image, image_status
-from sandbox.result import ExperimentResult, RunRequest
+from sandbox.result import ExperimentResult, Limits, RunRequest
 from sandbox.runner import DockerSandbox
 from services.cli import app
 from services.settings import get_settings
@@ -66,11 +67,33 @@ def doctor() -> None:
         typer.echo(f"image: {tag} present, built by the {status.kind or 'unknown'} recipe {status.recipe}, {fresh}")
         if not status.up_to_date:
             problems.append(f"the image was built from an older recipe; {FIX_IMAGE}")
+        problems += _smoke_run(client, tag)
     for problem in problems:
         typer.echo(f"problem: {problem}", err=True)
     if problems:
         raise typer.Exit(1)
     typer.echo("sandbox: ready")
+
+
+def _smoke_run(client: Any, tag: str) -> list[str]:
+    """Run one trivial experiment end to end; return the problems it revealed."""
+    settings = get_settings()
+    with tempfile.TemporaryDirectory(prefix="labloop-doctor-") as tmp:
+        workspace = Path(tmp) / "workspace"
+        workspace.mkdir()
+        (workspace / "check.sh").write_text('echo \'{"ok": 1}\' > "$LABLOOP_OUTPUT/metrics.json"\n')
+        request = RunRequest(workspace, Path(tmp) / "output", "sh check.sh", Limits(timeout_s=60), metric="ok")
+        started = time.perf_counter()
+        with DockerSandbox(
+            client, image=tag, work_dir=settings.runs_dir / "sandbox", pool_size=0,
+            expiry_s=settings.sandbox_expiry_s, reap_interval_s=None,
+        ) as sandbox:
+            result = sandbox.run(request)
+    if not result.succeeded:
+        typer.echo(f"smoke run: FAILED ({result.status}: {result.error})")
+        return [f"a trivial experiment failed in the sandbox: {result.error}; stderr: {result.stderr_tail[-300:]}"]
+    typer.echo(f"smoke run: a trivial experiment ran in a fresh container in {time.perf_counter() - started:.2f} s")
+    return []
 
 
 def _params(text: str | None) -> dict[str, Any]:

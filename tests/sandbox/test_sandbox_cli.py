@@ -26,6 +26,8 @@ def test_doctor_reports_engine_limits_and_image(sandbox_image: str, tmp_path: Pa
     assert "engine: ok" in done.stdout
     assert "memory yes, memory+swap yes, pids yes, cpu yes" in done.stdout
     assert f"image: {sandbox_image} present, built by the" in done.stdout and "up to date" in done.stdout
+    assert "smoke run: a trivial experiment ran in a fresh container" in done.stdout
+    assert done.stdout.strip().endswith("sandbox: ready")
 
 
 def test_doctor_fails_with_a_fix_when_the_image_is_missing(docker_client: object, tmp_path: Path) -> None:
