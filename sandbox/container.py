@@ -1,9 +1,9 @@
 """One locked-down container: its hardening, its labels and the launcher it runs.
 
 Every container starts a tiny launcher (``python3 -S -c LAUNCHER``) that blocks on the slot's
-hand-over FIFO. The host writes the run (command, environment) into the FIFO; the launcher
-forks the command, waits for it, writes its exit status to ``/labloop/exit`` and exits with
-it. A container can therefore be created and started *before* anyone knows which experiment
+hand-over FIFO. The host writes the run (command, environment, end marker) into the FIFO; the
+launcher forks the command, waits for it, writes its exit status to ``/labloop/exit`` and
+exits with it. A container can therefore be created and started *before* anyone knows which experiment
 it will run (the warm pool), and still runs exactly one experiment: when the launcher exits,
 the container stops and is removed.
 """
@@ -30,13 +30,15 @@ LABEL_EXPERIMENT = "labloop.experiment"
 LOG_MAX_SIZE = "1m"
 HELLO_TIMEOUT_S = 60.0
 
-# Runs as the container's main process (under docker-init), standard library only. The
-# service connects to the FIFO and says hello at once (a launcher nobody greets within
-# HELLO_TIMEOUT_S exits: its service died while starting it); the run arrives later as one
-# JSON line. The service keeps the FIFO's write end open while the
-# run lasts: if the service dies, the launcher reads EOF and exits, and with it (docker-init
-# being PID 1) the whole container — a dead service's experiments stop at once. A negative
-# status in /labloop/exit means "killed by that signal".
+# Runs as the container's main process (under docker-init), standard library only.
+# - The service opens the FIFO's write end and says hello at once; a launcher nobody greets
+#   within HELLO_TIMEOUT_S exits (its service died while starting it).
+# - The run arrives later as one JSON line; the command is forked and waited for; its status
+#   goes to /labloop/exit (negative: killed by that signal), then the end marker to stdout
+#   and stderr (see sandbox.streams).
+# - The service keeps the write end open while the run lasts: if the service dies, the
+#   launcher reads EOF and exits, and with it (docker-init being PID 1) the whole container,
+#   so a dead service's experiments stop at once.
 LAUNCHER = f"""
 import json, os, select, sys, threading
 fd = os.open('{CTL_MOUNT}/go', os.O_RDONLY | os.O_NONBLOCK)
