@@ -28,10 +28,11 @@ _FINISHED = ("succeeded", "failed", "cancelled")
 class ResearchDriver:
     """Drives jobs through the research graph in the calling thread."""
 
-    def __init__(self, store: Any, settings: Settings, parts: Collaborators | None) -> None:
+    def __init__(self, store: Any, settings: Settings, parts: Collaborators | None, journal: Journal) -> None:
         self.store = store
         self.settings = settings
         self.parts = parts
+        self.journal = journal
 
     def waiting_at(self, job: JobRow) -> Pause | None:
         """The checkpoint the job's graph is paused at, if it is paused at one."""
@@ -50,7 +51,7 @@ class ResearchDriver:
         if self.parts is None:
             raise DockerUnavailable("the sandbox was not available when the server started; "
                                     "start Docker and restart the server")
-        outcome = drive_job(self.store, self.settings, job.id, self.parts)
+        outcome = drive_job(self.store, self.settings, job.id, self.parts, journal=self.journal)
         if outcome.status == "waiting" and outcome.checkpoint is not None:
             cp = outcome.checkpoint
             return Pause(checkpoint_id=cp.id, kind=cp.kind, payload=cp.payload, flagged=cp.flagged)
@@ -63,6 +64,5 @@ def open_driver(
     settings: Settings, *, store: Any, journal: Journal, runner: ExperimentRunner | None, memory: Memory | None
 ) -> Iterator[ResearchDriver]:
     """The driver for this process's sandbox, memory and (optional) model."""
-    del journal  # drive_job writes through its own SqlJournal; the SSE hub watches the table
     parts = Collaborators(runner=runner, memory=memory, model=chat_model(settings)) if runner else None
-    yield ResearchDriver(store, settings, parts)
+    yield ResearchDriver(store, settings, parts, journal)
