@@ -193,20 +193,25 @@ def _cancel_requested(store: db.Store, job_id: str) -> bool:
 
 def run_steps(graph: Any, step_input: Any, config: Any, ctx: ResearchContext, journal: Journal,
               tell: OnProgress) -> None:
-    """Stream the graph until it ends or interrupts; one journal event per node started."""
+    """Stream the graph until it ends or interrupts; journal each node's start and end."""
     iterations = ctx.task.budget.iterations
     resumed = isinstance(step_input, Command)  # the gate that interrupted runs again from its start
+    iteration = 0
     for chunk in graph.stream(step_input, config, context=ctx, durability="sync", stream_mode="tasks"):
         name = chunk.get("name", "")
         if "input" in chunk:
             iteration = int((chunk.get("input") or {}).get("iteration", 0))
-            journal.emit(ctx.job_id, "node", {"node": name, "iteration": iteration, "resumed": resumed})
+            journal.emit(ctx.job_id, "node", {"node": name, "phase": "started", "iteration": iteration,
+                                              "resumed": resumed})
             tell(Progress(ctx.job_id, "node_started", node=name, iteration=iteration, iterations=iterations,
                           message="resumed with the decision" if resumed else ""))
             resumed = False
-        elif not chunk.get("interrupts"):
-            tell(Progress(ctx.job_id, "node_finished", node=name, iterations=iterations,
-                          message=str(chunk["error"]) if chunk.get("error") is not None else ""))
+        else:
+            error = str(chunk["error"]) if chunk.get("error") is not None else None
+            phase = "interrupted" if chunk.get("interrupts") else "failed" if error else "finished"
+            journal.emit(ctx.job_id, "node", {"node": name, "phase": phase, "iteration": iteration, "error": error})
+            tell(Progress(ctx.job_id, "node_finished", node=name, iteration=iteration, iterations=iterations,
+                          message=error or (phase if phase != "finished" else "")))
 
 
 def _checkpoint(store: db.Store, job_id: str, value: Mapping[str, Any]) -> Checkpoint:
