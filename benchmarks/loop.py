@@ -72,6 +72,7 @@ class InstantRunner:
     """Scores the quadratic from params.json without running anything (0 ms experiment time)."""
 
     def run(self, request: RunRequest, on_output: OutputSink | None = None) -> ExperimentResult:
+        """Score the params in the workspace; takes no time."""
         params_file = Path(request.workspace) / "params.json"
         p = {"x": -3.0, "y": 3.0, **(json.loads(params_file.read_text()) if params_file.exists() else {})}
         score = -((p["x"] - 1.5) ** 2 + (p["y"] + 0.5) ** 2) + 0.001 * (request.seed % 7)
@@ -145,6 +146,7 @@ def _row(name: str, samples: list[Sample]) -> str:
 
 
 def main() -> None:
+    """Run both variants interleaved, job by job, and print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)

@@ -65,6 +65,7 @@ class _Terminal:
         self.task_id = self.bar.add_task("iterations", total=None)
 
     def progress(self, p: JobProgress) -> None:
+        """A line per node started; notices, waits and the end in bold."""
         if p.kind == "node_started":
             done = max(0, p.iteration - 1) if p.node not in ("decide", "report") else p.iteration
             self.bar.update(self.task_id, total=p.iterations, completed=min(done, p.iterations),
@@ -75,6 +76,7 @@ class _Terminal:
             self.bar.console.print(f"[bold]{p.message}[/]")
 
     def checkpoint(self, cp: Checkpoint) -> Mapping[str, Any] | None:
+        """Approve (with --auto-approve) or ask on the terminal, the progress bar paused meanwhile."""
         if self.auto_approve:
             return {"action": "approve", "reason": "", "by": "cli:auto-approve"}
         self.bar.stop()

@@ -93,10 +93,13 @@ class FakeLLM:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            """POST /v1/chat/completions: the next scripted reply of the request's step."""
+
             def log_message(self, *_args: Any) -> None:  # keep test output quiet
                 return
 
             def do_POST(self) -> None:
+                """Answer one chat-completion request."""
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
