@@ -86,8 +86,8 @@ class OpenAIChatModel:
 
 
 def estimate_tokens(messages: Sequence[Mapping[str, str]]) -> int:
-    """A conservative token estimate of a prompt (about four characters per token)."""
-    return sum(math.ceil(len(m.get("content", "")) / 4) + 4 for m in messages)
+    """A conservative token estimate of a prompt (three characters per token; code and JSON run dense)."""
+    return sum(math.ceil(len(m.get("content", "")) / 3) + 4 for m in messages)
 
 
 @dataclass
@@ -98,7 +98,7 @@ class TokenMeter:
     used: int = 0
     cost_usd: float = 0.0
     calls: int = 0
-    reply_allowance: int = 512
+    reply_allowance: int = 512  # the most a reply may add: the model's max_tokens when it has one
     price_per_1k_tokens: float | None = None
 
     def check(self, messages: Sequence[Mapping[str, str]]) -> None:

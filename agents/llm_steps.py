@@ -36,7 +36,8 @@ class Review(BaseModel):
 def meter_for(ctx: ResearchContext, state: ResearchState) -> TokenMeter:
     """The job's token meter, continuing from what the state says was used."""
     return TokenMeter(budget=ctx.task.budget.llm_tokens, used=state.get("tokens", 0),
-                      cost_usd=state.get("cost_usd", 0.0), price_per_1k_tokens=ctx.price_per_1k_tokens)
+                      cost_usd=state.get("cost_usd", 0.0), price_per_1k_tokens=ctx.price_per_1k_tokens,
+                      reply_allowance=int(getattr(ctx.model, "max_tokens", 512)))
 
 
 def spent(ctx: ResearchContext, meter: TokenMeter, step: str) -> ResearchState:

@@ -88,16 +88,16 @@ def test_a_reply_that_is_not_json_is_retried_then_the_job_fails_cleanly(
 def test_the_token_budget_stops_the_job_before_the_call_that_would_exceed_it(
     tmp_path: Path, llm: FakeLLM, llm_settings: Settings, store: Store, sandbox: object
 ) -> None:
-    budget = 1500
+    budget = 4000  # a call may take its prompt plus the model's max_tokens (2048)
     task = make_task(tmp_path / "quality", name="quality", code=QUALITY,
                      budget={"iterations": 2, "llm_tokens": budget})
-    llm.add("ideate", Scripted(IDEA, prompt_tokens=900, completion_tokens=100))  # 1000 of 1500 used
-    llm.add("implement", BROKEN)  # never asked: that call would need more than the 500 left
+    llm.add("ideate", Scripted(IDEA, prompt_tokens=2400, completion_tokens=100))  # 2500 of 4000 used
+    llm.add("implement", BROKEN)  # never asked: it could take more than the 1500 left
     outcome = run_job(store, llm_settings, task, _parts(sandbox, llm_settings), strategy="llm")
 
     assert outcome.status == "succeeded", outcome.error
     assert llm.calls() == 1 and llm.calls("implement") == 0
-    assert outcome.summary["llm_tokens"] == 1000 <= budget
-    assert outcome.summary["stop_reason"].startswith("LLM token budget reached: 1000 of 1500")
+    assert outcome.summary["llm_tokens"] == 2500 <= budget
+    assert outcome.summary["stop_reason"].startswith("LLM token budget reached: 2500 of 4000")
     assert Path(outcome.summary["report"]).is_file()
     assert estimate_tokens([{"content": "x" * 400}]) >= 100
