@@ -11,7 +11,9 @@ the caller's clock. A container runs one experiment and is never reused.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -35,6 +37,7 @@ from sandbox.streams import StreamCapture
 
 log = logging.getLogger(__name__)
 KILL_GRACE_S = 5.0
+DISK_CHECK_S = 1.0
 CANCELLED = "cancelled: the job was cancelled while this experiment ran"
 
 
@@ -45,6 +48,7 @@ class _Running:
     experiment: str | None
     cancelled: bool = False
     killed_at_deadline: bool = False
+    over_disk_cap: bool = False
 
 
 class DockerSandbox:
@@ -124,11 +128,7 @@ class DockerSandbox:
                 f"the sandbox container {prepared.id[:12]} died before its run began; "
                 "check `labloop sandbox doctor`"
             ) from exc
-        reader.join(timeout=limits.timeout_s)
-        if reader.is_alive():
-            running.killed_at_deadline = True
-            self._kill(prepared.id)
-            reader.join(timeout=KILL_GRACE_S)
+        self._watch(running, reader, started + limits.timeout_s, limits.output_cap_bytes)
         duration = time.monotonic() - started
         status = slot.exit_status()
         state = None if status == 0 and not running.cancelled else self._final_state(prepared.id)
@@ -148,6 +148,25 @@ class DockerSandbox:
             artifacts=outputs.artifacts,
         )
 
+    def _watch(self, running: _Running, reader: threading.Thread, deadline: float, cap_bytes: int) -> None:
+        # Wait for the end of the run. The slot's folders are host disk with no quota, so while
+        # the run lasts, what it adds to them is measured now and then; past the output cap the
+        # container is killed rather than let it fill the host's disk.
+        slot = running.prepared.slot
+        baseline = _tree_bytes(slot.root)
+        while reader.is_alive():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                running.killed_at_deadline = True
+                break
+            reader.join(timeout=min(remaining, DISK_CHECK_S))
+            if reader.is_alive() and _tree_bytes(slot.root) - baseline > cap_bytes:
+                running.over_disk_cap = True
+                break
+        if reader.is_alive():
+            self._kill(running.prepared.id)
+            reader.join(timeout=KILL_GRACE_S)
+
     def _classify(
         self,
         running: _Running,
@@ -159,6 +178,11 @@ class DockerSandbox:
     ) -> tuple[RunStatus, str | None]:
         if running.cancelled:
             return "failed", CANCELLED
+        if running.over_disk_cap:
+            return "failed", (
+                f"killed for writing more than the output cap of {limits.output_cap_bytes} bytes "
+                "to /workspace and $LABLOOP_OUTPUT"
+            )
         if running.killed_at_deadline:
             return "timed_out", f"killed at the timeout of {limits.timeout_s:g} s"
         if state is not None and state.get("OOMKilled"):
@@ -231,6 +255,15 @@ def _exit_code(status: int | None, state: Mapping[str, Any] | None) -> int | Non
     if state is not None:
         return int(state.get("ExitCode", -1))
     return None
+
+
+def _tree_bytes(root: Path) -> int:
+    total = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += (Path(folder) / name).lstat().st_size
+    return total
 
 
 def _last_line(text: str) -> str:

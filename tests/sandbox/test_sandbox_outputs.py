@@ -132,3 +132,25 @@ def test_a_symlink_to_a_host_file_is_not_followed(docker_sandbox: DockerSandbox,
     assert result.status == "failed" and "no metrics.json" in (result.error or "")
     assert result.artifacts == []
     assert not (request.output_dir / "stolen.txt").exists()
+
+
+def test_filling_the_disk_while_running_is_stopped_at_the_cap(run_experiment: RunExperiment) -> None:
+    # /workspace and /output are host folders without a quota: the runner watches them.
+    result = run_experiment(
+        """
+        import time
+        with open("/workspace/filler.bin", "wb") as f:
+            while True:
+                f.write(b"x" * 1_000_000)
+                f.flush()
+                time.sleep(0.01)
+        """,
+        output_cap_bytes=20_000_000,
+        timeout_s=60,
+    )
+
+    assert result.status == "failed", result
+    assert result.error == (
+        "killed for writing more than the output cap of 20000000 bytes to /workspace and $LABLOOP_OUTPUT"
+    )
+    assert result.duration_s < 10
