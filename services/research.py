@@ -135,7 +135,7 @@ def drive_job(
         ctx = _context(store, settings, job, task, parts, journal)
         with open_checkpointer(settings) as saver:
             graph = build_graph(saver, debug_attempts=task.budget.debug_attempts)
-            config: Any = {"configurable": {"thread_id": job_id}}
+            config: Any = {"configurable": {"thread_id": job_id}, "recursion_limit": _step_limit(task)}
             step_input: Any = None
             if not graph.get_state(config).values:
                 step_input = initial_state(job_id, time.time())
@@ -185,6 +185,12 @@ def _context(store: db.Store, settings: Settings, job: Any, task: Task, parts: C
         price_per_1k_tokens=settings.llm_price_per_1k_tokens,
         should_stop=lambda: _cancel_requested(store, job.id),
     )
+
+
+def _step_limit(task: Task) -> int:
+    """Graph steps a whole job may take: per iteration ~8 nodes, each debug round 3, each paired replicate 2."""
+    per_iteration = 10 + 3 * task.budget.debug_attempts + 2 * task.replicates
+    return 100 + task.budget.iterations * per_iteration
 
 
 def _cancel_requested(store: db.Store, job_id: str) -> bool:
