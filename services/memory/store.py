@@ -168,16 +168,16 @@ class ChromaMemory:
     ) -> Sequence[MemoryRecord]:
         """The ``k`` records of ``kind`` closest to ``text`` (cosine distance), filtered by ``where``.
 
-        ``ideas`` filtered by exactly one task, or by ``fate="rejected"``, are answered by
-        an unfiltered search of a small index collection (see :mod:`services.memory.task_index`).
+        ``ideas`` filtered by one task, or by ``fate="rejected"``, are answered from a small
+        index collection (see :mod:`services.memory.task_index`): no metadata scan of all ideas.
         """
         col = self.collection(kind)
         vector = self._query_vector(col.embedder, text)
         clause = where_clause(where)
         if kind == "ideas":
-            routed, handle = self._idea_index().route(clause)
+            routed, handle, rest = self._idea_index().route(clause)
             if routed:
-                return [] if handle is None else self._query(_Collection(handle, col.embedder), kind, vector, k, None)
+                return [] if handle is None else self._query(_Collection(handle, col.embedder), kind, vector, k, rest)
         return self._query(col, kind, vector, k, clause)
 
     def _query(

@@ -84,16 +84,28 @@ class IdeaIndex:
         handle.upsert(ids=[ids[i] for i in rows], embeddings=vectors[rows], documents=[texts[i] for i in rows],
                       metadatas=[dict(metadatas[i]) for i in rows])
 
-    def route(self, clause: Mapping[str, Any] | None) -> tuple[bool, Any | None]:
-        """(True, collection or None when empty) if ``clause`` is one an index answers whole."""
-        if clause is None or len(clause) != 1:
-            return False, None
-        [(key, value)] = clause.items()
-        if key == "task" and isinstance(value, str):
-            return True, self._handle(self.task_name(value), create=False)
-        if key == "fate" and value == "rejected":
-            return True, self._handle(self.rejected_name, create=False)
-        return False, None
+    def route(self, clause: Mapping[str, Any] | None) -> tuple[bool, Any | None, dict[str, Any] | None]:
+        """Which index answers ``clause``: (routed, collection or None when empty, rest of the clause).
+
+        A clause that requires ``fate == "rejected"`` goes to the rejected ideas, else one
+        that requires one ``task`` goes to that task's ideas; the other terms stay as a
+        (cheap) filter on the small collection.
+        """
+        if not clause:
+            return False, None, None
+        terms = list(clause["$and"]) if set(clause) == {"$and"} else [{k: v} for k, v in clause.items()]
+        for key, wanted, name in (("fate", "rejected", None), ("task", None, "task")):
+            for term in terms:
+                if set(term) != {key} or isinstance(term[key], Mapping):
+                    continue
+                value = term[key]
+                if (wanted is not None and value != wanted) or not isinstance(value, str):
+                    continue
+                rest = [t for t in terms if t is not term]
+                where = None if not rest else rest[0] if len(rest) == 1 else {"$and": rest}
+                target = self.task_name(value) if name == "task" else self.rejected_name
+                return True, self._handle(target, create=False), where
+        return False, None, None
 
     def delete(self, clause: Mapping[str, Any]) -> None:
         """Delete matching records from every index collection."""

@@ -239,9 +239,11 @@ def test_the_task_and_rejection_indexes_agree_with_chromas_filtered_query(memory
                                    fate="rejected" if i % 37 == 0 else "no_gain"))
     memory.add_many("ideas", records)
     for query in ("tune the dropout of model 3", "tree depth variant 17", "something else entirely"):
-        for where in ({"task": "task1"}, {"fate": "rejected"}):
+        for where in ({"task": "task1"}, {"fate": "rejected"}, {"task": "task2", "fate": "rejected"},
+                      {"task": "task3", "job_id": "job2"}):
             indexed = memory.nearest("ideas", query, k=5, where=where)  # answered by an index
-            filtered = memory.nearest("ideas", query, k=5, where={**where, "kind": "ideas"})  # by Chroma
+            # The operator form is not routed: Chroma's own filtered search over all ideas.
+            filtered = memory.nearest("ideas", query, k=5, where={k: {"$eq": v} for k, v in where.items()})
             assert [r.distance for r in indexed] == pytest.approx([r.distance for r in filtered], abs=1e-5)
             assert all(r.metadata[key] == value for r in indexed for key, value in where.items())
     assert memory.nearest("ideas", "anything", where={"task": "no-such-task"}) == []
