@@ -39,6 +39,7 @@ from services.store.schedules import as_utc
 
 log = logging.getLogger("labloop.runs")
 T = TypeVar("T")
+KILL_INTERVAL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class RunManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stops: dict[str, threading.Event] = {}
         self._closing = False
+        self._in_thread: set[str] = set()
 
     def active(self) -> list[str]:
         """Ids of jobs that hold a task (queued for a slot or running)."""
@@ -137,6 +139,7 @@ class RunManager:
             await asyncio.to_thread(
                 self.emit, job_id, "job.running", {"resumed_with": decision.action if decision else None}
             )
+            self._in_thread.add(job_id)
             try:
                 outcome = await _in_daemon_thread(
                     lambda: self.driver.advance(job, decision=decision, cancelled=cancelled)
@@ -144,6 +147,8 @@ class RunManager:
             except Exception as exc:  # noqa: BLE001 - any failure of the graph fails the job, loudly
                 log.exception("job failed", extra={"job_id": job_id})
                 outcome = Finish("failed", error=f"{type(exc).__name__}: {exc}")
+            finally:
+                self._in_thread.discard(job_id)
             await asyncio.to_thread(self._record, job_id, outcome)
 
     def _record(self, job_id: str, outcome: Pause | Finish) -> None:
@@ -189,18 +194,27 @@ class RunManager:
         return decision
 
     async def cancel(self, job_id: str) -> JobRow:
-        """Stop a job at once: its thread, its container, its pending checkpoints."""
+        """Stop a job at once: its status, its container, its pending checkpoints, then its thread."""
         await asyncio.to_thread(request_cancel, self.store, job_id)
         self.stop_event(job_id).set()
-        task = self._tasks.get(job_id)
-        if self.stop_container is not None:
-            await asyncio.to_thread(self.stop_container, job_id)
         await asyncio.to_thread(self.emit, job_id, "job.finished", {"status": "cancelled", "error": None})
         row = await asyncio.to_thread(set_job_status, self.store, job_id, "cancelled")
         await asyncio.to_thread(close_pending_checkpoints, self.store, job_id)
-        if task is not None and not task.done():
-            task.cancel()  # a job still queued for a slot; a running thread stops at its next write
+        task = self._tasks.get(job_id)
+        if job_id in self._in_thread and task is not None:
+            # The graph's thread ends at its next decide step; until then kill every container it
+            # starts (one may be in creation right now, not yet known to the sandbox).
+            asyncio.get_running_loop().create_task(self._kill_until_done(job_id, task))
+        elif task is not None:
+            task.cancel()  # still queued for a slot
         return row
+
+    async def _kill_until_done(self, job_id: str, task: asyncio.Task[None]) -> None:
+        while self.stop_container is not None:
+            await asyncio.to_thread(self.stop_container, job_id)
+            done, _ = await asyncio.wait({task}, timeout=KILL_INTERVAL_S)
+            if done:
+                return
 
     async def recover(self) -> None:
         """Resume every job left unfinished by a previous process (see the module docstring)."""

@@ -6,6 +6,7 @@ Every operation of the server's own /openapi.json gets a bounded number of gener
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from tests.services.conftest import TOKENS, Server
 
 pytestmark = pytest.mark.slow
 AUTH = {"Authorization": f"Bearer {TOKENS['alice']}"}
-EXAMPLES = 30
+EXAMPLES = int(os.environ.get("LABLOOP_FUZZ_EXAMPLES", "30"))
 
 
 def test_no_generated_input_gets_a_server_error(server: Server) -> None:

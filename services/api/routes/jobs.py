@@ -64,8 +64,8 @@ async def cancel_job(job_id: JobId, runs: RunsDep) -> JobOut:
 async def stream_events(
     job_id: JobId,
     runtime: RuntimeDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
-    after: Annotated[int | None, Query(ge=0, description="Same as Last-Event-ID.")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=18)] = None,
+    after: Annotated[int | None, Query(ge=0, le=10**18, description="Same as Last-Event-ID.")] = None,
 ) -> EventSourceResponse:
     """The job's events as SSE; reconnect with ``Last-Event-ID`` to continue without gaps."""
     await asyncio.to_thread(get_job, runtime.store, job_id)

@@ -74,7 +74,7 @@ def get_tasks(store: StoreDep) -> list[TaskOut]:
 
 @router.get("/{name}", response_model=TaskOut)
 def read_task(
-    name: TaskName, store: StoreDep, version: Annotated[int | None, Query(ge=1)] = None
+    name: TaskName, store: StoreDep, version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None
 ) -> TaskOut:
     """The newest (or ``version``) version of one task."""
     return task_out(store, get_task(store, name, version=version))
