@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, text
 
@@ -42,3 +43,12 @@ def ping(store: Store) -> None:
     """Raise unless the database answers a trivial query."""
     with store.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def read_job_row(store: Store, job_id: str) -> Any:
+    """The job's columns as a read-only row (attribute access), without an ORM session; None if absent.
+
+    The API's most polled route reads through this: a Core select costs about half a session.
+    """
+    with store.engine.connect() as connection:
+        return connection.execute(select(JobRow.__table__).where(JobRow.id == job_id)).first()

@@ -16,6 +16,7 @@ from services.api.schemas import ExperimentOut, JobCreate, JobOut
 from services.api.sse import job_events
 from services.jobs import build_job, save_job
 from services.store import get_job, list_experiments, list_jobs
+from services.store.stats import read_job_row
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 JobId = Annotated[str, Path(min_length=1, max_length=40)]
@@ -46,7 +47,9 @@ async def read_job(job_id: JobId, store: StoreDep) -> Response:
     """One job."""
     # The hottest route (clients poll it): a point read by primary key is short enough to run
     # on the event loop, and the body is serialised once, not validated again by FastAPI.
-    row = get_job(store, job_id)
+    row = read_job_row(store, job_id)
+    if row is None:
+        get_job(store, job_id)  # raises NotFound with the usual message
     return Response(JobOut.model_validate(row).model_dump_json(), media_type="application/json")
 
 
