@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -12,7 +16,7 @@ import pytest
 
 from agents.protocols import ExperimentRecord
 from services.store import SqlJournal, create_checkpoint, create_job
-from tests.services.conftest import Server, task_files, upload
+from tests.services.conftest import TOKENS, Server, task_files, upload
 
 
 def _tarball(members: dict[str, bytes], *, links: dict[str, str] | None = None) -> bytes:
@@ -214,3 +218,28 @@ def test_a_checkpoint_is_decided_once_by_the_token_holder(server: Server) -> Non
     assert decided["status"] == "decided" and decided["decision"]["decided_by"] == winner["decided_by"]
     assert decided["decision"]["reason"] == f"{winner['decided_by']} says no"
     _is_error(client.post(f"/v1/checkpoints/{cid}/decision", json={"action": "approve"}), 409)
+
+
+def test_the_cli_lists_and_decides_checkpoints_through_the_server(server: Server) -> None:
+    with server.store() as store:
+        job_id = create_job(store, task_name="basic", task_dir="/nowhere", strategy="search", status="waiting").id
+        create_checkpoint(store, checkpoint_id=f"{job_id}-2-code-0", job_id=job_id, kind="code",
+                          payload={"title": "use sockets"}, flagged=["imports socket"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABLOOP_")}
+    env.update(LABLOOP_API_URL=server.url, LABLOOP_API_TOKEN=TOKENS["bob"], LABLOOP_HOME=str(server.home / "cli"))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from services.cli import main; main()", *args],
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    listed = cli("checkpoints", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert f"{job_id}-2-code-0" in [c["id"] for c in json.loads(listed.stdout)]
+    rejected = cli("reject", f"{job_id}-2-code-0", "--reason", "no sockets in experiments", "--json")
+    assert rejected.returncode == 0, rejected.stderr
+    assert json.loads(rejected.stdout)["decided_by"] == "bob"
+    again = cli("approve", f"{job_id}-2-code-0")
+    assert again.returncode == 2 and ("already decided" in again.stderr or "can no longer" in again.stderr)
+    env["LABLOOP_API_TOKEN"] = "wrong-token-000000"
+    refused = cli("checkpoints")
+    assert refused.returncode == 2 and "not valid" in refused.stderr

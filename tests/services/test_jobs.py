@@ -139,3 +139,21 @@ def test_cancel_stops_a_running_job_and_its_container_at_once(jobs_server: Serve
     time.sleep(2)  # the graph's thread winds down; nothing may revive the job
     assert job_status(server.client(), job_id) == "cancelled"
     engine.close()
+
+
+def test_jobs_beyond_the_concurrency_limit_queue_and_a_queued_job_cancels_at_once(jobs_server: Server) -> None:
+    server = jobs_server
+    client = server.client()
+    if client.get("/v1/tasks/sleepy").status_code == 404:
+        upload(client, task_files("sleepy", slow=60))
+    jobs = [_start(server, ONLY_CODE, task="sleepy") for _ in range(3)]  # the server runs 2 at once
+    wait_for(lambda: sorted(job_status(client, j) for j in jobs) == ["queued", "running", "running"],
+             timeout=30, what="two running and one queued", server=server)
+    queued = next(j for j in jobs if job_status(client, j) == "queued")
+    assert client.post(f"/v1/jobs/{queued}/cancel").json()["status"] == "cancelled"
+    for job_id in jobs:
+        if job_id != queued:
+            assert client.post(f"/v1/jobs/{job_id}/cancel").json()["status"] == "cancelled"
+    time.sleep(1)
+    assert client.get(f"/v1/jobs/{queued}").json()["started_at"] is None  # it never ran
+    assert client.get(f"/v1/jobs/{queued}/experiments").json() == []
