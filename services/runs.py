@@ -136,6 +136,8 @@ class RunManager:
             if job.status in FINISHED or job.cancel_requested or cancelled.is_set():
                 return
             await asyncio.to_thread(set_job_status, self.store, job_id, "running")
+            log.info("job %s running%s", job_id, f" after {decision.action}" if decision else "",
+                     extra={"job_id": job_id})
             await asyncio.to_thread(
                 self.emit, job_id, "job.running", {"resumed_with": decision.action if decision else None}
             )
@@ -159,6 +161,7 @@ class RunManager:
                     payload=dict(outcome.payload), flagged=list(outcome.flagged),
                 )
                 set_job_status(self.store, job_id, "waiting")
+                log.info("job %s waiting at %s", job_id, row.id, extra={"job_id": job_id, "checkpoint_id": row.id})
                 if row.status == "pending":
                     self.emit(job_id, "checkpoint.created", {"checkpoint_id": row.id, "kind": row.kind,
                                                              "flagged": list(outcome.flagged)})
@@ -170,6 +173,7 @@ class RunManager:
             finished = {"status": outcome.status, "error": outcome.error,
                         "llm_tokens": (summary or {}).get("llm_tokens", 0)}
             self.emit(job_id, "job.finished", finished)
+            log.info("job %s %s", job_id, outcome.status, extra={"job_id": job_id})
             if job.status not in FINISHED:  # the driver may have recorded the end itself
                 set_job_status(self.store, job_id, outcome.status, error=outcome.error, summary=summary)
         except Conflict:

@@ -243,3 +243,11 @@ def test_the_cli_lists_and_decides_checkpoints_through_the_server(server: Server
     env["LABLOOP_API_TOKEN"] = "wrong-token-000000"
     refused = cli("checkpoints")
     assert refused.returncode == 2 and "not valid" in refused.stderr
+
+
+def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABLOOP_")}
+    env.update(LABLOOP_HOME=str(tmp_path), LABLOOP_HOST="0.0.0.0")
+    refused = subprocess.run([sys.executable, "-c", "from services.cli import main; main()", "serve"],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "refusing to listen on 0.0.0.0 without a token" in refused.stderr

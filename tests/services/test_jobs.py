@@ -157,3 +157,16 @@ def test_jobs_beyond_the_concurrency_limit_queue_and_a_queued_job_cancels_at_onc
     time.sleep(1)
     assert client.get(f"/v1/jobs/{queued}").json()["started_at"] is None  # it never ran
     assert client.get(f"/v1/jobs/{queued}/experiments").json() == []
+
+
+def test_an_edit_at_the_code_gate_is_what_runs(jobs_server: Server) -> None:
+    server = jobs_server
+    job_id = _start(server, ONLY_CODE)
+    checkpoint = _pending(server, job_id)
+    reply = server.client().post(f"/v1/checkpoints/{checkpoint['id']}/decision",
+                                 json={"action": "edit", "reason": "try the optimum", "edit": {"params": {"x": 1.0}}})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["edit"] == {"params": {"x": 1.0}}
+    assert _finished(server, job_id)["status"] == "succeeded"
+    candidate = next(e for e in server.client().get(f"/v1/jobs/{job_id}/experiments").json() if e["role"] == "candidate")
+    assert candidate["params"] == {"x": 1.0} and candidate["result"]["metrics"]["score"] == 0.0
