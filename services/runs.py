@@ -107,6 +107,7 @@ class RunManager:
         self._stops: dict[str, threading.Event] = {}
         self._closing = False
         self._in_thread: set[str] = set()
+        self._again: dict[str, DecisionRow | None] = {}
 
     def active(self) -> list[str]:
         """Ids of jobs that hold a task (queued for a slot or running)."""
@@ -114,7 +115,12 @@ class RunManager:
 
     def submit(self, job_id: str, decision: DecisionRow | None = None) -> None:
         """Queue ``job_id`` to run (or resume with ``decision``) as soon as a slot is free."""
-        if self._closing or job_id in self._tasks:
+        if self._closing:
+            return
+        if job_id in self._tasks:
+            # Its previous run is still recording its pause (a fast decision can get here first):
+            # run again as soon as that task ends.
+            self._again[job_id] = decision
             return
         self._stops[job_id] = threading.Event()
         task = asyncio.get_running_loop().create_task(self._run(job_id, decision), name=job_id)
@@ -124,6 +130,8 @@ class RunManager:
     def _forget(self, job_id: str) -> None:
         self._tasks.pop(job_id, None)
         self._stops.pop(job_id, None)
+        if job_id in self._again:
+            self.submit(job_id, self._again.pop(job_id))
 
     def stop_event(self, job_id: str) -> threading.Event:
         """The event that tells a job's thread it was cancelled."""

@@ -1,0 +1,156 @@
+"""The run manager's own rules, with a scripted driver over a real app database (no graph, no Docker).
+
+The driver stands in for the graph so each rule can be forced: the concurrency limit, a decision
+that arrives while the run that paused is still being recorded, and recovery after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.runs import Finish, Pause, RunManager
+from services.store import (
+    SqlJournal,
+    Store,
+    create_checkpoint,
+    create_job,
+    decide_checkpoint,
+    events_after,
+    get_job,
+    list_checkpoints,
+    open_store,
+)
+from services.store.models import DecisionRow, JobRow
+
+
+class ScriptedDriver:
+    """Pauses each job once at a checkpoint (like the graph: the row first), then finishes."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.gate = threading.Event()
+        self.gate.set()
+        self.running = 0
+        self.most = 0
+        self.lock = threading.Lock()
+        self.on_pause: Any = None
+        self.paused: dict[str, Pause] = {}
+
+    def waiting_at(self, job: JobRow) -> Pause | None:
+        return self.paused.get(job.id)
+
+    def advance(self, job: JobRow, *, decision: DecisionRow | None, cancelled: threading.Event) -> Pause | Finish:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            self.gate.wait(10)
+            if job.id not in self.paused:
+                pause = Pause(f"{job.id}-1-code-0", "code", {"diff": "+x"}, ["imports socket"])
+                create_checkpoint(self.store, checkpoint_id=pause.checkpoint_id, job_id=job.id, kind="code",
+                                  payload=dict(pause.payload), flagged=pause.flagged)
+                self.paused[job.id] = pause
+                if self.on_pause is not None:
+                    self.on_pause(pause)
+                return pause
+            assert decision is not None and decision.checkpoint_id == self.paused[job.id].checkpoint_id
+            self.paused.pop(job.id)
+            return Finish("succeeded", summary={"decided": decision.action})
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(f"sqlite:///{tmp_path / 'labloop.db'}") as opened:
+        yield opened
+
+
+def _manager(store: Store, driver: ScriptedDriver, limit: int = 2) -> RunManager:
+    return RunManager(store=store, driver=driver, emit=SqlJournal(store).emit, limit=limit)
+
+
+def _job(store: Store, status: str = "queued") -> str:
+    return create_job(store, task_name="t", task_dir="/t", strategy="search", status=status).id
+
+
+async def _until(predicate: Any, timeout: float = 10) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+def test_at_most_limit_jobs_run_and_waiting_jobs_hold_no_slot(store: Store) -> None:
+    async def scenario() -> None:
+        driver = ScriptedDriver(store)
+        driver.gate.clear()
+        runs = _manager(store, driver, limit=2)
+        jobs = [_job(store) for _ in range(4)]
+        for job_id in jobs:
+            runs.submit(job_id)
+        await _until(lambda: driver.running == 2)
+        await asyncio.sleep(0.2)
+        assert sorted(get_job(store, j).status for j in jobs) == ["queued", "queued", "running", "running"]
+        driver.gate.set()
+        await _until(lambda: all(get_job(store, j).status == "waiting" for j in jobs))
+        assert runs.active() == [] and driver.most == 2  # all four wait, none holds a task
+        for job_id in jobs:
+            await runs.decide(f"{job_id}-1-code-0", action="approve", reason="", edit=None, by="alice")
+        await _until(lambda: all(get_job(store, j).status == "succeeded" for j in jobs))
+        assert driver.most == 2
+
+    asyncio.run(scenario())
+
+
+def test_a_decision_that_beats_the_recording_of_its_pause_still_resumes_the_job(store: Store) -> None:
+    async def scenario() -> None:
+        driver = ScriptedDriver(store)
+        runs = _manager(store, driver)
+        loop = asyncio.get_running_loop()
+
+        def decide_at_once(pause: Pause) -> None:  # in the job's thread, before the run manager saw the pause
+            asyncio.run_coroutine_threadsafe(
+                runs.decide(pause.checkpoint_id, action="approve", reason="", edit=None, by="bob"), loop
+            ).result(10)
+
+        driver.on_pause = decide_at_once
+        job_id = _job(store)
+        runs.submit(job_id)
+        await _until(lambda: get_job(store, job_id).status == "succeeded")
+        assert get_job(store, job_id).summary == {"decided": "approve"}
+        kinds = [e.kind for e in events_after(store, job_id)]
+        assert kinds.count("job.finished") == 1 and kinds.count("checkpoint.decided") == 1
+
+    asyncio.run(scenario())
+
+
+def test_recovery_resumes_running_and_decided_jobs_and_leaves_pending_ones_waiting(store: Store) -> None:
+    driver = ScriptedDriver(store)
+    interrupted = _job(store, status="running")  # was mid-node when the process died
+    pending = _job(store, status="waiting")
+    decided = _job(store, status="waiting")  # decided, but the process died before resuming it
+    for job_id in (pending, decided):
+        driver.paused[job_id] = Pause(f"{job_id}-1-code-0", "code", {}, [])
+        create_checkpoint(store, checkpoint_id=f"{job_id}-1-code-0", job_id=job_id, kind="code", payload={},
+                          flagged=[])
+    decide_checkpoint(store, f"{decided}-1-code-0", action="approve", by="alice")
+
+    async def scenario() -> None:
+        runs = _manager(store, driver)
+        await runs.recover()
+        await _until(lambda: get_job(store, decided).status == "succeeded")
+        await _until(lambda: get_job(store, interrupted).status == "waiting")  # ran on, to its checkpoint
+        assert get_job(store, pending).status == "waiting"
+        assert [c.status for c in list_checkpoints(store, job_id=pending, status=None)] == ["pending"]
+        assert [e.kind for e in events_after(store, pending)] == []  # nothing announced twice
+
+    asyncio.run(scenario())
