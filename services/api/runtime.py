@@ -93,6 +93,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             settings=settings, store=store, hub=hub, journal=journal, metrics=metrics, runs=runs,
             scheduler=scheduler, tokens=settings.tokens(), memory=memory, sandbox=sandbox,
         )
+        if settings.executor == "queue":
+            log.warning("LABLOOP_EXECUTOR=queue has no workers yet: jobs run inside this process")
         if not runtime.tokens:
             log.warning("no LABLOOP_API_TOKEN set: every local caller is accepted as 'local'")
         await runs.recover()

@@ -63,8 +63,8 @@ def _events(server: Server, job_id: str, *, last_id: int | None = None, stop_aft
 
 
 @pytest.fixture(scope="module")
-def jobs_server(server: Server) -> Server:
-    """The module's server with the quick task uploaded."""
+def jobs_server(server: Server, sandbox_image: str) -> Server:
+    """The module's server with the quick task uploaded (the image must be built: `make setup`)."""
     upload(server.client(), task_files("quick"))
     return server
 

@@ -10,7 +10,7 @@ from tests.utils.databases import postgres_database
 pytestmark = [pytest.mark.postgres, pytest.mark.docker]
 
 
-def test_a_gated_job_runs_to_its_report_on_postgres(make_server: ServerFactory) -> None:
+def test_a_gated_job_runs_to_its_report_on_postgres(make_server: ServerFactory, sandbox_image: str) -> None:
     with postgres_database() as url:
         server = make_server(LABLOOP_DATABASE_URL=url).start()
         client = server.client()

@@ -14,7 +14,7 @@ NO_GATES = {"idea": "never", "code": "never", "finding": "never"}
 
 
 def test_after_kill_9_checkpoints_stay_pending_running_jobs_finish_and_nothing_is_recorded_twice(
-    make_server: ServerFactory,
+    make_server: ServerFactory, sandbox_image: str,
 ) -> None:
     first = make_server().start()
     client = first.client()
