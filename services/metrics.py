@@ -56,7 +56,7 @@ class ServiceMetrics:
         )
         self.decision_to_resume = Histogram(
             "labloop_decision_to_resume_seconds",
-            "From a stored decision to its job running again.",
+            "From a stored decision to its job's thread starting again (the graph's next node follows).",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, float("inf")),
             registry=self.registry,
         )

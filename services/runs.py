@@ -34,7 +34,7 @@ from services.store import (
 )
 from services.store.checkpoints import close_pending_checkpoints
 from services.store.jobs import FINISHED, request_cancel
-from services.store.models import DecisionRow, JobRow
+from services.store.models import DecisionRow, JobRow, utcnow
 from services.store.schedules import as_utc
 
 log = logging.getLogger("labloop.runs")
@@ -96,12 +96,14 @@ class RunManager:
         limit: int,
         stop_container: Callable[[str], object] | None = None,
         on_decided: Callable[[float], None] | None = None,
+        on_resumed: Callable[[float], None] | None = None,
     ) -> None:
         self.store = store
         self.driver = driver
         self.emit = emit
         self.stop_container = stop_container
         self.on_decided = on_decided
+        self.on_resumed = on_resumed
         self._slots = asyncio.Semaphore(limit)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stops: dict[str, threading.Event] = {}
@@ -146,6 +148,8 @@ class RunManager:
             await asyncio.to_thread(set_job_status, self.store, job_id, "running")
             log.info("job %s running%s", job_id, f" after {decision.action}" if decision else "",
                      extra={"job_id": job_id})
+            if decision is not None and self.on_resumed is not None:
+                self.on_resumed((utcnow() - as_utc(decision.decided_at)).total_seconds())
             await asyncio.to_thread(
                 self.emit, job_id, "job.running", {"resumed_with": decision.action if decision else None}
             )

@@ -83,6 +83,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             store=store, driver=driver, emit=journal.emit, limit=settings.max_concurrent_jobs,
             stop_container=sandbox.cancel if sandbox is not None else None,
             on_decided=metrics.checkpoint_wait.observe,
+            on_resumed=metrics.decision_to_resume.observe,
         )
         stack.push_async_callback(runs.close)
         scheduler = Scheduler(

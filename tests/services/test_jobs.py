@@ -101,6 +101,7 @@ def test_a_code_gate_waits_until_approved_over_http_then_the_report_is_served(jo
     assert artifact.status_code == 200 and artifact.text == "x=-2.0\n"
     metrics = server.client().get("/metrics").text
     assert "labloop_checkpoint_wait_seconds_count 1.0" in metrics
+    assert "labloop_decision_to_resume_seconds_count 1.0" in metrics
     assert 'labloop_jobs{status="succeeded"}' in metrics and "labloop_sandbox_duration_seconds_count" in metrics
 
 
