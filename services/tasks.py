@@ -48,7 +48,9 @@ def read_tarball(data: bytes, *, max_bytes: int) -> dict[str, bytes]:
     total = 0
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            for member in archive:
+            for seen, member in enumerate(archive):
+                if seen >= 4 * MAX_FILES:
+                    raise InvalidInput(f"the tarball has too many entries; at most {MAX_FILES} files")
                 if member.isdir():
                     continue
                 if not member.isfile():

@@ -31,6 +31,17 @@ _UPLOAD_BODY: dict[str, Any] = {
 }
 
 
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The body, read in chunks and refused as soon as it passes ``limit`` bytes."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(f"the upload is larger than {limit} bytes (LABLOOP_UPLOAD_MAX_BYTES)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def task_out(store: Any, row: TaskRow) -> TaskOut:
     """A task version with its file list and the versions that exist."""
     out = TaskOut.model_validate(row)
@@ -44,9 +55,7 @@ async def upload_task(request: Request, runtime: RuntimeDep) -> TaskOut:
     """Upload a task folder; a re-upload of the same name makes a new version."""
     settings = runtime.settings
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await request.body()
-    if len(body) > settings.upload_max_bytes * 2:
-        raise BadRequest(f"the upload is larger than {settings.upload_max_bytes} bytes")
+    body = await _read_capped(request, settings.upload_max_bytes)
     files: dict[str, str | bytes]
     if kind in TARBALL_TYPES:
         files = dict(await asyncio.to_thread(read_tarball, body, max_bytes=settings.upload_max_bytes))
