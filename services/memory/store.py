@@ -1,7 +1,8 @@
 """ChromaMemory: the :class:`~agents.protocols.Memory` protocol on ChromaDB.
 
 One Chroma collection per memory kind (``findings``, ``ideas``, ``feedback``,
-``literature``), cosine space. Vectors are computed here by the collection's embedder (see
+``literature``), cosine space, plus small index collections beside ``ideas`` that keep the
+novelty check fast (:mod:`services.memory.task_index`). Vectors are computed here by the collection's embedder (see
 :mod:`services.memory.embedders`), never by Chroma, and every collection records the
 embedder's name and dimension in its metadata so vectors of two kinds are never mixed.
 Chroma errors are translated into :class:`~sandbox.errors.MemoryStoreError` where they enter.
@@ -175,9 +176,10 @@ class ChromaMemory:
         vector = self._query_vector(col.embedder, text)
         clause = where_clause(where)
         if kind == "ideas":
-            routed, handle, rest = self._idea_index().route(clause)
+            with _translated("open the idea indexes"):
+                routed, handle, rest = self._idea_index().route(clause)
             if routed:
-                return [] if handle is None else self._query(_Collection(handle, col.embedder), kind, vector, k, rest)
+                return self._query(_Collection(handle, col.embedder), kind, vector, k, rest)
         return self._query(col, kind, vector, k, clause)
 
     def _query(

@@ -85,7 +85,7 @@ class IdeaIndex:
                       metadatas=[dict(metadatas[i]) for i in rows])
 
     def route(self, clause: Mapping[str, Any] | None) -> tuple[bool, Any | None, dict[str, Any] | None]:
-        """Which index answers ``clause``: (routed, collection or None when empty, rest of the clause).
+        """Which index answers ``clause``: (routed, its collection, the rest of the clause).
 
         A clause that requires ``fate == "rejected"`` goes to the rejected ideas, else one
         that requires one ``task`` goes to that task's ideas; the other terms stay as a
@@ -104,7 +104,9 @@ class IdeaIndex:
                 rest = [t for t in terms if t is not term]
                 where = None if not rest else rest[0] if len(rest) == 1 else {"$and": rest}
                 target = self.task_name(value) if name == "task" else self.rejected_name
-                return True, self._handle(target, create=False), where
+                # Created when first asked for (empty), so the next check finds it cached
+                # instead of listing the server's collections again.
+                return True, self._handle(target, create=True, task=value if name == "task" else None), where
         return False, None, None
 
     def delete(self, clause: Mapping[str, Any]) -> None:
