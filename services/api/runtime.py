@@ -75,6 +75,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         journal = SqlJournal(store, listeners=[metrics.observe_event])
         stack.enter_context(watch_events(store, hub))
         memory = await asyncio.to_thread(_open_memory, settings)
+        if callable(getattr(memory, "close", None)):
+            stack.callback(memory.close)  # type: ignore[union-attr]
         sandbox = await asyncio.to_thread(_open_sandbox, settings)
         if sandbox is not None:
             stack.callback(sandbox.close)
