@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from services.store import events_after, list_checkpoints, list_decisions, list_experiments
+from services.store import events_after, get_job, list_checkpoints, list_decisions, list_experiments
 from tests.services.conftest import ServerFactory, job_status, task_files, upload, wait_for
 
 pytestmark = pytest.mark.docker
@@ -57,3 +57,23 @@ def test_after_kill_9_checkpoints_stay_pending_running_jobs_finish_and_nothing_i
         assert len(created) == 1
     report = client.get(f"/v1/jobs/{running}/report")
     assert report.status_code == 200 and "sleepy" in report.text
+
+
+def test_a_graceful_stop_leaves_a_running_job_to_be_resumed(make_server: ServerFactory, sandbox_image: str) -> None:
+    first = make_server().start()
+    client = first.client()
+    upload(client, task_files("sleepy", slow=4))
+    job_id = client.post("/v1/jobs", json={"task": "sleepy", "gates": NO_GATES}).json()["id"]
+    wait_for(lambda: [e for e in client.get(f"/v1/jobs/{job_id}/experiments").json() if e["status"] == "running"],
+             what="the baseline to be running", server=first)
+    with client.stream("GET", f"/v1/jobs/{job_id}/events"):  # an open SSE stream must not hold the stop
+        first.stop()
+    # uvicorn re-raises the signal once it has shut down, hence -SIGTERM rather than 0.
+    assert first.proc is not None and first.proc.returncode in (0, -15), first.tail()
+    assert "Application shutdown complete" in first.tail()
+    with first.store() as store:
+        assert get_job(store, job_id).status == "running"  # not failed: the next start resumes it
+    second = make_server(first.home).start()
+    wait_for(lambda: job_status(second.client(), job_id) in ("succeeded", "failed"), timeout=120,
+             what="the resumed job", server=second)
+    assert job_status(second.client(), job_id) == "succeeded"
