@@ -139,6 +139,13 @@ class RunManager:
         """The event that tells a job's thread it was cancelled."""
         return self._stops.setdefault(job_id, threading.Event())
 
+    async def run(self, job_id: str, decision: DecisionRow | None = None) -> None:
+        """Run ``job_id`` in the caller's task until it waits or ends (a queue worker's entry point)."""
+        try:
+            await self._run(job_id, decision)
+        finally:
+            self._stops.pop(job_id, None)
+
     async def _run(self, job_id: str, decision: DecisionRow | None) -> None:
         cancelled = self.stop_event(job_id)
         async with self._slots:

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     sandbox_expiry_s: int = Field(6 * 3600, ge=60)
     max_concurrent_jobs: int = Field(2, ge=1)
     artifacts_dir: Path | None = Field(None, description="Shared artifact folder; default home/runs.")
+    tasks_dir: Path | None = Field(None, description="Uploaded task folders (shared in scale-out); default home/tasks.")
+    worker_concurrency: int = Field(2, ge=1, le=64, description="Jobs one `labloop worker` drives at once.")
+    worker_heartbeat_s: float = Field(5.0, gt=0, description="How often a worker tells the queue it is alive.")
+    worker_stalled_s: float = Field(30.0, gt=0, description="Silence after which a worker's jobs go to another.")
     schedule_grace_s: int = Field(3600, ge=0)
     schedule_tick_s: float = Field(5.0, gt=0, le=3600, description="How often the scheduler looks for due firings.")
     api_url: str = Field("http://127.0.0.1:8000", description="Where CLI commands find a running server.")
@@ -54,6 +58,11 @@ class Settings(BaseSettings):
     def runs_dir(self) -> Path:
         """Where experiment workspaces, outputs and reports live."""
         return (self.artifacts_dir or self.home / "runs").resolve()
+
+    @property
+    def task_store_dir(self) -> Path:
+        """Where uploaded task versions are written (every worker must read the same folder)."""
+        return (self.tasks_dir or self.home / "tasks").resolve()
 
     @property
     def db_url(self) -> str:

@@ -61,6 +61,23 @@ def _open_sandbox(settings: Settings) -> Any | None:
         return None
 
 
+async def _run_manager(settings: Settings, stack: AsyncExitStack, hub: EventHub, **parts: Any) -> RunManager:
+    """The embedded run manager, or (LABLOOP_EXECUTOR=queue) one that hands jobs to queue workers."""
+    from services.checkpointer import postgres_url
+    from services.event_wakeups import listen_for_events
+
+    url = postgres_url(settings)
+    if url is not None:  # events written by other processes wake this one's SSE streams
+        stack.enter_context(listen_for_events(url, hub.notify))
+    if settings.executor != "queue":
+        return RunManager(**parts)
+    from services.queue import QueueRunManager, ensure_schema, queue_app
+
+    await ensure_schema(settings)
+    queue = await stack.enter_async_context(queue_app(settings).open_async())
+    return QueueRunManager(queue=queue, **parts)
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Open the store, memory, sandbox, run manager and scheduler; recover unfinished work."""
@@ -77,11 +94,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         memory = await asyncio.to_thread(_open_memory, settings)
         if callable(getattr(memory, "close", None)):
             stack.callback(memory.close)  # type: ignore[union-attr]
-        sandbox = await asyncio.to_thread(_open_sandbox, settings)
+        # With the queue executor, jobs run on workers: this process needs no Docker engine.
+        sandbox = None if settings.executor == "queue" else await asyncio.to_thread(_open_sandbox, settings)
         if sandbox is not None:
             stack.callback(sandbox.close)
         driver = stack.enter_context(open_driver(settings, store=store, journal=journal, runner=sandbox, memory=memory))
-        runs = RunManager(
+        runs = await _run_manager(
+            settings, stack, hub,
             store=store, driver=driver, emit=journal.emit, limit=settings.max_concurrent_jobs,
             stop_container=sandbox.cancel if sandbox is not None else None,
             on_decided=metrics.checkpoint_wait.observe,
@@ -96,8 +115,6 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             settings=settings, store=store, hub=hub, journal=journal, metrics=metrics, runs=runs,
             scheduler=scheduler, tokens=settings.tokens(), memory=memory, sandbox=sandbox,
         )
-        if settings.executor == "queue":
-            log.warning("LABLOOP_EXECUTOR=queue has no workers yet: jobs run inside this process")
         if not runtime.tokens:
             log.warning("no LABLOOP_API_TOKEN set: every local caller is accepted as 'local'")
         await runs.recover()

@@ -28,6 +28,7 @@ def _register() -> None:
         memory_cmd,  # noqa: F401
         run_cmd,  # noqa: F401
         sandbox_cmd,  # noqa: F401
+        worker_cmd,  # noqa: F401
     )
 
 

@@ -27,6 +27,8 @@ def _check(name: str, runtime: Any) -> str | None:
         if name == "database":
             ping(runtime.store)
         elif name == "docker":
+            if runtime.sandbox is None and runtime.settings.executor == "queue":
+                return None  # jobs run on queue workers, each with its own engine
             if runtime.sandbox is None:
                 return "not connected at start-up; start Docker and restart the server"
             runtime.sandbox.client.ping()

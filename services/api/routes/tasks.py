@@ -69,7 +69,7 @@ async def upload_task(request: Request, runtime: RuntimeDep) -> TaskOut:
     else:
         raise BadRequest("send application/json ({\"files\": {...}}) or application/gzip (a tar.gz)")
     row = await asyncio.to_thread(
-        save_task, runtime.store, tasks_dir=settings.home / "tasks", files=files,
+        save_task, runtime.store, tasks_dir=settings.task_store_dir, files=files,
         max_bytes=settings.upload_max_bytes,
     )
     return await asyncio.to_thread(task_out, runtime.store, row)

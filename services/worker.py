@@ -1,0 +1,152 @@
+"""``labloop worker``: takes research jobs from the queue and drives them with this machine's Docker.
+
+    start: app database (migrated), queue tables, memory (LABLOOP_CHROMA_URL), the local sandbox
+    each queue job "look at job J":
+        J finished, or cancelled ─────────────────────────────► nothing to do
+        J waits at a checkpoint nobody decided yet ───────────► nothing to do (a decision re-queues J)
+        otherwise ─► run J (with the recorded decision, if any) until its next checkpoint or its end
+    while J runs: its cancel_requested flag is polled; once set, J's graph is told and its
+                  containers on this engine are killed until the graph has stopped
+    every worker_stalled_s / 2: jobs of workers silent for worker_stalled_s go back to the queue
+
+Several workers on several machines share nothing but Postgres, the Chroma server and the
+shared folders (LABLOOP_TASKS_DIR, LABLOOP_ARTIFACTS_DIR); each has its own LABLOOP_HOME.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from contextlib import AsyncExitStack, suppress
+from typing import Any
+
+from procrastinate import App
+
+from sandbox.errors import Conflict, DockerUnavailable, LabloopError
+from services.queue import CONTEXT_KEY, ensure_schema, queue_app, retry_stalled
+from services.runs import KILL_INTERVAL_S, RunManager
+from services.settings import Settings
+from services.store import SqlJournal, get_decision, get_job, open_store, set_job_status
+from services.store.checkpoints import get_checkpoint
+from services.store.jobs import FINISHED
+
+log = logging.getLogger("labloop.worker")
+CANCEL_POLL_S = 0.5
+SHUTDOWN_GRACE_S = 10.0  # after SIGTERM, running jobs get this long before going back to the queue
+
+
+class WorkerRunManager(RunManager):
+    """The run manager inside a worker: runs what the queue hands it, in the queue job's own task."""
+
+    def __init__(self, *, worker_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.worker_name = worker_name
+
+    async def take(self, job_id: str) -> None:
+        """Drive ``job_id`` until it waits or ends, unless there is nothing to do (see the module doc)."""
+        job = await asyncio.to_thread(get_job, self.store, job_id)
+        if job.status in FINISHED:
+            return
+        if job.cancel_requested:
+            with suppress(Conflict):
+                await asyncio.to_thread(set_job_status, self.store, job_id, "cancelled")
+            return
+        pause = await asyncio.to_thread(self.driver.waiting_at, job)
+        decision = None
+        if pause is not None:
+            decision = await asyncio.to_thread(get_decision, self.store, pause.checkpoint_id)
+            if decision is None:
+                await self._stay_waiting(job_id, pause)
+                return
+        await asyncio.to_thread(self.emit, job_id, "job.taken", {"worker": self.worker_name})
+        stop = self.stop_event(job_id)  # the same event the run hands the graph's thread
+        watcher = asyncio.create_task(self._watch_cancel(job_id, stop), name=f"cancel-watch-{job_id}")
+        try:
+            await self.run(job_id, decision)
+        finally:
+            watcher.cancel()
+
+    async def _stay_waiting(self, job_id: str, pause: Any) -> None:
+        try:
+            await asyncio.to_thread(get_checkpoint, self.store, pause.checkpoint_id)
+        except LabloopError:  # a worker died between the interrupt and its checkpoint row
+            await asyncio.to_thread(self._record, job_id, pause)
+            return
+        if (await asyncio.to_thread(get_job, self.store, job_id)).status != "waiting":
+            with suppress(Conflict):
+                await asyncio.to_thread(set_job_status, self.store, job_id, "waiting")
+
+    async def _watch_cancel(self, job_id: str, stop: Any) -> None:
+        while not (await asyncio.to_thread(get_job, self.store, job_id)).cancel_requested:
+            await asyncio.sleep(CANCEL_POLL_S)
+        log.info("job %s cancelled: stopping its graph and containers", job_id, extra={"job_id": job_id})
+        stop.set()
+        while self.stop_container is not None:  # ends when the run ends (this task is cancelled)
+            await asyncio.to_thread(self.stop_container, job_id)
+            await asyncio.sleep(KILL_INTERVAL_S)
+
+
+def _open_sandbox(settings: Settings) -> Any:
+    from sandbox.engine import connect
+    from sandbox.runner import DockerSandbox
+
+    try:
+        return DockerSandbox(connect(), image=settings.sandbox_image, work_dir=settings.home / "sandbox",
+                             pool_size=settings.sandbox_pool_size, expiry_s=settings.sandbox_expiry_s)
+    except LabloopError as exc:
+        raise DockerUnavailable(f"a worker needs this machine's Docker engine and the sandbox image: {exc}") from exc
+
+
+def _open_memory(settings: Settings) -> Any:
+    from services.memory import open_memory
+
+    try:
+        return open_memory(settings)
+    except LabloopError as exc:
+        log.warning("memory unavailable, findings and feedback are not kept: %s", exc)
+        return None
+
+
+async def _recover_stalled(app: App, stalled_s: float) -> None:
+    while True:
+        try:
+            await retry_stalled(app, stalled_s=stalled_s)
+        except Exception:  # noqa: BLE001 - a failed sweep must not stop the worker
+            log.exception("looking for stalled jobs failed")
+        await asyncio.sleep(max(0.5, stalled_s / 2))
+
+
+async def serve_worker(settings: Settings, *, name: str | None = None) -> None:
+    """Run one worker until SIGTERM/SIGINT (running jobs get a grace period, then go back to the queue)."""
+    from services.run_driver import open_driver
+
+    await ensure_schema(settings)
+    app = queue_app(settings, pool_size=settings.worker_concurrency + 3)
+    name = name or f"{socket.gethostname()}-{os.getpid()}"
+    async with AsyncExitStack() as stack:
+        store = await asyncio.to_thread(open_store, settings.db_url)
+        stack.callback(store.close)
+        memory = await asyncio.to_thread(_open_memory, settings)
+        sandbox = await asyncio.to_thread(_open_sandbox, settings)
+        stack.callback(sandbox.close)
+        journal = SqlJournal(store)
+        driver = stack.enter_context(open_driver(settings, store=store, journal=journal, runner=sandbox,
+                                                 memory=memory))
+        runs = WorkerRunManager(worker_name=name, store=store, driver=driver, emit=journal.emit, limit=settings.worker_concurrency,
+                                stop_container=sandbox.cancel)
+        await stack.enter_async_context(app.open_async())
+        sweeper = asyncio.create_task(_recover_stalled(app, settings.worker_stalled_s), name="stalled-jobs")
+        log.info("worker %s taking jobs (%d at a time)", name, settings.worker_concurrency)
+        try:
+            await app.run_worker_async(
+                name=name, concurrency=settings.worker_concurrency, additional_context={CONTEXT_KEY: runs},
+                update_heartbeat_interval=settings.worker_heartbeat_s,
+                stalled_worker_timeout=settings.worker_stalled_s,
+                shutdown_graceful_timeout=SHUTDOWN_GRACE_S, delete_jobs="successful",
+                install_signal_handlers=True,
+            )
+        finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
