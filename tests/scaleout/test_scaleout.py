@@ -134,12 +134,15 @@ def test_a_decision_on_the_api_is_resumed_by_a_worker_and_a_cancel_kills_its_con
     sleepy = client.post("/v1/jobs", json={"task": "sleepy", "gates": NO_GATES}).json()["id"]
     wait_for(lambda: [e for e in client.get(f"/v1/jobs/{sleepy}/experiments").json() if e["status"] == "running"],
              what="the 60 s baseline to be running", server=api)
-    asked = time.monotonic()
-    assert client.post(f"/v1/jobs/{sleepy}/cancel").json()["status"] == "cancelled"
     engine = docker.from_env()
     try:
-        wait_for(lambda: not engine.api.containers(filters={"label": f"labloop.job={sleepy}"}), timeout=20,
-                 what="the worker to kill the job's container")
+        def running() -> list[Any]:
+            return list(engine.api.containers(filters={"label": f"labloop.job={sleepy}"}))
+
+        wait_for(running, timeout=30, what="the job's container to run")
+        asked = time.monotonic()
+        assert client.post(f"/v1/jobs/{sleepy}/cancel").json()["status"] == "cancelled"
+        wait_for(lambda: not running(), timeout=20, what="the worker to kill the job's container")
     finally:
         engine.close()
     print(f"container gone {time.monotonic() - asked:.1f} s after the cancel request")
