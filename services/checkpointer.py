@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from services.settings import Settings
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
 SCHEMA = "langgraph"
+SETUP_LOCK_KEY = 7243003
 _DRIVER = re.compile(r"^(postgres(?:ql)?)\+\w+://")
 
 
@@ -70,9 +72,23 @@ def _postgres(url: str) -> Iterator[BaseCheckpointSaver[Any]]:
         # Its own schema: the app database already has a "checkpoints" table (the human ones).
         with psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row,
                              options=f"-c search_path={SCHEMA}") as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
             saver = PostgresSaver(conn)
-            saver.setup()
+            # Workers and API processes open checkpointers at once: setup() is not safe to race
+            # (two CREATE TYPE on a fresh database), so one process at a time runs it. The lock is
+            # polled, not awaited: setup's CREATE INDEX CONCURRENTLY waits for every open
+            # transaction, a blocked pg_advisory_lock call included (a deadlock).
+            while not _try_lock(conn):
+                time.sleep(0.05)
+            try:
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+                saver.setup()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
             yield saver
     except psycopg.OperationalError as exc:
         raise ConfigError(f"cannot reach the checkpoint database: {exc}; check LABLOOP_DATABASE_URL") from exc
+
+
+def _try_lock(conn: Any) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s) AS locked", (SETUP_LOCK_KEY,)).fetchone()
+    return bool(row and row["locked"])

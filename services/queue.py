@@ -18,9 +18,9 @@ import logging
 from typing import Any
 
 import psycopg
-from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
+from procrastinate import App, BaseRetryStrategy, JobContext, PsycopgConnector, RetryDecision
 from procrastinate.exceptions import AlreadyEnqueued, JobAborted, UniqueViolation
-from procrastinate.jobs import Status
+from procrastinate.jobs import Job, Status
 from procrastinate.schema import SchemaManager
 
 from sandbox.errors import ConfigError
@@ -33,6 +33,7 @@ log = logging.getLogger("labloop.queue")
 RUN_JOB = "labloop.run_job"
 CONTEXT_KEY = "labloop_worker"
 SCHEMA_LOCK_KEY = 7243002  # pg advisory lock: one process applies the queue's schema
+TAKE_ATTEMPTS = 4
 
 
 def queue_url(settings: Settings) -> str:
@@ -45,21 +46,39 @@ def queue_url(settings: Settings) -> str:
 
 
 async def run_job(context: JobContext, job_id: str) -> None:
-    """The queue task: the worker that took it drives research job ``job_id`` (see services.worker)."""
+    """The queue task: the worker that took it drives research job ``job_id`` (see services.worker).
+
+    A failure around the graph (the database or the checkpointer not answering) is tried again a
+    few times; after the last try the research job fails with the reason, so it never hangs queued.
+    """
     worker = context.additional_context[CONTEXT_KEY]
-    await worker.take(job_id)
+    try:
+        await worker.take(job_id)
+    except Exception as exc:
+        if context.job.attempts < TAKE_ATTEMPTS:
+            log.warning("taking job %s failed (%s); trying again", job_id, exc, extra={"job_id": job_id})
+            raise
+        log.exception("taking job %s failed %d times; it fails", job_id, TAKE_ATTEMPTS, extra={"job_id": job_id})
+        await worker.give_up(job_id, exc)
+
+
+class _Retry(BaseRetryStrategy):
+    """When a queue job goes back to the queue: always after a worker's shutdown, a few times after an error."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, asyncio.CancelledError | JobAborted):  # cut short by a shutdown
+            return RetryDecision(retry_in={"seconds": 1})
+        if isinstance(exception, Exception) and job.attempts < TAKE_ATTEMPTS:
+            return RetryDecision(retry_in={"seconds": 2 * (job.attempts + 1)})
+        return None
 
 
 def queue_app(settings: Settings, *, pool_size: int = 4) -> App:
     """A procrastinate app on the app database (open it with ``async with app.open_async()``)."""
     app = App(connector=PsycopgConnector(conninfo=queue_url(settings), min_size=1, max_size=pool_size))
-    # A job cut short by a worker's shutdown (SIGTERM past the grace time) goes back to the queue;
-    # one whose worker died is brought back by retry_stalled. A graph failure fails the research
-    # job itself (the run manager records it), so the task never raises for it.
-    # (CancelledError is what a shutdown's abort raises in an async task; the hint says Exception.)
-    retry = RetryStrategy(max_attempts=20, wait=1,
-                          retry_exceptions={asyncio.CancelledError, JobAborted})  # type: ignore[arg-type]
-    app.task(name=RUN_JOB, pass_context=True, retry=retry)(run_job)
+    # A job whose worker died is brought back by retry_stalled; a graph failure fails the research
+    # job itself (the run manager records it), so the task raises only for the cases _Retry handles.
+    app.task(name=RUN_JOB, pass_context=True, retry=_Retry())(run_job)
     return app
 
 

@@ -26,7 +26,7 @@ from procrastinate import App
 
 from sandbox.errors import Conflict, DockerUnavailable, LabloopError
 from services.queue import CONTEXT_KEY, ensure_schema, queue_app, retry_stalled
-from services.runs import KILL_INTERVAL_S, RunManager
+from services.runs import KILL_INTERVAL_S, Finish, RunManager
 from services.settings import Settings
 from services.store import SqlJournal, get_decision, get_job, open_store, set_job_status
 from services.store.checkpoints import get_checkpoint
@@ -34,7 +34,6 @@ from services.store.jobs import FINISHED
 
 log = logging.getLogger("labloop.worker")
 CANCEL_POLL_S = 0.5
-SHUTDOWN_GRACE_S = 10.0  # after SIGTERM, running jobs get this long before going back to the queue
 
 
 class WorkerRunManager(RunManager):
@@ -67,6 +66,11 @@ class WorkerRunManager(RunManager):
             await self.run(job_id, decision)
         finally:
             watcher.cancel()
+
+    async def give_up(self, job_id: str, exc: Exception) -> None:
+        """Fail the job: taking it kept failing (see services.queue.run_job)."""
+        reason = f"the worker could not run this job: {type(exc).__name__}: {exc}"
+        await asyncio.to_thread(self._record, job_id, Finish("failed", error=reason))
 
     async def _stay_waiting(self, job_id: str, pause: Any) -> None:
         try:
@@ -119,7 +123,11 @@ async def _recover_stalled(app: App, stalled_s: float) -> None:
 
 
 async def serve_worker(settings: Settings, *, name: str | None = None) -> None:
-    """Run one worker until SIGTERM/SIGINT (running jobs get a grace period, then go back to the queue)."""
+    """Run one worker until SIGTERM/SIGINT.
+
+    Running jobs get ``worker_shutdown_grace_s`` to reach a checkpoint or their end; then they are
+    cut short and go back to the queue, to be resumed by another worker from their last checkpoint.
+    """
     from services.run_driver import open_driver
 
     await ensure_schema(settings)
@@ -144,7 +152,7 @@ async def serve_worker(settings: Settings, *, name: str | None = None) -> None:
                 name=name, concurrency=settings.worker_concurrency, additional_context={CONTEXT_KEY: runs},
                 update_heartbeat_interval=settings.worker_heartbeat_s,
                 stalled_worker_timeout=settings.worker_stalled_s,
-                shutdown_graceful_timeout=SHUTDOWN_GRACE_S, delete_jobs="successful",
+                shutdown_graceful_timeout=settings.worker_shutdown_grace_s, delete_jobs="successful",
                 install_signal_handlers=True,
             )
         finally:

@@ -3,7 +3,8 @@
 One fresh Postgres database (app tables, graph checkpoints and the work queue), one real
 ``chroma run`` server, shared task and artifact folders, ``labloop serve`` processes with
 ``LABLOOP_EXECUTOR=queue`` and ``labloop worker`` processes — each with a LABLOOP_HOME of its
-own, as on separate machines. Workers beat every 0.5 s and count as dead after 3 s of silence.
+own, as on separate machines. Workers beat every 0.5 s, count as dead after 3 s of silence, and
+hand running jobs back 1 s after a SIGTERM.
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ class Worker:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM (a graceful stop); return the exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
     def tail(self, lines: int = 30) -> str:
         """The end of the worker's log."""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
@@ -90,7 +97,7 @@ class Topology:
             home, port or free_port(), LABLOOP_DATABASE_URL=self.database_url, LABLOOP_EXECUTOR="queue",
             LABLOOP_CHROMA_URL=self.chroma_url, LABLOOP_TASKS_DIR=str(self.root / "shared" / "tasks"),
             LABLOOP_ARTIFACTS_DIR=str(self.root / "shared" / "runs"), LABLOOP_WORKER_CONCURRENCY="1",
-            LABLOOP_WORKER_HEARTBEAT_S="0.5", LABLOOP_WORKER_STALLED_S="3",
+            LABLOOP_WORKER_HEARTBEAT_S="0.5", LABLOOP_WORKER_STALLED_S="3", LABLOOP_WORKER_SHUTDOWN_GRACE_S="1",
         )
 
     def api(self) -> Server:

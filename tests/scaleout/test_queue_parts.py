@@ -1,4 +1,5 @@
-"""The queue's parts against the real Postgres, without Docker: schema, deferring, stalled jobs, wake-ups."""
+"""The queue's parts against the real Postgres, without Docker: schema, deferring, stalled jobs, wake-ups,
+retries, and checkpointers set up by several processes at once."""
 
 from __future__ import annotations
 
@@ -10,9 +11,22 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from procrastinate import JobContext
+from procrastinate.jobs import Job
 
+from services.checkpointer import open_checkpointer
 from services.event_wakeups import listen_for_events
-from services.queue import defer_run, ensure_schema, queue_app, retry_stalled
+from services.queue import (
+    CONTEXT_KEY,
+    RUN_JOB,
+    TAKE_ATTEMPTS,
+    _Retry,
+    defer_run,
+    ensure_schema,
+    queue_app,
+    retry_stalled,
+    run_job,
+)
 from services.settings import Settings
 from services.store import append_event, create_job, open_store
 from tests.utils.databases import postgres_database
@@ -85,3 +99,51 @@ def test_an_event_written_by_another_process_wakes_the_listener_at_once(settings
             append_event(store, job.id, "node", {"phase": "started"})  # another connection, as a worker's
             assert got.wait(5)
     assert woken[0][0] == job.id and woken[0][1] - written < 1.0
+
+
+def test_checkpointers_opened_at_once_on_a_fresh_database_all_open(settings: Settings) -> None:
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            with open_checkpointer(settings) as saver:
+                assert saver.get_tuple({"configurable": {"thread_id": "none", "checkpoint_ns": ""}}) is None
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+
+
+def test_a_job_that_cannot_be_taken_is_retried_then_fails_with_the_reason() -> None:
+    class Stuck:
+        def __init__(self) -> None:
+            self.given_up: list[str] = []
+
+        async def take(self, job_id: str) -> None:
+            raise RuntimeError("checkpointer unreachable")
+
+        async def give_up(self, job_id: str, exc: Exception) -> None:
+            self.given_up.append(f"{job_id}: {exc}")
+
+    worker = Stuck()
+    strategy = _Retry()
+
+    def context(attempts: int) -> JobContext:
+        job = Job(id=1, queue="default", lock="job-x", queueing_lock="job-x", task_name=RUN_JOB,
+                  task_kwargs={"job_id": "job-x"}, attempts=attempts)
+        return JobContext(app=None, job=job, additional_context={CONTEXT_KEY: worker},  # type: ignore[arg-type]
+                          start_timestamp=time.time(), abort_reason=lambda: None)
+
+    for attempts in range(TAKE_ATTEMPTS):
+        with pytest.raises(RuntimeError):
+            asyncio.run(run_job(context(attempts), "job-x"))
+        assert strategy.get_retry_decision(exception=RuntimeError(), job=context(attempts).job) is not None
+    asyncio.run(run_job(context(TAKE_ATTEMPTS), "job-x"))
+    assert worker.given_up == ["job-x: checkpointer unreachable"]
+    # A shutdown's abort always goes back to the queue, however often it happened.
+    assert strategy.get_retry_decision(exception=asyncio.CancelledError(), job=context(99).job) is not None

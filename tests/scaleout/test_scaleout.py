@@ -52,7 +52,7 @@ def test_six_jobs_spread_over_two_workers_and_the_api_streams_serves_and_remembe
     streamed: list[tuple[dict[str, Any], float]] = []
     reader = _listen(api.client(), jobs[-1], streamed)
     done = finished(client, jobs, topology)
-    assert {j: v["status"] for j, v in done.items()} == dict.fromkeys(jobs, "succeeded")
+    assert {j: v["status"] for j, v in done.items()} == dict.fromkeys(jobs, "succeeded"), done
 
     with topology.store() as store:
         takers = {job: [e.data["worker"] for e in events(store, job, "job.taken")] for job in jobs}
@@ -109,6 +109,28 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_the_other_from_its_last_check
         assert [e.data["node"] for e in resumed].count("baseline") == 2  # nothing before it ran again
         retaken = events(store, job_id, "job.taken")[1].at
     print(f"job taken again {retaken.timestamp() - time.time() + time.monotonic() - killed_at:.1f} s after kill -9")
+
+
+def test_a_worker_stopped_with_sigterm_hands_its_running_job_back(topology: Topology) -> None:
+    api = topology.api()
+    first, second = topology.worker(), topology.worker()
+    client = api.client()
+    upload(client, task_files("sleepy", slow=8))
+    job_id = client.post("/v1/jobs", json={"task": "sleepy", "gates": NO_GATES}).json()["id"]
+    wait_for(lambda: [e for e in client.get(f"/v1/jobs/{job_id}/experiments").json() if e["status"] == "running"],
+             what="the baseline to be running", server=api)
+    with topology.store() as store:
+        (taker,) = [e.data["worker"] for e in events(store, job_id, "job.taken")]
+    leaving, staying = (first, second) if taker == first.name else (second, first)
+    stopped_at = time.monotonic()
+    assert leaving.stop() == 0, leaving.tail()
+    print(f"worker stopped {time.monotonic() - stopped_at:.1f} s after SIGTERM")
+    done = finished(client, [job_id], topology)[job_id]
+    assert done["status"] == "succeeded", done
+    with topology.store() as store:
+        assert [e.data["worker"] for e in events(store, job_id, "job.taken")] == [leaving.name, staying.name]
+        roles = Counter((e.iteration, e.role, e.seed) for e in list_experiments(store, job_id))
+    assert all(n == 1 for n in roles.values()), roles
 
 
 def test_a_decision_on_the_api_is_resumed_by_a_worker_and_a_cancel_kills_its_container(
