@@ -129,3 +129,57 @@ def memory(backend: Backend) -> Iterator[ChromaMemory]:
     """An open memory on ``backend`` with the lexical embedder."""
     with backend.open() as mem:
         yield mem
+
+
+class EmbeddingsServer:
+    """An OpenAI-compatible ``/v1/embeddings`` double on 127.0.0.1, so the real ``openai``
+    client path runs. Its vectors come from the lexical embedder at 64 dimensions."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        embedder = LexicalEmbedder(dimension=64)
+        self.calls: list[list[str]] = []
+        calls = self.calls
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: object) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                calls.append(texts)
+                vectors = embedder.embed(texts)
+                payload = json.dumps({
+                    "object": "list", "model": body["model"],
+                    "data": [{"object": "embedding", "index": i, "embedding": v.tolist()}
+                             for i, v in enumerate(vectors)],
+                    "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> EmbeddingsServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def embeddings_server() -> Iterator[EmbeddingsServer]:
+    """A local OpenAI-compatible embeddings endpoint, stopped after the test."""
+    with EmbeddingsServer() as server:
+        yield server
