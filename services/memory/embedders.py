@@ -19,6 +19,7 @@ import logging
 import math
 import re
 import socket
+import threading
 import unicodedata
 import zlib
 from collections import Counter
@@ -244,6 +245,24 @@ class ChromaDefaultEmbedder:
         return _normalise_rows(np.asarray(self._function(list(texts)), dtype=np.float32))
 
 
+def _reachable(host: str, port: int, timeout_s: float) -> bool:
+    """Whether a TCP connection opens within ``timeout_s`` — name lookup included, which
+    ``create_connection``'s own timeout does not bound (a silent resolver can hang it)."""
+    outcome: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout_s).close()
+            outcome.append(True)
+        except OSError:
+            outcome.append(False)
+
+    worker = threading.Thread(target=attempt, name="labloop-model-probe", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    return bool(outcome and outcome[0])
+
+
 @lru_cache(maxsize=1)
 def chroma_default(probe_timeout_s: float = 1.5) -> ChromaDefaultEmbedder | None:
     """Chroma's default model when it loads, else None — never hangs offline.
@@ -259,9 +278,7 @@ def chroma_default(probe_timeout_s: float = 1.5) -> ChromaDefaultEmbedder | None
     model_file = ONNXMiniLM_L6_V2.DOWNLOAD_PATH / ONNXMiniLM_L6_V2.EXTRACTED_FOLDER_NAME / "model.onnx"
     if not model_file.is_file():
         host = urlparse(ONNXMiniLM_L6_V2.MODEL_DOWNLOAD_URL).hostname or ""
-        try:
-            socket.create_connection((host, 443), timeout=probe_timeout_s).close()
-        except OSError:
+        if not _reachable(host, 443, probe_timeout_s):
             log.info("Chroma's default embedding model is not on disk and cannot be downloaded")
             return None
     try:
