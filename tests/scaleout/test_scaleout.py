@@ -184,12 +184,18 @@ def test_two_schedulers_make_one_job_per_firing(topology: Topology) -> None:
     sid = created.json()["id"]
     with topology.store() as store:
         for n in range(1, 4):  # three firings, each due now (no test waits for a minute)
-            update_schedule(store, sid, changes={"next_run_at": datetime.now(UTC) - timedelta(milliseconds=50)})
-            wait_for(lambda n=n: len(list_firings(store, sid)) >= n, timeout=20, what=f"firing {n}", server=second)
+            # The scheduler that lost a firing moves next_run_at on a moment later, which can undo
+            # a change made meanwhile: make it due again until it fires.
+            deadline = time.monotonic() + 30
+            while len(list_firings(store, sid)) < n:
+                assert time.monotonic() < deadline, f"firing {n} never came\n{topology.logs()}"
+                update_schedule(store, sid, changes={"next_run_at": datetime.now(UTC) - timedelta(milliseconds=50)})
+                time.sleep(1.0)
         time.sleep(1.0)  # both schedulers tick every 0.3 s: a second job for a firing would be here by now
         firings = list_firings(store, sid)
         jobs = [j for j in list_jobs(store, limit=100) if j.schedule_id == sid]
-    assert [f.outcome for f in firings] == ["fired"] * 3
+    assert len(firings) >= 3 and {f.outcome for f in firings} == {"fired"}
+    assert len({f.due_at for f in firings}) == len(firings)
     assert sorted(f.job_id or "" for f in firings) == sorted(j.id for j in jobs)
     done = finished(second.client(), [j.id for j in jobs], topology)
     assert {v["status"] for v in done.values()} == {"succeeded"}
