@@ -151,7 +151,10 @@ def test_a_decision_on_the_api_is_resumed_by_a_worker_and_a_cancel_kills_its_con
     with topology.store() as store:
         taken = events(store, gated, "job.taken")
         running = [e.data["resumed_with"] for e in events(store, gated, "job.running")]
+        decided_at = events(store, gated, "checkpoint.decided")[0].at
+        resumed_at = next(e.at for e in events(store, gated, "node") if e.at > decided_at)
     assert len(taken) == 2 and running == [None, "approve"]  # let go at the checkpoint, taken again
+    print(f"decision -> next node started on a worker: {(resumed_at - decided_at).total_seconds() * 1000:.0f} ms")
 
     sleepy = client.post("/v1/jobs", json={"task": "sleepy", "gates": NO_GATES}).json()["id"]
     wait_for(lambda: [e for e in client.get(f"/v1/jobs/{sleepy}/experiments").json() if e["status"] == "running"],
