@@ -18,11 +18,27 @@ if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; 
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
 fi
 # A dockerd killed with its session leaves its pid file behind, and a new one refuses to start.
-# (The pid file, not pgrep: minimal images may lack procps.)
+# The pid in it may since belong to another process, or to a dockerd still dying: only a live
+# (non-zombie) process named dockerd counts. (/proc, not pgrep: minimal images may lack procps.)
 pidfile=/var/run/docker.pid
-if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-  echo "ensure-docker: dockerd (pid $(cat "$pidfile")) is starting; waiting for it ..." >&2
-else
+dockerd_alive() {
+  local pid
+  pid=$(cat "$pidfile" 2>/dev/null) || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
+}
+wait_for_engine() {  # $1 = tries of 0.5 s
+  for _ in $(seq 1 "$1"); do
+    engine_answers && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+if dockerd_alive; then
+  echo "ensure-docker: dockerd (pid $(cat "$pidfile")) is running; waiting for it to answer ..." >&2
+  wait_for_engine 60 && exit 0
+fi
+if ! dockerd_alive; then
   if [ -f "$pidfile" ]; then
     echo "ensure-docker: removing stale $pidfile" >&2
     rm -f "$pidfile"
@@ -30,10 +46,7 @@ else
   echo "ensure-docker: starting dockerd (log: /var/log/labloop-dockerd.log) ..." >&2
   nohup setsid dockerd >/var/log/labloop-dockerd.log 2>&1 </dev/null &
 fi
-for _ in $(seq 1 60); do
-  engine_answers && exit 0
-  sleep 0.5
-done
-echo "ensure-docker: dockerd did not answer within 30 s; see /var/log/labloop-dockerd.log" >&2
+wait_for_engine 120 && exit 0
+echo "ensure-docker: dockerd did not answer within 60 s; see /var/log/labloop-dockerd.log" >&2
 tail -20 /var/log/labloop-dockerd.log >&2 || true
 exit 1
