@@ -8,10 +8,13 @@ any other — by label, never by name.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -21,11 +24,22 @@ from sandbox.container import LABEL_EXPIRES, LABEL_SERVICE
 
 log = logging.getLogger(__name__)
 
+EXITED_GRACE_S = 120.0
+"""How long an exited sandbox container is kept before the reaper removes it anyway."""
+
 
 def reap_containers(
-    client: docker.DockerClient, now: float | None = None, service: str | None = None
+    client: docker.DockerClient,
+    now: float | None = None,
+    service: str | None = None,
+    exited_grace_s: float | None = EXITED_GRACE_S,
 ) -> list[str]:
-    """Remove every container (of ``service``, or of any) whose ``labloop.expires`` has passed."""
+    """Remove every container (of ``service``, or of any) whose ``labloop.expires`` has passed.
+
+    A container is single-use, so one that exited more than ``exited_grace_s`` ago (its runner
+    has long read its status) is removed too, expiry or not: a killed service's containers stop
+    at once (their launcher reads EOF) and should not linger for hours.
+    """
     now = time.time() if now is None else now
     removed = []
     labels = [LABEL_EXPIRES] + ([f"{LABEL_SERVICE}={service}"] if service else [])
@@ -34,7 +48,7 @@ def reap_containers(
             expires = float(summary.get("Labels", {}).get(LABEL_EXPIRES, "inf"))
         except ValueError:
             continue
-        if expires > now:
+        if expires > now and not _exited_long_ago(client, summary, now, exited_grace_s):
             continue
         try:
             client.api.remove_container(summary["Id"], force=True)
@@ -42,8 +56,25 @@ def reap_containers(
         except docker.errors.NotFound:
             pass
     if removed:
-        log.info("reaper: removed %d expired sandbox container(s)", len(removed))
+        log.info("reaper: removed %d expired or finished sandbox container(s)", len(removed))
     return removed
+
+
+def _exited_long_ago(
+    client: docker.DockerClient, summary: dict[str, Any], now: float, grace_s: float | None
+) -> bool:
+    if grace_s is None or summary.get("State") not in ("exited", "dead"):
+        return False
+    try:
+        finished = client.api.inspect_container(summary["Id"])["State"]["FinishedAt"]
+    except docker.errors.NotFound:
+        return False
+    # Docker reports nanoseconds ("2026-11-27T06:27:33.177266938Z"); Python parses microseconds.
+    stamp = re.sub(r"(\.\d{6})\d*", r"\1", finished).replace("Z", "+00:00")
+    try:
+        return now - datetime.fromisoformat(stamp).timestamp() > grace_s
+    except ValueError:
+        return False
 
 
 def slots_in_use(client: docker.DockerClient) -> set[str]:

@@ -222,3 +222,25 @@ def test_the_reaper_keeps_slot_folders_that_a_container_still_mounts(
         assert sorted(p.name for p in slots.iterdir()) == ["in-use"]
     finally:
         docker_client.api.remove_container(living, force=True)
+
+
+def test_the_reaper_removes_finished_containers_before_they_expire(
+    docker_client: docker.DockerClient, sandbox_image: str
+) -> None:
+    service = f"labloop-finished-{os.getpid()}"
+    labels = {LABEL_SERVICE: service, LABEL_EXPIRES: str(int(time.time() + 3600))}
+    finished = docker_client.api.create_container(sandbox_image, command=["true"], labels=labels)["Id"]
+    waiting = docker_client.api.create_container(sandbox_image, command=["sleep", "60"], labels=labels)["Id"]
+    try:
+        docker_client.api.start(finished)
+        docker_client.api.wait(finished, timeout=30)
+        # Just exited: its runner may still be reading its status, so it stays ...
+        assert reap_containers(docker_client, service=service, exited_grace_s=60) == []
+        # ... but once it has been exited longer than the grace, it goes, unlike a container
+        # that never ran.
+        later = time.time() + 61
+        assert reap_containers(docker_client, now=later, service=service, exited_grace_s=60) == [finished]
+        assert [c["Id"] for c in _containers(docker_client, service)] == [waiting]
+    finally:
+        for leftover in _containers(docker_client, service):
+            docker_client.api.remove_container(leftover["Id"], force=True)
