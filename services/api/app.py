@@ -10,7 +10,16 @@ from fastapi import Depends, FastAPI
 
 from services.api.deps import current_user
 from services.api.errors import install_error_handlers
-from services.api.routes import checkpoints, experiments, findings, jobs, ops, schedules, tasks
+from services.api.routes import (
+    checkpoints,
+    experiments,
+    findings,
+    jobs,
+    ops,
+    review,
+    schedules,
+    tasks,
+)
 from services.api.runtime import open_runtime
 from services.api.schemas import ErrorOut
 from services.settings import Settings, get_settings
@@ -37,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(ops.router)
+    app.include_router(review.router)
     for module in (tasks, jobs, experiments, checkpoints, findings, schedules):
         app.include_router(module.router, dependencies=[Depends(current_user)])
     return app
