@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sandbox.errors import Conflict, NotFound
 from services.store.db import Store
-from services.store.models import JobRow, utcnow
+from services.store.models import CheckpointRow, JobRow, utcnow
 
 JOB_STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "cancelled")
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
@@ -96,6 +96,12 @@ def set_job_status(
             row.started_at = utcnow()
         if status in FINISHED:
             row.finished_at = utcnow()
+            # A finished job is never resumed, so nobody may decide its pending checkpoints.
+            session.execute(
+                update(CheckpointRow)
+                .where(CheckpointRow.job_id == job_id, CheckpointRow.status == "pending")
+                .values(status="cancelled", decided_at=row.finished_at)
+            )
         if error is not None:
             row.error = error
         if summary is not None:

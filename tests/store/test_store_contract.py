@@ -123,3 +123,16 @@ def test_migrating_twice_keeps_data(store: Store) -> None:
     job_id = _job(store)
     store.migrate()
     assert get_job(store, job_id).task_name == "digits"
+
+
+def test_a_finished_job_closes_its_pending_checkpoints(store: Store) -> None:
+    job_id = _job(store)
+    other = _job(store)
+    create_checkpoint(store, checkpoint_id="cp-a", job_id=job_id, kind="idea", payload={}, flagged=[])
+    create_checkpoint(store, checkpoint_id="cp-b", job_id=other, kind="idea", payload={}, flagged=[])
+    set_job_status(store, job_id, "running")
+    set_job_status(store, job_id, "failed", error="the sandbox image is missing")
+    assert [c.id for c in list_checkpoints(store, status="pending")] == ["cp-b"]
+    assert get_checkpoint(store, "cp-a").status == "cancelled"
+    with pytest.raises(Conflict):
+        decide_checkpoint(store, "cp-a", action="approve", by="alice")
