@@ -21,7 +21,7 @@ import pytest
 
 from services.store import list_experiments, list_jobs
 from services.store.schedules import list_firings, update_schedule
-from tests.scaleout.conftest import NO_GATES, Topology, events, finished
+from tests.scaleout.conftest import NO_GATES, Topology, Worker, events, finished
 from tests.services.conftest import task_files, upload, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.docker]
@@ -79,19 +79,26 @@ def test_six_jobs_spread_over_two_workers_and_the_api_streams_serves_and_remembe
     assert statistics.median(live) < 0.5, live
 
 
-def test_a_worker_killed_mid_job_leaves_the_job_to_the_other_from_its_last_checkpoint(
-    topology: Topology,
-) -> None:
+def _baseline_running_on_one_of_two_workers(
+    topology: Topology, *, slow: int
+) -> tuple[httpx.Client, str, Worker, Worker]:
+    """Start two workers and a slow job; return once its baseline runs: (client, job, taker, other)."""
     api = topology.api()
     first, second = topology.worker(), topology.worker()
     client = api.client()
-    upload(client, task_files("sleepy", slow=5))
+    upload(client, task_files("sleepy", slow=slow))
     job_id = client.post("/v1/jobs", json={"task": "sleepy", "gates": NO_GATES}).json()["id"]
     wait_for(lambda: [e for e in client.get(f"/v1/jobs/{job_id}/experiments").json() if e["status"] == "running"],
              what="the baseline to be running", server=api)
     with topology.store() as store:
         (taker,) = [e.data["worker"] for e in events(store, job_id, "job.taken")]
-    victim, survivor = (first, second) if taker == first.name else (second, first)
+    return (client, job_id, first, second) if taker == first.name else (client, job_id, second, first)
+
+
+def test_a_worker_killed_mid_job_leaves_the_job_to_the_other_from_its_last_checkpoint(
+    topology: Topology,
+) -> None:
+    client, job_id, victim, survivor = _baseline_running_on_one_of_two_workers(topology, slow=5)
     victim.kill()
     killed_at = time.monotonic()
     done = finished(client, [job_id], topology)[job_id]
@@ -112,16 +119,7 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_the_other_from_its_last_check
 
 
 def test_a_worker_stopped_with_sigterm_hands_its_running_job_back(topology: Topology) -> None:
-    api = topology.api()
-    first, second = topology.worker(), topology.worker()
-    client = api.client()
-    upload(client, task_files("sleepy", slow=8))
-    job_id = client.post("/v1/jobs", json={"task": "sleepy", "gates": NO_GATES}).json()["id"]
-    wait_for(lambda: [e for e in client.get(f"/v1/jobs/{job_id}/experiments").json() if e["status"] == "running"],
-             what="the baseline to be running", server=api)
-    with topology.store() as store:
-        (taker,) = [e.data["worker"] for e in events(store, job_id, "job.taken")]
-    leaving, staying = (first, second) if taker == first.name else (second, first)
+    client, job_id, leaving, staying = _baseline_running_on_one_of_two_workers(topology, slow=8)
     stopped_at = time.monotonic()
     assert leaving.stop() == 0, leaving.tail()
     print(f"worker stopped {time.monotonic() - stopped_at:.1f} s after SIGTERM")
