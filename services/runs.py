@@ -32,7 +32,6 @@ from services.store import (
     list_jobs,
     set_job_status,
 )
-from services.store.checkpoints import close_pending_checkpoints
 from services.store.jobs import FINISHED, request_cancel
 from services.store.models import DecisionRow, JobRow, utcnow
 from services.store.schedules import as_utc
@@ -217,12 +216,11 @@ class RunManager:
         return decision
 
     async def cancel(self, job_id: str) -> JobRow:
-        """Stop a job at once: its status, its container, its pending checkpoints, then its thread."""
+        """Stop a job at once: its status (which closes its pending checkpoints), its container, then its thread."""
         await asyncio.to_thread(request_cancel, self.store, job_id)
         self.stop_event(job_id).set()
         await asyncio.to_thread(self.emit, job_id, "job.finished", {"status": "cancelled", "error": None})
         row = await asyncio.to_thread(set_job_status, self.store, job_id, "cancelled")
-        await asyncio.to_thread(close_pending_checkpoints, self.store, job_id)
         task = self._tasks.get(job_id)
         if job_id in self._in_thread and task is not None:
             # The graph's thread ends at its next decide step; until then kill every container it

@@ -118,19 +118,3 @@ def list_decisions(store: Store, job_id: str) -> list[DecisionRow]:
                 select(DecisionRow).where(DecisionRow.job_id == job_id).order_by(DecisionRow.id)
             )
         )
-
-
-def close_pending_checkpoints(store: Store, job_id: str, *, status: str = "cancelled") -> int:
-    """Close a job's pending checkpoints (its job was cancelled); returns how many."""
-    with store.session() as session:
-        rows = list(
-            session.scalars(
-                select(CheckpointRow).where(
-                    CheckpointRow.job_id == job_id, CheckpointRow.status == "pending"
-                )
-            )
-        )
-        for row in rows:
-            row.status = status
-            row.decided_at = utcnow()
-    return len(rows)
