@@ -41,9 +41,13 @@ class ScriptedDriver:
         self.lock = threading.Lock()
         self.on_pause: Any = None
         self.paused: dict[str, Pause] = {}
+        self.reported: list[str] = []
 
     def waiting_at(self, job: JobRow) -> Pause | None:
         return self.paused.get(job.id)
+
+    def report_cancelled(self, job: JobRow) -> None:
+        self.reported.append(job.id)
 
     def advance(self, job: JobRow, *, decision: DecisionRow | None, cancelled: threading.Event) -> Pause | Finish:
         with self.lock:
@@ -102,7 +106,9 @@ def test_at_most_limit_jobs_run_and_waiting_jobs_hold_no_slot(store: Store) -> N
         assert sorted(get_job(store, j).status for j in jobs) == ["queued", "queued", "running", "running"]
         driver.gate.set()
         await _until(lambda: all(get_job(store, j).status == "waiting" for j in jobs))
-        assert runs.active() == [] and driver.most == 2  # all four wait, none holds a task
+        # The status is written just before each task returns, so give the tasks a moment to end.
+        await _until(lambda: runs.active() == [])  # all four wait, none holds a task
+        assert driver.most == 2
         for job_id in jobs:
             await runs.decide(f"{job_id}-1-code-0", action="approve", reason="", edit=None, by="alice")
         await _until(lambda: all(get_job(store, j).status == "succeeded" for j in jobs))
@@ -152,5 +158,20 @@ def test_recovery_resumes_running_and_decided_jobs_and_leaves_pending_ones_waiti
         assert get_job(store, pending).status == "waiting"
         assert [c.status for c in list_checkpoints(store, job_id=pending, status=None)] == ["pending"]
         assert [e.kind for e in events_after(store, pending)] == []  # nothing announced twice
+
+    asyncio.run(scenario())
+
+
+def test_cancel_asks_for_the_report_only_of_a_job_that_was_waiting(store: Store) -> None:
+    async def scenario() -> None:
+        driver = ScriptedDriver(store)
+        runs = _manager(store, driver)
+        waiting, queued = _job(store), _job(store)
+        runs.submit(waiting)
+        await _until(lambda: get_job(store, waiting).status == "waiting" and runs.active() == [])
+        assert (await runs.cancel(waiting)).status == "cancelled"
+        assert (await runs.cancel(queued)).status == "cancelled"
+        assert driver.reported == [waiting]  # the queued job never ran: it has nothing to report
+        assert [c.status for c in list_checkpoints(store, job_id=waiting, status=None)] == ["cancelled"]
 
     asyncio.run(scenario())
