@@ -46,6 +46,15 @@ def plot_metric(task: Task, experiments: Sequence[Json], path: Path) -> None:
     plt.close(fig)
 
 
+def write_report(task: Task, state: ResearchState, job_dir: Path) -> Path:
+    """Write ``report.md`` and its plot under ``job_dir``; return the report's path."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    plot_metric(task, state.get("experiments", []), job_dir / PLOT_FILE)
+    path = job_dir / "report.md"
+    path.write_text(render(task, state), encoding="utf-8")
+    return path
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "—"

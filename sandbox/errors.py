@@ -120,3 +120,9 @@ class ConfigError(LabloopError):
     """Settings are missing, contradictory or unsafe."""
 
     code = "config_error"
+
+
+class ServerUnreachable(LabloopError):
+    """No labloop server answers at LABLOOP_API_URL (CLI commands that are its clients)."""
+
+    code = "server_unreachable"

@@ -22,6 +22,7 @@ from agents.context import DEFAULT_GATES, ResearchContext, Strategy
 from agents.graph import build_graph
 from agents.llm import OpenAIChatModel
 from agents.protocols import ChatModel, ExperimentRunner, Journal, Memory
+from agents.report import write_report
 from agents.state import ResearchState, initial_state
 from agents.task import Task, load_task
 from sandbox.errors import ConfigError, Conflict, LabloopError
@@ -172,6 +173,25 @@ def drive_job(
     db.set_job_status(store, job_id, status, summary=summary)
     tell(Progress(job_id, "finished", message=f"{status}: {stop}; report at {values.get('report_path')}"))
     return JobOutcome(job_id, status, summary)
+
+
+def report_cancelled(store: db.Store, settings: Settings, job_id: str, *, journal: Journal | None = None) -> None:
+    """Write the report of a job cancelled while it held no thread (waiting at a checkpoint).
+
+    Its graph never runs again, so the report is made from the state it was paused with.
+    """
+    job = db.get_job(store, job_id)
+    with open_checkpointer(settings) as saver:
+        values: ResearchState = build_graph(saver).get_state({"configurable": {"thread_id": job_id}}).values
+    if not values:
+        return  # cancelled before its first node: nothing to report
+    task = _task_of(job)
+    state: ResearchState = {**values, "stop_reason": "cancelled by a user while waiting at a checkpoint"}
+    path = write_report(task, state, settings.runs_dir / job_id)
+    state["report_path"] = str(path)
+    summary = job_summary(task, state, status="cancelled", experiments=len(db.list_experiments(store, job_id)))
+    db.set_job_status(store, job_id, "cancelled", summary=summary)
+    (journal or db.SqlJournal(store)).emit(job_id, "report", {"path": str(path)})
 
 
 def _context(store: db.Store, settings: Settings, job: Any, task: Task, parts: Collaborators,

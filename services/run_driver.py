@@ -17,7 +17,7 @@ from agents.graph import build_graph
 from agents.protocols import ExperimentRunner, Journal, Memory
 from sandbox.errors import DockerUnavailable
 from services.checkpointer import open_checkpointer
-from services.research import Collaborators, chat_model, drive_job
+from services.research import Collaborators, chat_model, drive_job, report_cancelled
 from services.runs import Finish, Pause
 from services.settings import Settings
 from services.store.models import DecisionRow, JobRow
@@ -44,6 +44,10 @@ class ResearchDriver:
         value = snapshot.interrupts[0].value
         return Pause(checkpoint_id=str(value["checkpoint_id"]), kind=str(value["kind"]),
                      payload=dict(value.get("payload") or {}), flagged=list(value.get("flagged") or []))
+
+    def report_cancelled(self, job: JobRow) -> None:
+        """Write the report of ``job``, cancelled while it waited, from its paused graph's state."""
+        report_cancelled(self.store, self.settings, job.id, journal=self.journal)
 
     def advance(self, job: JobRow, *, decision: DecisionRow | None, cancelled: threading.Event) -> Pause | Finish:
         """Run the job until it waits or ends; a recorded decision is picked up by ``drive_job``."""

@@ -8,8 +8,9 @@
 A job waiting at a checkpoint holds no task and no thread. On start-up :meth:`recover` resumes
 every unfinished job from the graph's own checkpointer: a job paused at a decided checkpoint
 resumes with that decision, one paused at a pending checkpoint stays waiting, the rest continue
-where they stopped. Scale-out swaps :class:`JobDriver` calls for queue submissions; see
-:class:`JobDriver` for the seam.
+where they stopped. A job cancelled while waiting gets its report from the driver at once, since
+no thread of its graph is left to write it. Scale-out swaps :class:`JobDriver` calls for queue
+submissions; see :class:`JobDriver` for the seam.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ class JobDriver(Protocol):
 
     def waiting_at(self, job: JobRow) -> Pause | None:
         """The checkpoint the job's graph is paused at, read from the graph's checkpointer."""
+        ...
+
+    def report_cancelled(self, job: JobRow) -> None:
+        """Write the final report of ``job``, cancelled while waiting (its graph never runs again)."""
         ...
 
     def advance(self, job: JobRow, *, decision: DecisionRow | None, cancelled: threading.Event) -> Pause | Finish:
@@ -216,7 +221,12 @@ class RunManager:
         return decision
 
     async def cancel(self, job_id: str) -> JobRow:
-        """Stop a job at once: its status (which closes its pending checkpoints), its container, then its thread."""
+        """Stop a job at once: its status (which closes its pending checkpoints), its container, then its thread.
+
+        A job cancelled while waiting at a checkpoint gets its report written here, since no
+        thread of its graph is left to write it.
+        """
+        before = await asyncio.to_thread(get_job, self.store, job_id)
         await asyncio.to_thread(request_cancel, self.store, job_id)
         self.stop_event(job_id).set()
         await asyncio.to_thread(self.emit, job_id, "job.finished", {"status": "cancelled", "error": None})
@@ -228,6 +238,12 @@ class RunManager:
             asyncio.get_running_loop().create_task(self._kill_until_done(job_id, task))
         elif task is not None:
             task.cancel()  # still queued for a slot
+        if before.status == "waiting" and task is None:
+            try:
+                await asyncio.to_thread(self.driver.report_cancelled, before)
+            except Exception:  # noqa: BLE001 - the cancel stands; only the report is missing
+                log.exception("could not write the report of cancelled job %s", job_id, extra={"job_id": job_id})
+            row = await asyncio.to_thread(get_job, self.store, job_id)
         return row
 
     async def _kill_until_done(self, job_id: str, task: asyncio.Task[None]) -> None:

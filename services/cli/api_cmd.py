@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-import httpx
 import typer
 
-from sandbox.errors import Conflict, InvalidInput, LabloopError, NotFound, Unauthorized
 from services.cli import app
+from services.cli.client import api_call
 from services.settings import Settings, get_settings
-
-_ERRORS: dict[int, type[LabloopError]] = {401: Unauthorized, 404: NotFound, 409: Conflict}
 
 
 @app.command("serve")
@@ -31,29 +28,6 @@ def serve(
     configure_logging(settings.log_level)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
                 access_log=False, timeout_graceful_shutdown=5)
-
-
-def api_call(method: str, path: str, *, body: dict[str, Any] | None = None,
-             params: dict[str, Any] | None = None) -> Any:
-    """Call the running server at LABLOOP_API_URL; its JSON errors become labloop errors."""
-    settings = get_settings()
-    token = settings.api_token.get_secret_value() if settings.api_token else None
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        reply = httpx.request(method, settings.api_url.rstrip("/") + path, json=body, params=params,
-                              headers=headers, timeout=30)
-    except httpx.HTTPError as exc:
-        raise LabloopError(
-            f"no labloop server answers at {settings.api_url} ({exc}); start one with `labloop serve` "
-            "or set LABLOOP_API_URL"
-        ) from exc
-    if reply.status_code >= 400:
-        try:
-            message = reply.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = reply.text[:300]
-        raise _ERRORS.get(reply.status_code, InvalidInput)(message)
-    return reply.json()
 
 
 @app.command("checkpoints")

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -15,20 +15,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from agents.context import Strategy
-from sandbox.errors import LabloopError
-from services import store as db
+from sandbox.errors import LabloopError, ServerUnreachable
 from services.cli import app
-from services.research import (
-    Checkpoint,
-    Collaborators,
-    JobOutcome,
-    chat_model,
-    create_research_job,
-    drive_job,
-)
-from services.research import Progress as JobProgress
+from services.cli.client import api_call
 from services.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the graph, the store and their libraries load only for commands that use them
+    from agents.context import Strategy
+    from services import store as db
+    from services.research import Checkpoint, Collaborators, JobOutcome
+    from services.research import Progress as JobProgress
 
 DEMO_TASK = Path(__file__).resolve().parents[2] / "tasks" / "digits"
 err = Console(stderr=True)
@@ -38,6 +34,7 @@ err = Console(stderr=True)
 def _collaborators(settings: Settings, *, memory: bool) -> Iterator[Collaborators]:
     from sandbox.engine import connect
     from sandbox.runner import DockerSandbox
+    from services.research import Collaborators, chat_model
 
     with ExitStack() as stack:
         runner = stack.enter_context(DockerSandbox(
@@ -129,6 +126,9 @@ def _edit(cp: Checkpoint) -> dict[str, Any]:
 def _drive(settings: Settings, job: str | Callable[[db.Store, Settings], tuple[str, list[str]]], *,
            auto_approve: bool, memory: bool) -> JobOutcome:
     """Open the store and the sandbox (before a job is created, so a missing engine creates none), then drive."""
+    from services import store as db
+    from services.research import drive_job
+
     terminal = _Terminal(auto_approve=auto_approve)
     with db.open_store(settings.db_url) as store, _collaborators(settings, memory=memory) as parts:
         job_id, notes = (job, []) if isinstance(job, str) else job(store, settings)
@@ -171,6 +171,8 @@ def run(
     gates = dict(item.partition("=")[::2] for item in gate or [])
     if any(k not in ("idea", "code", "finding") or v not in ("always", "never", "auto") for k, v in gates.items()):
         raise typer.BadParameter("--gate takes KIND=POLICY with KIND idea|code|finding and POLICY always|never|auto")
+    from services.research import create_research_job
+
     chosen: Strategy | None = "llm" if strategy == "llm" else "search" if strategy == "search" else None
     create = partial(create_research_job, task_dir=task_dir, strategy=chosen, iterations=iterations, gates=gates)
     _finish(_drive(get_settings(), create, auto_approve=auto_approve, memory=memory), as_json=as_json)
@@ -185,25 +187,35 @@ def resume(job_id: str, auto_approve: AutoApprove = False, as_json: AsJson = Fal
 @app.command("jobs")
 def jobs(status: Annotated[str | None, typer.Option(help="Only jobs with this status.")] = None,
          as_json: AsJson = False) -> None:
-    """List jobs, newest first."""
-    settings = get_settings()
-    with db.open_store(settings.db_url) as store:
-        rows = db.list_jobs(store, status=status)
+    """List jobs, newest first: the running server's (LABLOOP_API_URL), else this machine's database."""
+    try:
+        rows = api_call("GET", "/v1/jobs", params={"status": status} if status else None)
+    except ServerUnreachable:
+        from services import store as db
+
+        settings = get_settings()
+        with db.open_store(settings.db_url) as store:
+            rows = [{"id": r.id, "task_name": r.task_name, "strategy": r.strategy, "status": r.status,
+                     "created_at": r.created_at.isoformat(), "error": r.error, "summary": r.summary}
+                    for r in db.list_jobs(store, status=status)]
+    listed = [{"id": r["id"], "task": r["task_name"], "strategy": r["strategy"], "status": r["status"],
+               "created_at": r["created_at"], "error": r["error"],
+               "report": (r["summary"] or {}).get("report")} for r in rows]
     if as_json:
-        typer.echo(json.dumps([{"id": r.id, "task": r.task_name, "strategy": r.strategy, "status": r.status,
-                                "created_at": r.created_at.isoformat(), "error": r.error,
-                                "report": (r.summary or {}).get("report")} for r in rows], indent=2))
+        typer.echo(json.dumps(listed, indent=2))
         return
     table = Table(Column("id", no_wrap=True), "task", "strategy", "status", "created", Column("report", overflow="fold"))
-    for r in rows:
-        table.add_row(r.id, r.task_name, r.strategy, r.status, r.created_at.strftime("%Y-%m-%d %H:%M"),
-                      str((r.summary or {}).get("report") or ""))
+    for r in listed:
+        table.add_row(r["id"], r["task"], r["strategy"], r["status"], r["created_at"][:16].replace("T", " "),
+                      str(r["report"] or ""))
     Console().print(table)
 
 
 @app.command("demo")
 def demo(iterations: Annotated[int | None, typer.Option(min=1)] = None, memory: UseMemory = True) -> None:
     """A full job on tasks/digits, auto-approved (search unless an LLM is configured); prints the report path."""
+    from services.research import create_research_job
+
     create = partial(create_research_job, task_dir=DEMO_TASK, iterations=iterations, created_by="demo")
     outcome = _drive(get_settings(), create, auto_approve=True, memory=memory)
     _finish(outcome, as_json=False)

@@ -17,7 +17,7 @@ import pytest
 
 from agents.protocols import ExperimentRecord
 from services.store import SqlJournal, create_checkpoint, create_job
-from tests.services.conftest import TOKENS, Server, task_files, upload
+from tests.services.conftest import TOKENS, Server, free_port, task_files, upload
 
 
 def _tarball(members: dict[str, bytes], *, links: dict[str, str] | None = None) -> bytes:
@@ -241,9 +241,19 @@ def test_the_cli_lists_and_decides_checkpoints_through_the_server(server: Server
     assert json.loads(rejected.stdout)["decided_by"] == "bob"
     again = cli("approve", f"{job_id}-2-code-0")
     assert again.returncode == 2 and ("already decided" in again.stderr or "can no longer" in again.stderr)
+    # `jobs` lists the server's jobs (this CLI's own LABLOOP_HOME has none) ...
+    jobs = cli("jobs", "--json")
+    assert jobs.returncode == 0, jobs.stderr
+    assert job_id in [j["id"] for j in json.loads(jobs.stdout)]
     env["LABLOOP_API_TOKEN"] = "wrong-token-000000"
     refused = cli("checkpoints")
     assert refused.returncode == 2 and "not valid" in refused.stderr
+    # ... and this machine's own database when no server answers.
+    env["LABLOOP_API_URL"] = f"http://127.0.0.1:{free_port()}"
+    local = cli("jobs", "--json")
+    assert local.returncode == 0 and json.loads(local.stdout) == [], local.stderr
+    unreachable = cli("checkpoints")
+    assert unreachable.returncode == 2 and "no labloop server answers" in unreachable.stderr
 
 
 def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:

@@ -142,6 +142,24 @@ def test_cancel_stops_a_running_job_and_its_container_at_once(jobs_server: Serve
     engine.close()
 
 
+def test_a_job_cancelled_while_waiting_gets_its_report_and_its_checkpoint_closes(jobs_server: Server) -> None:
+    server = jobs_server
+    client = server.client()
+    job_id = _start(server, ONLY_CODE)
+    checkpoint = _pending(server, job_id)
+    assert client.get(f"/v1/jobs/{job_id}/report").status_code == 404  # no report while it waits
+    reply = client.post(f"/v1/jobs/{job_id}/cancel")
+    assert reply.status_code == 200, reply.text
+    job = reply.json()
+    assert job["status"] == "cancelled" and job["summary"]["stop_reason"] == "cancelled by a user while waiting at a checkpoint"
+    assert job["summary"]["baseline"]["score"] is not None  # the baseline ran before the gate
+    report = client.get(f"/v1/jobs/{job_id}/report")
+    assert report.status_code == 200 and "cancelled by a user while waiting at a checkpoint" in report.text
+    assert client.get(f"/v1/checkpoints/{checkpoint['id']}").json()["status"] == "cancelled"
+    decided = client.post(f"/v1/checkpoints/{checkpoint['id']}/decision", json={"action": "approve"})
+    assert decided.status_code == 409
+
+
 def test_jobs_beyond_the_concurrency_limit_queue_and_a_queued_job_cancels_at_once(jobs_server: Server) -> None:
     server = jobs_server
     client = server.client()
