@@ -229,21 +229,20 @@ class RunManager:
         before = await asyncio.to_thread(get_job, self.store, job_id)
         await asyncio.to_thread(request_cancel, self.store, job_id)
         self.stop_event(job_id).set()
+        task = self._tasks.get(job_id)
+        if before.status == "waiting" and task is None:  # its report goes before job.finished ends the streams
+            try:
+                await asyncio.to_thread(self.driver.report_cancelled, before)
+            except Exception:  # noqa: BLE001 - the cancel stands; only the report is missing
+                log.exception("could not write the report of cancelled job %s", job_id, extra={"job_id": job_id})
         await asyncio.to_thread(self.emit, job_id, "job.finished", {"status": "cancelled", "error": None})
         row = await asyncio.to_thread(set_job_status, self.store, job_id, "cancelled")
-        task = self._tasks.get(job_id)
         if job_id in self._in_thread and task is not None:
             # The graph's thread ends at its next decide step; until then kill every container it
             # starts (one may be in creation right now, not yet known to the sandbox).
             asyncio.get_running_loop().create_task(self._kill_until_done(job_id, task))
         elif task is not None:
             task.cancel()  # still queued for a slot
-        if before.status == "waiting" and task is None:
-            try:
-                await asyncio.to_thread(self.driver.report_cancelled, before)
-            except Exception:  # noqa: BLE001 - the cancel stands; only the report is missing
-                log.exception("could not write the report of cancelled job %s", job_id, extra={"job_id": job_id})
-            row = await asyncio.to_thread(get_job, self.store, job_id)
         return row
 
     async def _kill_until_done(self, job_id: str, task: asyncio.Task[None]) -> None:

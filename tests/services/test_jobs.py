@@ -158,6 +158,8 @@ def test_a_job_cancelled_while_waiting_gets_its_report_and_its_checkpoint_closes
     assert client.get(f"/v1/checkpoints/{checkpoint['id']}").json()["status"] == "cancelled"
     decided = client.post(f"/v1/checkpoints/{checkpoint['id']}/decision", json={"action": "approve"})
     assert decided.status_code == 409
+    kinds = [e["kind"] for e in _events(server, job_id)]  # the stream ends at job.finished: the report is in it
+    assert kinds[-2:] == ["report", "job.finished"] and kinds.count("job.finished") == 1
 
 
 def test_jobs_beyond_the_concurrency_limit_queue_and_a_queued_job_cancels_at_once(jobs_server: Server) -> None:
