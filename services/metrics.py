@@ -1,16 +1,24 @@
-"""Prometheus metrics of one API process, in its own registry (nothing registers at import).
+"""Prometheus metrics of one API or worker process, in its own registry (nothing registers at import).
 
 Counts that must survive a restart (jobs by status, experiments, sandbox run time) are read
-from the app database when scraped; what happens in this process (checkpoint wait, decision to
-resume, LLM tokens, requests) is observed as it happens.
+from the app database when the API is scraped; what happens in a process (checkpoint wait,
+decision to resume, LLM tokens) is observed as it happens, so in the scale-out profile each
+worker serves its own (``LABLOOP_WORKER_METRICS_PORT``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
@@ -42,18 +50,15 @@ class _StoreCollector(Collector):
         yield sandbox
 
 
-class ServiceMetrics:
-    """The metrics the API serves at /metrics."""
+class JobMetrics:
+    """What the jobs run in this process do: decision to resume, LLM tokens.
 
-    def __init__(self, store: Store) -> None:
+    The API's (embedded profile) and each worker's (scale-out, served by
+    :func:`serve_worker_metrics`): Prometheus adds the workers' series up.
+    """
+
+    def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(_StoreCollector(store))
-        self.checkpoint_wait = Histogram(
-            "labloop_checkpoint_wait_seconds",
-            "How long checkpoints waited for a human decision.",
-            buckets=(1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, float("inf")),
-            registry=self.registry,
-        )
         self.decision_to_resume = Histogram(
             "labloop_decision_to_resume_seconds",
             "From a stored decision to its job's thread starting again (the graph's next node follows).",
@@ -73,3 +78,29 @@ class ServiceMetrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+class ServiceMetrics(JobMetrics):
+    """The metrics the API serves at /metrics: its jobs', checkpoint waits, and counts from the database."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.registry.register(_StoreCollector(store))
+        self.checkpoint_wait = Histogram(
+            "labloop_checkpoint_wait_seconds",
+            "How long checkpoints waited for a human decision.",
+            buckets=(1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, float("inf")),
+            registry=self.registry,
+        )
+
+
+@contextmanager
+def serve_worker_metrics(metrics: JobMetrics, *, addr: str, port: int) -> Iterator[None]:
+    """Serve ``metrics`` at ``http://addr:port/metrics`` (any path) while the block runs."""
+    server, thread = start_http_server(port, addr=addr, registry=metrics.registry)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

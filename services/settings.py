@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     worker_heartbeat_s: float = Field(5.0, gt=0, description="How often a worker tells the queue it is alive.")
     worker_stalled_s: float = Field(30.0, gt=0, description="Silence after which a worker's jobs go to another.")
     worker_shutdown_grace_s: float = Field(10.0, ge=0, description="After SIGTERM, how long running jobs may go on.")
+    worker_metrics_port: int = Field(0, ge=0, le=65535, description="Port of a worker's /metrics; 0 serves none.")
+    worker_metrics_host: str = Field("127.0.0.1", description="Address a worker's /metrics listens on.")
     schedule_grace_s: int = Field(3600, ge=0)
     schedule_tick_s: float = Field(5.0, gt=0, le=3600, description="How often the scheduler looks for due firings.")
     api_url: str = Field("http://127.0.0.1:8000", description="Where CLI commands find a running server.")

@@ -8,6 +8,7 @@
     while J runs: its cancel_requested flag is polled; once set, J's graph is told and its
                   containers on this engine are killed until the graph has stopped
     every worker_stalled_s / 2: jobs of workers silent for worker_stalled_s go back to the queue
+    with LABLOOP_WORKER_METRICS_PORT: its own /metrics (decision to resume, LLM tokens of its jobs)
 
 Several workers on several machines share nothing but Postgres, the Chroma server and the
 shared folders (LABLOOP_TASKS_DIR, LABLOOP_ARTIFACTS_DIR); each has its own LABLOOP_HOME.
@@ -25,6 +26,7 @@ from typing import Any
 from procrastinate import App
 
 from sandbox.errors import Conflict, DockerUnavailable, LabloopError
+from services.metrics import JobMetrics, serve_worker_metrics
 from services.queue import CONTEXT_KEY, ensure_schema, queue_app, retry_stalled
 from services.runs import KILL_INTERVAL_S, Finish, RunManager
 from services.settings import Settings
@@ -139,11 +141,18 @@ async def serve_worker(settings: Settings, *, name: str | None = None) -> None:
         memory = await asyncio.to_thread(_open_memory, settings)
         sandbox = await asyncio.to_thread(_open_sandbox, settings)
         stack.callback(sandbox.close)
-        journal = SqlJournal(store)
+        metrics = JobMetrics()
+        if settings.worker_metrics_port:
+            stack.enter_context(serve_worker_metrics(metrics, addr=settings.worker_metrics_host,
+                                                     port=settings.worker_metrics_port))
+            log.info("worker metrics at http://%s:%d/metrics", settings.worker_metrics_host,
+                     settings.worker_metrics_port)
+        journal = SqlJournal(store, listeners=[metrics.observe_event])
         driver = stack.enter_context(open_driver(settings, store=store, journal=journal, runner=sandbox,
                                                  memory=memory))
-        runs = WorkerRunManager(worker_name=name, store=store, driver=driver, emit=journal.emit, limit=settings.worker_concurrency,
-                                stop_container=sandbox.cancel)
+        runs = WorkerRunManager(worker_name=name, store=store, driver=driver, emit=journal.emit,
+                                limit=settings.worker_concurrency, stop_container=sandbox.cancel,
+                                on_resumed=metrics.decision_to_resume.observe)
         await stack.enter_async_context(app.open_async())
         sweeper = asyncio.create_task(_recover_stalled(app, settings.worker_stalled_s), name="stalled-jobs")
         log.info("worker %s taking jobs (%d at a time)", name, settings.worker_concurrency)

@@ -108,11 +108,12 @@ class Topology:
         self.servers.append(server)
         return server
 
-    def worker(self) -> Worker:
-        """Start one more worker process."""
+    def worker(self, metrics_port: int = 0) -> Worker:
+        """Start one more worker process (serving its /metrics on ``metrics_port`` unless 0)."""
         name = f"worker{len(self.workers)}"
         home = self.root / name
-        worker = Worker(name, home, self.env(home)).start()
+        env = {**self.env(home), "LABLOOP_WORKER_METRICS_PORT": str(metrics_port)}
+        worker = Worker(name, home, env).start()
         self.workers.append(worker)
         return worker
 

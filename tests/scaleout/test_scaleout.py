@@ -22,7 +22,7 @@ import pytest
 from services.store import list_experiments, list_jobs
 from services.store.schedules import list_firings, update_schedule
 from tests.scaleout.conftest import NO_GATES, Topology, Worker, events, finished
-from tests.services.conftest import task_files, upload, wait_for
+from tests.services.conftest import free_port, task_files, upload, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.docker]
 
@@ -135,7 +135,8 @@ def test_a_decision_on_the_api_is_resumed_by_a_worker_and_a_cancel_kills_its_con
     topology: Topology,
 ) -> None:
     api = topology.api()
-    topology.worker()
+    metrics_port = free_port()
+    topology.worker(metrics_port=metrics_port)
     client = api.client()
     upload(client, task_files("quick"))
     upload(client, task_files("sleepy", slow=60))
@@ -153,6 +154,10 @@ def test_a_decision_on_the_api_is_resumed_by_a_worker_and_a_cancel_kills_its_con
         resumed_at = next(e.at for e in events(store, gated, "node") if e.at > decided_at)
     assert len(taken) == 2 and running == [None, "approve"]  # let go at the checkpoint, taken again
     print(f"decision -> next node started on a worker: {(resumed_at - decided_at).total_seconds() * 1000:.0f} ms")
+    # The resume happened on the worker: its own /metrics counts it, the API's cannot.
+    worker_metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    assert "labloop_decision_to_resume_seconds_count 1.0" in worker_metrics
+    assert "labloop_decision_to_resume_seconds_count 0.0" in client.get("/metrics").text
 
     sleepy = client.post("/v1/jobs", json={"task": "sleepy", "gates": NO_GATES}).json()["id"]
     wait_for(lambda: [e for e in client.get(f"/v1/jobs/{sleepy}/experiments").json() if e["status"] == "running"],
