@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from sandbox.errors import LabloopError, ServerUnreachable
+from sandbox.errors import InvalidInput, LabloopError, ServerUnreachable
 from services.cli import app
 from services.cli.client import api_call
 from services.settings import Settings, get_settings
@@ -192,7 +192,10 @@ def jobs(status: Annotated[str | None, typer.Option(help="Only jobs with this st
         rows = api_call("GET", "/v1/jobs", params={"status": status} if status else None)
     except ServerUnreachable:
         from services import store as db
+        from services.store.jobs import JOB_STATUSES
 
+        if status is not None and status not in JOB_STATUSES:
+            raise InvalidInput(f"--status must be one of {', '.join(JOB_STATUSES)}, not {status!r}") from None
         settings = get_settings()
         with db.open_store(settings.db_url) as store:
             rows = [{"id": r.id, "task_name": r.task_name, "strategy": r.strategy, "status": r.status,

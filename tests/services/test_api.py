@@ -252,6 +252,8 @@ def test_the_cli_lists_and_decides_checkpoints_through_the_server(server: Server
     env["LABLOOP_API_URL"] = f"http://127.0.0.1:{free_port()}"
     local = cli("jobs", "--json")
     assert local.returncode == 0 and json.loads(local.stdout) == [], local.stderr
+    bad = cli("jobs", "--status", "finished")
+    assert bad.returncode == 2 and "--status must be one of queued, running" in bad.stderr
     unreachable = cli("checkpoints")
     assert unreachable.returncode == 2 and "no labloop server answers" in unreachable.stderr
 
