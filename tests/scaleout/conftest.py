@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -25,7 +24,7 @@ import pytest
 
 from services.store import Store, events_after, open_store
 from tests.memory.conftest import ChromaServer
-from tests.services.conftest import ROOT, Server, free_port, server_env
+from tests.services.conftest import LabloopProcess, Server, free_port, server_env
 from tests.utils.databases import postgres_database
 
 NO_GATES = {"idea": "never", "code": "never", "finding": "never"}
@@ -42,8 +41,8 @@ def chroma(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
 
 
 @dataclass
-class Worker:
-    """One ``labloop worker`` process with its own home."""
+class Worker(LabloopProcess):
+    """One ``labloop worker`` process with its own home (SIGKILL: its heartbeats just stop)."""
 
     name: str
     home: Path
@@ -56,29 +55,14 @@ class Worker:
 
     def start(self) -> Worker:
         """Start the process (it registers with the queue within a second or two)."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from services.cli import main; main()", "worker", "--name", self.name],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            )
+        self.spawn("worker", "--name", self.name)
         return self
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, its heartbeats just stop."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM (a graceful stop); return the exit code."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout)
-
-    def tail(self, lines: int = 30) -> str:
-        """The end of the worker's log."""
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
 
 
 @dataclass

@@ -67,8 +67,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+LABLOOP = [sys.executable, "-c", "from services.cli import main; main()"]
+
+
+class LabloopProcess:
+    """A ``labloop`` subprocess logging to a file under its own home: spawn, SIGKILL, log tail."""
+
+    home: Path
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None
+    log: Path
+
+    def spawn(self, *args: str) -> None:
+        """Start ``labloop ARGS`` in this process's environment, its output appended to its log."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([*LABLOOP, *args], cwd=ROOT, env=self.env, stdout=out,
+                                         stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        """SIGKILL (no shutdown code runs) and reap."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def tail(self, lines: int = 40) -> str:
+        """The end of the log, for failure messages."""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
+
+
 @dataclass
-class Server:
+class Server(LabloopProcess):
     """One ``labloop serve`` process on a home folder."""
 
     home: Path
@@ -87,12 +116,8 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> Server:
         """Start the process and wait until it answers /healthz (its lifespan has run)."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from services.cli import main; main()", "serve"],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            )
+        self.spawn("serve")
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -104,12 +129,6 @@ class Server:
                 time.sleep(0.2)
         raise AssertionError(f"the server did not answer within {timeout}s:\n{self.tail()}")
 
-    def kill(self) -> None:
-        """SIGKILL the server (no shutdown code runs) and reap it."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
     def stop(self) -> None:
         """SIGTERM (a graceful shutdown), SIGKILL after a while."""
         if self.proc is not None and self.proc.poll() is None:
@@ -118,10 +137,6 @@ class Server:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
-
-    def tail(self, lines: int = 40) -> str:
-        """The end of the server's log, for failure messages."""
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
 
     def client(self, user: str | None = "alice") -> httpx.Client:
         """An HTTP client with ``user``'s token (None: no token)."""

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from agents.protocols import ExperimentRecord
 from services.store import SqlJournal, create_checkpoint, create_job
-from tests.services.conftest import TOKENS, Server, free_port, task_files, upload
+from tests.services.conftest import LABLOOP, TOKENS, Server, free_port, task_files, upload
 
 
 def _tarball(members: dict[str, bytes], *, links: dict[str, str] | None = None) -> bytes:
@@ -230,7 +229,7 @@ def test_the_cli_lists_and_decides_checkpoints_through_the_server(server: Server
     env.update(LABLOOP_API_URL=server.url, LABLOOP_API_TOKEN=TOKENS["bob"], LABLOOP_HOME=str(server.home / "cli"))
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", "from services.cli import main; main()", *args],
+        return subprocess.run([*LABLOOP, *args],
                               env=env, capture_output=True, text=True, timeout=60)
 
     listed = cli("checkpoints", "--json")
@@ -261,7 +260,7 @@ def test_the_cli_lists_and_decides_checkpoints_through_the_server(server: Server
 def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABLOOP_")}
     env.update(LABLOOP_HOME=str(tmp_path), LABLOOP_HOST="0.0.0.0")
-    refused = subprocess.run([sys.executable, "-c", "from services.cli import main; main()", "serve"],
+    refused = subprocess.run([*LABLOOP, "serve"],
                              env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "refusing to listen on 0.0.0.0 without a token" in refused.stderr
 
