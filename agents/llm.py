@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 import openai
 from pydantic import BaseModel, ValidationError
 
+from agents.errors import BudgetExhausted, LLMReplyInvalid, LLMUnavailable
 from agents.protocols import ChatModel, ChatReply
-from sandbox.errors import BudgetExhausted, LLMReplyInvalid, LLMUnavailable
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _TRANSIENT = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sandbox.errors import InvalidTask
+from agents.errors import InvalidTask
 from sandbox.result import Limits
 
 TASK_FILE = "task.yaml"

@@ -19,7 +19,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from sandbox.errors import ConfigError
+from agents.errors import ConfigError
 from services.settings import Settings
 
 CHECKPOINT_FILE = "checkpoints.sqlite"

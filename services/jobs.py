@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agents.errors import InvalidInput
 from agents.task import Budget
-from sandbox.errors import InvalidInput
 from services.store.db import Store
 from services.store.jobs import new_job_id
 from services.store.models import JobRow, utcnow

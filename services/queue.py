@@ -23,7 +23,7 @@ from procrastinate.exceptions import AlreadyEnqueued, JobAborted, UniqueViolatio
 from procrastinate.jobs import Job, Status
 from procrastinate.schema import SchemaManager
 
-from sandbox.errors import ConfigError
+from agents.errors import ConfigError
 from services.checkpointer import postgres_url
 from services.runs import RunManager
 from services.settings import Settings

@@ -19,15 +19,16 @@ from typing import Any, Literal
 from langgraph.types import Command
 
 from agents.context import DEFAULT_GATES, ResearchContext, Strategy
+from agents.errors import ConfigError, LabloopError
 from agents.graph import build_graph
 from agents.llm import OpenAIChatModel
 from agents.protocols import ChatModel, ExperimentRunner, Journal, Memory
 from agents.report import write_report
 from agents.state import ResearchState, initial_state
 from agents.task import Task, load_task
-from sandbox.errors import ConfigError, Conflict, LabloopError
 from services import store as db
 from services.checkpointer import open_checkpointer
+from services.errors import Conflict
 from services.settings import Settings
 
 CANCELLED_DECISION: Mapping[str, Any] = {"action": "reject", "reason": "the job was cancelled", "by": "system:cancel"}

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from agents.errors import DockerUnavailable
 from agents.graph import build_graph
 from agents.protocols import ExperimentRunner, Journal, Memory
-from sandbox.errors import DockerUnavailable
 from services.checkpointer import open_checkpointer
 from services.research import Collaborators, chat_model, drive_job, report_cancelled
 from services.runs import Finish, Pause

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
-from sandbox.errors import Conflict
+from services.errors import Conflict
 from services.store import (
     create_checkpoint,
     decide_checkpoint,

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterError, croniter
 
-from sandbox.errors import InvalidInput, LabloopError
+from agents.errors import InvalidInput, LabloopError
 from services.jobs import JobTemplate, build_job
 from services.store.db import Store
 from services.store.models import ScheduleRow

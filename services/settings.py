@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sandbox.errors import ConfigError
+from agents.errors import ConfigError
 
 
 class Settings(BaseSettings):

@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 
 from sqlalchemy.exc import IntegrityError
 
+from agents.errors import InvalidInput, InvalidTask
 from agents.task import TASK_FILE, parse_task
-from sandbox.errors import InvalidInput, InvalidTask
 from services.store.db import Store
 from services.store.models import TaskRow
 from services.store.tasks import add_task_version, next_task_version

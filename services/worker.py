@@ -25,7 +25,8 @@ from typing import Any
 
 from procrastinate import App
 
-from sandbox.errors import Conflict, DockerUnavailable, LabloopError
+from agents.errors import DockerUnavailable, LabloopError
+from services.errors import Conflict
 from services.metrics import JobMetrics, serve_worker_metrics
 from services.queue import CONTEXT_KEY, ensure_schema, queue_app, retry_stalled
 from services.runs import KILL_INTERVAL_S, Finish, RunManager

@@ -6,9 +6,9 @@ from langgraph.runtime import Runtime
 
 from agents import remember
 from agents.context import ResearchContext
+from agents.errors import InvalidTask
 from agents.experiments import brief, run_experiment
 from agents.state import ResearchState
-from sandbox.errors import InvalidTask
 
 
 def baseline(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:

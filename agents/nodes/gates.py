@@ -18,9 +18,9 @@ from langgraph.types import interrupt
 from pydantic import BaseModel, Field
 
 from agents.context import GateKind, ResearchContext
+from agents.errors import InvalidInput
 from agents.experiments import diff_of
 from agents.state import Json, ResearchState
-from sandbox.errors import InvalidInput
 
 _IDEA_FIELDS = ("title", "hypothesis", "plan", "params")
 

@@ -8,12 +8,12 @@ from langgraph.runtime import Runtime
 
 from agents import remember
 from agents.context import ResearchContext
+from agents.errors import BudgetExhausted
 from agents.flags import idea_flags
 from agents.llm_steps import meter_for, propose_idea, spent
 from agents.nodes.gates import request
 from agents.search import propose
 from agents.state import Json, ResearchState
-from sandbox.errors import BudgetExhausted
 
 REPROPOSALS = 3  # an idea too close to one tried or rejected is re-proposed at most this often
 

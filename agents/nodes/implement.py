@@ -9,12 +9,12 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from agents.context import ResearchContext
+from agents.errors import BudgetExhausted
 from agents.experiments import diff_of, source_files
 from agents.flags import code_flags
 from agents.llm_steps import meter_for, repair_code, spent, write_code
 from agents.nodes.gates import request
 from agents.state import ResearchState
-from sandbox.errors import BudgetExhausted
 
 
 def implement(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:

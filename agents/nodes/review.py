@@ -5,10 +5,10 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from agents.context import ResearchContext
+from agents.errors import BudgetExhausted
 from agents.llm_steps import meter_for, review_outcome, spent
 from agents.state import Json, ResearchState
 from agents.verify import replicate_seeds
-from sandbox.errors import BudgetExhausted
 
 
 def review(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:

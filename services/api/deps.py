@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from sandbox.errors import Unauthorized
 from services.api.runtime import Runtime
+from services.errors import Unauthorized
 from services.runs import RunManager
 from services.store.db import Store
 

@@ -19,7 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandbox.errors import Conflict, InvalidInput, LabloopError, NotFound, Unauthorized
+from agents.errors import InvalidInput, LabloopError
+from services.errors import Conflict, NotFound, Unauthorized
 
 log = logging.getLogger("labloop.api")
 

@@ -9,8 +9,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from agents.errors import LabloopError
 from agents.protocols import Memory
-from sandbox.errors import LabloopError
 from services.api.sse import EventHub, watch_events
 from services.metrics import ServiceMetrics
 from services.runs import RunManager

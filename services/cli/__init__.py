@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from sandbox.errors import LabloopError
+from agents.errors import LabloopError
 
 app = typer.Typer(
     name="labloop",

@@ -6,14 +6,8 @@ from typing import Any
 
 import httpx
 
-from sandbox.errors import (
-    Conflict,
-    InvalidInput,
-    LabloopError,
-    NotFound,
-    ServerUnreachable,
-    Unauthorized,
-)
+from agents.errors import InvalidInput, LabloopError
+from services.errors import Conflict, NotFound, ServerUnreachable, Unauthorized
 from services.settings import get_settings
 
 _ERRORS: dict[int, type[LabloopError]] = {401: Unauthorized, 404: NotFound, 409: Conflict}

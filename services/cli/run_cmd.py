@@ -15,9 +15,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from sandbox.errors import InvalidInput, LabloopError, ServerUnreachable
+from agents.errors import InvalidInput, LabloopError
 from services.cli import app
 from services.cli.client import api_call
+from services.errors import ServerUnreachable
 from services.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # the graph, the store and their libraries load only for commands that use them

@@ -13,9 +13,9 @@ from typing import Annotated, Any
 
 import typer
 
+from agents.errors import DockerUnavailable, InvalidInput
 from agents.task import load_task
 from sandbox.engine import FIX_IMAGE, connect, engine_limits
-from sandbox.errors import DockerUnavailable, InvalidInput
 from sandbox.image import build_image, image_status
 from sandbox.result import ExperimentResult, Limits, RunRequest
 from sandbox.runner import DockerSandbox

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from sandbox.errors import ConfigError, MemoryStoreError
+from agents.errors import ConfigError
+from services.errors import MemoryStoreError
 from services.memory.embedders import Embedder, EmbedderSource, LexicalEmbedder
 from services.memory.store import ChromaMemory
 

@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 import numpy as np
 import numpy.typing as npt
 
-from sandbox.errors import EmbedderMismatch, MemoryStoreError
+from services.errors import EmbedderMismatch, MemoryStoreError
 
 log = logging.getLogger(__name__)
 

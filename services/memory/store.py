@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast, get_args
 
+from agents.errors import InvalidInput
 from agents.protocols import MemoryKind, MemoryRecord
-from sandbox.errors import EmbedderMismatch, InvalidInput, MemoryStoreError
+from services.errors import EmbedderMismatch, MemoryStoreError
 from services.memory.embedders import Embedder, EmbedderSource
 from services.memory.filters import clean_metadata, where_clause
 from services.memory.task_index import IdeaIndex

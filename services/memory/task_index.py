@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sandbox.errors import EmbedderMismatch
+from services.errors import EmbedderMismatch
 from services.memory.embedders import Embedder
 
 

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from sandbox.errors import Conflict, InvalidInput, NotFound
+from agents.errors import InvalidInput
+from services.errors import Conflict, NotFound
 from services.store.db import Store
 from services.store.models import CheckpointRow, DecisionRow, utcnow
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sandbox.errors import ConfigError
+from agents.errors import ConfigError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

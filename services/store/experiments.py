@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from sandbox.errors import NotFound
+from services.errors import NotFound
 from services.store.db import Store
 from services.store.models import ExperimentRow
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from sandbox.errors import Conflict, NotFound
+from services.errors import Conflict, NotFound
 from services.store.db import Store
 from services.store.models import CheckpointRow, JobRow, utcnow
 

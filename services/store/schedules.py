@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from sandbox.errors import NotFound
+from services.errors import NotFound
 from services.store.db import Store
 from services.store.jobs import FINISHED
 from services.store.models import FiringRow, JobRow, ScheduleRow, utcnow

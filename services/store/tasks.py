@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from sandbox.errors import NotFound
+from services.errors import NotFound
 from services.store.db import Store
 from services.store.models import TaskRow, utcnow
 

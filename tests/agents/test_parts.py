@@ -11,6 +11,7 @@ import pytest
 
 from agents.context import ResearchContext
 from agents.edits import CodeChange, apply_change, traceback_sources
+from agents.errors import BudgetExhausted, LLMUnavailable
 from agents.flags import code_flags, finding_flags, idea_flags
 from agents.llm import OpenAIChatModel, TokenMeter, ask_json
 from agents.llm_steps import Idea
@@ -19,7 +20,6 @@ from agents.search import propose
 from agents.state import ResearchState
 from agents.task import parse_task
 from agents.verify import judge
-from sandbox.errors import BudgetExhausted, LLMUnavailable
 from tests.utils.fake_llm import FakeLLM
 
 ORIGINAL = {"experiment.py": "import json\n\ndef quality():\n    return 0.5\n"}

@@ -8,7 +8,7 @@ import pytest
 
 from agents.novelty import check_novelty
 from agents.recall import idea_record, recall_for_ideation
-from sandbox.errors import EmbedderMismatch, MemoryStoreError
+from services.errors import EmbedderMismatch, MemoryStoreError
 from services.memory import open_memory
 from services.settings import Settings
 from tests.memory.conftest import EmbeddingsServer

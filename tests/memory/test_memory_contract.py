@@ -20,7 +20,7 @@ from agents.recall import (
     outcome_record,
     recall_for_ideation,
 )
-from sandbox.errors import EmbedderMismatch
+from services.errors import EmbedderMismatch
 from services.memory import EmbedderSource, LexicalEmbedder, chroma_client, open_memory
 from services.memory.literature import ingest_literature
 from services.memory.store import ChromaMemory

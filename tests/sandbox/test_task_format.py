@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from agents.errors import InvalidTask
 from agents.task import load_task, parse_task
-from sandbox.errors import InvalidTask
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = """

@@ -6,9 +6,10 @@ import threading
 
 import pytest
 
+from agents.errors import InvalidInput
 from agents.protocols import ExperimentRecord
-from sandbox.errors import Conflict, InvalidInput, NotFound
 from sandbox.result import ExperimentResult
+from services.errors import Conflict, NotFound
 from services.store import (
     SqlJournal,
     Store,

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 
-from sandbox.errors import NotFound
 from services.api.deps import StoreDep
 from services.api.errors import BadRequest
 from services.api.schemas import ExperimentOut
+from services.errors import NotFound
 from services.store import get_experiment
 from services.tasks import clean_relative_path
 

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from sandbox.errors import MemoryStoreError
 from services.api.deps import RuntimeDep
 from services.api.schemas import FindingOut
+from services.errors import MemoryStoreError
 
 router = APIRouter(prefix="/v1/findings", tags=["findings"])
 Kind = Literal["findings", "ideas", "feedback", "literature"]

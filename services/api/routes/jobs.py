@@ -9,11 +9,11 @@ from fastapi import APIRouter, Header, Path, Query, Response, status
 from fastapi.responses import PlainTextResponse
 from sse_starlette import EventSourceResponse
 
-from sandbox.errors import NotFound
 from services.api.deps import RunsDep, RuntimeDep, StoreDep, UserDep
 from services.api.errors import BadRequest
 from services.api.schemas import ExperimentOut, JobCreate, JobOut
 from services.api.sse import job_events
+from services.errors import NotFound
 from services.jobs import build_job, save_job
 from services.store import get_job, list_experiments, list_jobs
 from services.store.stats import read_job_row
