@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup venv docker image demo test lint bench clean
+.PHONY: setup venv docker image browser demo test lint bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@echo "==> creating the virtual environment in $(VENV)"
@@ -23,6 +23,11 @@ docker:
 image: venv docker
 	@$(BIN)/labloop sandbox build
 
+# The browser tests drive Debian's chromium (Playwright's own browser download is not reachable).
+browser:
+	@test -x /usr/bin/chromium || { echo "==> installing chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 setup: image
 
 demo: setup
@@ -32,7 +37,7 @@ lint: venv
 	$(BIN)/ruff check agents sandbox services tests benchmarks tasks
 	$(BIN)/mypy
 
-test: setup lint
+test: setup browser lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: setup

@@ -42,6 +42,20 @@ class JobCreate(JobTemplate):
     """The body of POST /v1/jobs: every field but ``task`` is optional."""
 
 
+class JobProgressOut(BaseModel):
+    """How far a job has got (the job list): iteration of the budget, experiments, baseline, best."""
+
+    iteration: int
+    iterations: int | None
+    experiments: int
+    failed: int
+    metric: str | None
+    direction: str | None
+    baseline: float | None = Field(description="The baseline's metric (seed 0).")
+    best: float | None = Field(description="The best metric of any succeeded run so far (replicates aside).")
+    pending_checkpoints: int
+
+
 class JobOut(_Out):
     """A research job."""
 
@@ -59,6 +73,8 @@ class JobOut(_Out):
     created_at: Utc
     started_at: Utc | None
     finished_at: Utc | None
+    task_version: int | None = Field(None, description="The task version the job runs (GET /v1/tasks/NAME?version=N).")
+    progress: JobProgressOut | None = Field(None, description="Set in the job list (GET /v1/jobs).")
 
 
 class ExperimentOut(_Out):

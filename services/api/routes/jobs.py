@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from fastapi.responses import PlainTextResponse
@@ -11,16 +11,24 @@ from sse_starlette import EventSourceResponse
 
 from services.api.deps import RunsDep, RuntimeDep, StoreDep, UserDep
 from services.api.errors import BadRequest
-from services.api.schemas import ExperimentOut, JobCreate, JobOut
+from services.api.schemas import ExperimentOut, JobCreate, JobOut, JobProgressOut
 from services.api.sse import job_events
 from services.errors import NotFound
 from services.jobs import build_job, save_job
 from services.store import get_job, list_experiments, list_jobs
+from services.store.progress import jobs_progress, task_version
 from services.store.stats import read_job_row
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 JobId = Annotated[str, Path(min_length=1, max_length=40)]
 Status = Annotated[str | None, Query(pattern="^(queued|running|waiting|succeeded|failed|cancelled)$")]
+
+
+def job_out(row: Any) -> JobOut:
+    """A job row (ORM or Core) as the API shows it, with the task version it runs."""
+    out = JobOut.model_validate(row)
+    out.task_version = task_version(row.task_dir)
+    return out
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=JobOut)
@@ -30,7 +38,7 @@ async def create_job(body: JobCreate, runtime: RuntimeDep, user: UserDep) -> Job
     await asyncio.to_thread(save_job, runtime.store, job)
     await asyncio.to_thread(runtime.journal.emit, job.id, "job.queued", {"task": job.task_name, "by": user})
     runtime.runs.submit(job.id)
-    return JobOut.model_validate(job)
+    return job_out(job)
 
 
 @router.get("", response_model=list[JobOut])
@@ -38,8 +46,13 @@ def get_jobs(
     store: StoreDep, status: Status = None, task: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[JobOut]:
-    """Jobs, newest first."""
-    return [JobOut.model_validate(j) for j in list_jobs(store, status=status, task_name=task, limit=limit)]
+    """Jobs, newest first, each with its progress (iteration, experiments, baseline, best, pending checkpoints)."""
+    jobs = list_jobs(store, status=status, task_name=task, limit=limit)
+    progress = jobs_progress(store, jobs)
+    out = [job_out(j) for j in jobs]
+    for job in out:
+        job.progress = JobProgressOut.model_validate(progress[job.id])
+    return out
 
 
 @router.get("/{job_id}", response_model=JobOut)
@@ -50,13 +63,13 @@ async def read_job(job_id: JobId, store: StoreDep) -> Response:
     row = read_job_row(store, job_id)
     if row is None:
         get_job(store, job_id)  # raises NotFound with the usual message
-    return Response(JobOut.model_validate(row).model_dump_json(), media_type="application/json")
+    return Response(job_out(row).model_dump_json(), media_type="application/json")
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
 async def cancel_job(job_id: JobId, runs: RunsDep) -> JobOut:
     """Stop a job at once, its running container included (409 when it already finished)."""
-    return JobOut.model_validate(await runs.cancel(job_id))
+    return job_out(await runs.cancel(job_id))
 
 
 @router.get(

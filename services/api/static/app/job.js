@@ -1,0 +1,189 @@
+// The Job page: goal, metric, baseline and incumbent; pending checkpoints inline; a live event
+// feed (SSE, resumed with Last-Event-ID); the metric plot; the tree of solutions when the engine
+// records one; experiments; findings with evidence, diff and critique; the report; cancel.
+"use strict";
+import { api, follow } from "./api.js";
+import { el, fact, fmt, when, statusBadge, diffBlock, message } from "./dom.js";
+import { checkpointCard, evidence } from "./checkpoint.js";
+import { metricPlot, valueOf, better } from "./plot.js";
+import { renderMarkdown } from "./markdown.js";
+
+const FEED_LINES = 300;
+const FINISHED = ["succeeded", "failed", "cancelled"];
+
+function describeEvent(e) {
+  const d = e.data || {};
+  switch (e.kind) {
+    case "node": return `${d.node} ${d.phase}${d.iteration !== undefined ? " (iteration " + d.iteration + ")" : ""}${d.error ? ": " + d.error : ""}`;
+    case "experiment": return `experiment ${d.id} ${d.status}${d.role ? " [" + d.role + "]" : ""}${d.error ? ": " + d.error : ""}`;
+    case "output": return `${d.id} ${d.stream}: ${String(d.text ?? d.line ?? "").trimEnd()}`;
+    case "idea": return `idea (iteration ${d.iteration}): ${d.title}`;
+    case "checkpoint.created": return `checkpoint ${d.checkpoint_id} (${d.kind}) is waiting for a human`;
+    case "job.finished": return `job finished: ${d.status}${d.error ? " — " + d.error : ""}`;
+    default: return `${e.kind} ${JSON.stringify(d)}`;
+  }
+}
+
+function experimentsTable(experiments, metric) {
+  const rows = experiments.map((e) => {
+    const r = e.result || {};
+    return el("tr", { "data-experiment": e.id },
+      el("td", { textContent: e.id }), el("td", { className: "num", textContent: e.iteration }), el("td", { textContent: e.role }),
+      el("td", { className: "num", textContent: e.seed }),
+      el("td", { textContent: Object.keys(e.params || {}).length ? JSON.stringify(e.params) : "" }),
+      el("td", {}, el("span", { className: "status " + e.status, textContent: e.status })),
+      el("td", { className: "num", textContent: fmt(valueOf(e, metric)) }),
+      el("td", { className: "num", textContent: e.duration_s === null ? "—" : e.duration_s.toFixed(2) + " s" }),
+      el("td", { textContent: r.error || "" }));
+  });
+  return el("table", { id: "experiments" }, el("caption", { textContent: `${experiments.length} experiments, in the order they ran` }),
+    el("thead", {}, el("tr", {}, ["Experiment", "Iteration", "Role", "Seed", "Params", "Status", metric || "value", "Duration", "Error"]
+      .map((h, i) => el("th", { scope: "col", className: [1, 3, 6, 7].includes(i) ? "num" : "", textContent: h })))),
+    el("tbody", {}, rows));
+}
+
+// The tree, when the engine gives each experiment its node and parent; else nothing.
+function solutionTree(experiments, metric) {
+  const nodes = experiments.filter((e) => e.node_id || (e.result && e.result.node_id));
+  if (!nodes.length) return null;
+  const id = (e) => e.node_id || e.result.node_id, parent = (e) => e.parent_id ?? (e.result || {}).parent_id ?? null;
+  const byNode = new Map();
+  for (const e of nodes) if (!byNode.has(id(e))) byNode.set(id(e), { e, children: [] });
+  const roots = [];
+  for (const n of byNode.values()) (byNode.get(parent(n.e)) || { children: roots }).children.push(n);
+  const item = (n) => el("li", {}, el("details", { open: true },
+    el("summary", { textContent: `${id(n.e)} · ${n.e.operator || n.e.role} · ${n.e.idea_title || "baseline"} · ${n.e.status} · ${fmt(valueOf(n.e, metric))}` }),
+    n.e.diff ? diffBlock(n.e.diff, "diff of node " + id(n.e)) : null),
+  n.children.length ? el("ul", {}, n.children.map(item)) : null);
+  return el("section", { className: "tree", "aria-labelledby": "tree-title" }, el("h2", { id: "tree-title", textContent: "Tree of solutions" }),
+    el("ul", {}, roots.map(item)));
+}
+
+function findingsSection(job, findingCheckpoints, memory) {
+  const found = (job.summary && job.summary.findings) || [];
+  const items = found.map((f) => el("article", { className: "card" },
+    el("h3", { textContent: `${f.title} — ${f.accepted === false ? "not accepted" : "accepted"}` }),
+    el("p", { textContent: `${fmt(f.value)} (mean paired gain ${fmt(f.mean_gain)} ± ${fmt(f.stderr)}, n = ${f.n})` }),
+    fact("Rule", f.rule), fact("Summary", f.summary), fact("Params", f.params)));
+  for (const cp of findingCheckpoints) {
+    const p = cp.payload || {};
+    items.push(el("article", { className: "card" }, el("h3", { textContent: `Finding checkpoint: ${p.title || cp.id} (${cp.status})` }),
+      fact("Verdict", (p.verdict || {}).reason), evidence(p.pairs), fact("Critique", p.critique), diffBlock(p.diff)));
+  }
+  for (const m of memory) items.push(el("article", { className: "card" }, el("h3", { textContent: "Memory: " + (m.metadata.title || m.id) }),
+    el("p", { textContent: m.text }), fact("Critique", m.metadata.critique)));
+  return el("section", { "aria-labelledby": "findings-title" }, el("h2", { id: "findings-title", textContent: "Findings" }),
+    items.length ? items : el("p", { className: "meta", textContent: "No verified finding yet." }));
+}
+
+export function jobPage(main, jobId) {
+  let stop = () => {}, timer = null, closed = false, painted = false;
+  const note = message();
+  const feed = el("ol", { id: "feed", "aria-label": "Live events", tabIndex: 0 });
+  const feedState = el("span", { className: "meta", id: "feed-state" });
+  const slots = { head: el("div"), checkpoints: el("section", { "aria-labelledby": "pending-title" }), plot: el("div"),
+    tree: el("div"), experiments: el("section", { "aria-labelledby": "experiments-title" }), findings: el("div"), report: el("div") };
+  main.replaceChildren(slots.head, note, slots.checkpoints,
+    el("section", { "aria-labelledby": "feed-title" }, el("h2", { id: "feed-title" }, "Live events ", feedState), feed),
+    el("section", { "aria-labelledby": "plot-title" }, el("h2", { id: "plot-title", textContent: "Metric" }), slots.plot),
+    slots.tree, slots.experiments, slots.findings, slots.report);
+
+  let task = null;
+  async function refresh() {
+    timer = null;
+    try {
+      const [job, experiments, pending, decided] = await Promise.all([
+        api("GET", "/v1/jobs/" + encodeURIComponent(jobId)),
+        api("GET", "/v1/jobs/" + encodeURIComponent(jobId) + "/experiments"),
+        api("GET", "/v1/checkpoints?status=pending&job_id=" + encodeURIComponent(jobId)),
+        api("GET", "/v1/checkpoints?status=decided&job_id=" + encodeURIComponent(jobId)),
+      ]);
+      if (!task) task = await api("GET", "/v1/tasks/" + encodeURIComponent(job.task_name) + (job.task_version ? "?version=" + job.task_version : ""));
+      if (closed) return;
+      render(job, experiments, pending, decided);
+      if (!painted) {
+        painted = true;
+        performance.mark("labloop:job-painted");
+        extras(job, decided);
+      } else if (FINISHED.includes(job.status)) extras(job, decided);
+    } catch (err) { note.textContent = err.message; }
+  }
+  const soon = (ms = 800) => { if (!timer && !closed) timer = setTimeout(refresh, ms); };
+
+  function render(job, experiments, pending, decided) {
+    const spec = task.spec || {}, metric = (spec.metric || {}).name, direction = (spec.metric || {}).direction || "maximize";
+    const ok = experiments.filter((e) => e.status === "succeeded" && e.role !== "replicate" && valueOf(e, metric) !== null);
+    const baseline = ok.find((e) => e.role === "baseline");
+    const bestRun = ok.reduce((m, e) => (m === null || better(valueOf(e, metric), valueOf(m, metric), direction) ? e : m), null);
+    const incumbent = job.summary && job.summary.best && job.summary.best.experiment_id;
+    const cancel = el("button", { type: "button", className: "danger", textContent: "Cancel job…", hidden: FINISHED.includes(job.status) });
+    const confirm = el("div", { className: "notice", hidden: true, role: "group", "aria-label": "Confirm cancel" },
+      el("p", { textContent: `Cancel ${job.id}? Its running experiment is killed and it cannot be resumed.` }),
+      el("button", { type: "button", className: "danger", textContent: "Yes, cancel the job", onclick: async () => {
+        try { await api("POST", "/v1/jobs/" + encodeURIComponent(jobId) + "/cancel"); soon(0); } catch (err) { note.textContent = err.message; }
+      } }),
+      " ", el("button", { type: "button", textContent: "No, keep it running", onclick: () => { confirm.hidden = true; cancel.focus(); } }));
+    cancel.addEventListener("click", () => { confirm.hidden = false; confirm.querySelector("button").focus(); });
+    const focused = slots.head.contains(document.activeElement) ? document.activeElement.textContent : null;
+    slots.head.replaceChildren(
+      el("h1", { tabIndex: -1 }, `Job ${job.id} `, statusBadge(job.status)),
+      el("p", { className: "goal", textContent: spec.goal || "" }),
+      el("dl", { className: "facts" },
+        el("dt", { textContent: "Task" }), el("dd", { textContent: `${job.task_name}${job.task_version ? " v" + job.task_version : ""} · strategy ${job.strategy}` }),
+        el("dt", { textContent: "Metric" }), el("dd", { textContent: `${metric} (${direction})` }),
+        el("dt", { textContent: "Baseline" }), el("dd", { textContent: baseline ? fmt(valueOf(baseline, metric)) : "—" }),
+        el("dt", { textContent: incumbent ? "Incumbent" : "Best so far" }),
+        el("dd", { textContent: incumbent ? `${fmt((job.summary.best.metrics || {})[metric])} (${incumbent}, params ${JSON.stringify(job.summary.best.params || {})})`
+          : bestRun ? `${fmt(valueOf(bestRun, metric))} (${bestRun.id}${Object.keys(bestRun.params || {}).length ? ", params " + JSON.stringify(bestRun.params) : ""})` : "—" }),
+        el("dt", { textContent: "Budget" }), el("dd", { textContent: Object.entries(job.budget || {}).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${v}`).join(" · ") }),
+        el("dt", { textContent: "Gates" }), el("dd", { textContent: Object.entries(job.gates || {}).map(([k, v]) => `${k}: ${v}`).join(" · ") }),
+        el("dt", { textContent: "Created" }), el("dd", { textContent: `${when(job.created_at)} by ${job.created_by}` }),
+        job.error ? [el("dt", { textContent: "Error" }), el("dd", { className: "error", textContent: job.error })] : null),
+      el("div", { className: "row" }, cancel), confirm);
+    if (focused) for (const b of slots.head.querySelectorAll("button")) if (b.textContent === focused) b.focus();
+    renderCheckpoints(pending, decided, spec);
+    slots.plot.replaceChildren(metricPlot(experiments, metric, direction));
+    slots.tree.replaceChildren(solutionTree(experiments, metric) || "");
+    slots.experiments.replaceChildren(el("h2", { id: "experiments-title", textContent: "Experiments" }), experimentsTable(experiments, metric));
+  }
+
+  const shown = new Map();
+  function renderCheckpoints(pending, decided, spec) {
+    const ids = new Set(pending.map((cp) => cp.id));
+    for (const [id, card] of shown) if (!ids.has(id) && !card.contains(document.activeElement)) { card.remove(); shown.delete(id); }
+    if (!slots.checkpoints.firstChild) slots.checkpoints.append(el("h2", { id: "pending-title", textContent: "Waiting for you" }));
+    for (const cp of pending) if (!shown.has(cp.id)) {
+      const card = checkpointCard(cp, { space: spec.params, context: decided, showJob: false, onDone: () => { card.remove(); shown.delete(cp.id); soon(0); } });
+      shown.set(cp.id, card);
+      slots.checkpoints.append(card);
+    }
+    slots.checkpoints.hidden = shown.size === 0;
+  }
+
+  let extrasDone = false;
+  async function extras(job, decided) {
+    if (extrasDone) return;
+    const finished = FINISHED.includes(job.status);
+    if (finished) extrasDone = true;
+    const memory = await api("GET", "/v1/findings?verified=true&job_id=" + encodeURIComponent(jobId)).catch(() => []);
+    const findingCps = decided.filter((cp) => cp.kind === "finding");
+    if (!closed) slots.findings.replaceChildren(findingsSection(job, findingCps, memory));
+    if (!finished) return;
+    try {
+      const report = await api("GET", "/v1/jobs/" + encodeURIComponent(jobId) + "/report", undefined, { text: true });
+      if (!closed) slots.report.replaceChildren(el("section", { "aria-labelledby": "report-title" },
+        el("h2", { id: "report-title", textContent: "Report" }), renderMarkdown(report)));
+    } catch (err) {
+      slots.report.replaceChildren(el("p", { className: "meta", textContent: "No report: " + err.message }));
+    }
+  }
+
+  refresh();
+  stop = follow(jobId, (event) => {
+    feed.append(el("li", { textContent: `#${event.id} ${new Date(event.at || Date.now()).toLocaleTimeString()} ${describeEvent(event)}` }));
+    while (feed.childElementCount > FEED_LINES) feed.firstChild.remove();
+    feed.scrollTop = feed.scrollHeight;
+    if (event.kind !== "output") soon(event.kind === "job.finished" ? 300 : 800);
+  }, (state) => { feedState.textContent = "(" + state + ")"; });
+  return () => { closed = true; stop(); if (timer) clearTimeout(timer); };
+}

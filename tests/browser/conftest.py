@@ -1,0 +1,68 @@
+"""Fixtures for the browser tests: Debian's chromium driven by Playwright against a real server.
+
+The server is a real ``labloop serve`` subprocess (the service tests' ``Server``) with the real
+sandbox. Playwright's own browser download cannot be reached here, so it drives
+``/usr/bin/chromium`` (``make browser`` installs it). Screenshots for the README go to ``docs/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.services.conftest import ROOT, TOKENS, Server, free_port, server_env
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DOCS = ROOT / "docs"
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless chromium for the session."""
+    assert Path(CHROMIUM).exists(), "the browser tests need Debian's chromium: run `make browser`"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One running server (two named tokens, the real sandbox) shared by a module's tests."""
+    home = tmp_path_factory.mktemp("home")
+    port = free_port()
+    running = Server(home, port, server_env(home, port)).start()
+    yield running
+    running.kill()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh browser profile (no stored token) per test."""
+    made = browser.new_context(viewport={"width": 1280, "height": 900})
+    made.set_default_timeout(90_000)
+    yield made
+    made.close()
+
+
+def sign_in(page: Page, server: Server, user: str = "alice", where: str = "") -> None:
+    """Open the app and sign in with ``user``'s token through the sign-in form."""
+    page.goto(f"{server.url}/{where}")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("API bearer token").fill(TOKENS[user])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page PNG under docs/ for the README."""
+    DOCS.mkdir(exist_ok=True)
+    path = DOCS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
