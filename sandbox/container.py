@@ -2,18 +2,22 @@
 
 Every container starts a tiny launcher (``python3 -S -c LAUNCHER``) that blocks on the slot's
 hand-over FIFO. The host writes the run (command, environment, end marker) into the FIFO; the
-launcher forks the command, waits for it, writes its exit status to ``/labloop/exit`` and
-exits with it. A container can therefore be created and started *before* anyone knows which experiment
-it will run (the warm pool), and still runs exactly one experiment: when the launcher exits,
+launcher forks the command, waits for it, writes the end marker and exits with the command's
+status: the engine reports that as the container's exit code (docker-init passes it on), so no
+file the experiment could write decides the run's status. A container can therefore be created
+and started *before* anyone knows which experiment it will run (the warm pool), and still runs exactly one experiment: when the launcher exits,
 the container stops and is removed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import socket
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -27,15 +31,16 @@ LABEL_EXPIRES = "labloop.expires"
 LABEL_POOL = "labloop.pool"
 LABEL_JOB = "labloop.job"
 LABEL_EXPERIMENT = "labloop.experiment"
+LABEL_OWNER = "labloop.owner"
 LOG_MAX_SIZE = "1m"
 HELLO_TIMEOUT_S = 60.0
 
 # Runs as the container's main process (under docker-init), standard library only.
 # - The service opens the FIFO's write end and says hello at once; a launcher nobody greets
 #   within HELLO_TIMEOUT_S exits (its service died while starting it).
-# - The run arrives later as one JSON line; the command is forked and waited for; its status
-#   goes to /labloop/exit (negative: killed by that signal), then the end marker to stdout
-#   and stderr (see sandbox.streams).
+# - The run arrives later as one JSON line; the command is forked and waited for; then the
+#   end marker goes to stdout and stderr (see sandbox.streams), and the launcher exits with
+#   the command's status (128 + N when signal N killed it): the container's exit code.
 # - The service keeps the write end open while the run lasts: if the service dies, the
 #   launcher reads EOF and exits, and with it (docker-init being PID 1) the whole container,
 #   so a dead service's experiments stop at once.
@@ -70,11 +75,6 @@ def watch():
     os._exit(125)
 threading.Thread(target=watch, daemon=True).start()
 code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-try:
-    with open('{CTL_MOUNT}/exit', 'w') as f:
-        f.write(str(code))
-except OSError:
-    pass
 marker = spec['end_marker'].encode()
 os.write(1, marker)
 os.write(2, marker)
@@ -96,7 +96,10 @@ BASE_ENV = {
 
 def pool_key(image: str, limits: Limits) -> str:
     """Containers are interchangeable when image and container-level limits are equal."""
-    fields = (image, limits.cpus, limits.memory, limits.pids, limits.network, limits.tmpfs_size)
+    fields = (
+        image, limits.cpus, limits.memory, limits.pids, limits.network, limits.tmpfs_size,
+        limits.disk_bytes, limits.max_files,
+    )
     return hashlib.sha256(repr(fields).encode()).hexdigest()[:12]
 
 
@@ -108,10 +111,35 @@ def container_labels(
         LABEL_SERVICE: service,
         LABEL_POOL: key,
         LABEL_EXPIRES: str(int(time.time() + expiry_s)),
+        LABEL_OWNER: owner_id(),
     }
     for name, value in (extra or {}).items():
         labels[name if name.startswith("labloop.") else f"labloop.{name}"] = str(value)
     return labels
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot), or None when there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[19] if len(fields) > 19 else None
+
+
+def owner_id(pid: int | None = None) -> str:
+    """``host:pid:start`` of the process that creates containers (pid and start: reuse-proof)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{process_start(pid)}"
+
+
+def owner_gone(owner: str) -> bool:
+    """True when ``owner`` names a process of this host that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another host's process: its own reaper (or the expiry) will do
+    return process_start(int(pid)) != start
 
 
 def end_marker() -> bytes:
@@ -133,7 +161,7 @@ def create(
     host_config = api.create_host_config(
         binds=slot.binds(),
         read_only=True,
-        tmpfs={"/tmp": f"size={limits.tmpfs_size},mode=1777"},
+        tmpfs={"/tmp": f"size={limits.tmpfs_size},nr_inodes={limits.max_files},mode=1777"},
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
         init=True,

@@ -1,17 +1,27 @@
-"""Outputs back from the slot: metrics.json parsed, every other file an artifact.
+"""Outputs back from a stopped container: metrics.json parsed, every other file an artifact.
 
-Only regular files are read, never through a symbolic link (a link the experiment made would
-otherwise point into the *host's* filesystem). The total is checked against the cap before
-anything is copied.
+Everything under ``$LABLOOP_OUTPUT`` was written by the experiment and is hostile input. The
+runner reads it only once the container has stopped (nothing can change it any more), and
+reads it here without ever resolving a path: every file and folder is opened by one name
+relative to its parent folder's descriptor, with ``O_NOFOLLOW``, so no symbolic link is
+followed at *any* component and nothing is read outside the output root (``openat2`` with
+``RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`` would add nothing to a walk that never resolves a
+path of more than one name). Only regular files are read (checked with ``fstat`` on the open
+descriptor); links, FIFOs, devices, sockets, bad names, files past the count or depth limits
+are skipped and named in the notes. Nothing is copied when the total passes the cap.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
 import stat
+import unicodedata
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +29,19 @@ from sandbox.result import Artifact
 
 METRICS_FILE = "metrics.json"
 METRICS_MAX_BYTES = 1024 * 1024
+MAX_ARTIFACTS = 5000
+MAX_DEPTH = 32
+MAX_NOTES = 20
 _CHUNK = 1024 * 1024
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_KINDS = {
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+}
 
 
 @dataclass
@@ -29,38 +51,124 @@ class Outputs:
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: list[Artifact] = field(default_factory=list)
     error: str | None = None  # why the outputs make the run a failure, in words
+    notes: list[str] = field(default_factory=list)  # what was skipped, and why
 
 
-def _regular_files(root: Path) -> list[tuple[str, int]]:
-    found = []
-    for folder, _dirs, files in os.walk(root):  # os.walk does not follow links to folders
-        for name in files:
-            path = Path(folder) / name
-            info = path.lstat()
-            if stat.S_ISREG(info.st_mode):
-                found.append((path.relative_to(root).as_posix(), info.st_size))
-    return sorted(found)
+class _Notes:
+    """At most MAX_NOTES notes, then a count of the rest."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.dropped = 0
+
+    def add(self, note: str) -> None:
+        if len(self.items) < MAX_NOTES:
+            self.items.append(note)
+        else:
+            self.dropped += 1
+
+    def done(self) -> list[str]:
+        extra = [f"... and {self.dropped} more skipped entries"] if self.dropped else []
+        return self.items + extra
 
 
-def _copy_hashed(source: Path, target: Path) -> str:
+def name_problem(name: str) -> str | None:
+    """Why ``name`` (one path component, as os.scandir gives it) cannot be an artifact name."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8"
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        return "contains control characters"
+    return None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    parent_fd: int
+    name: str
+    rel: str
+    size: int
+
+
+def _walk(dir_fd: int, prefix: str, depth: int, notes: _Notes) -> Iterator[_Entry]:
+    # Names come from readdir: one component each, never "." or "..", never containing "/".
+    with os.scandir(dir_fd) as entries:
+        listing = sorted(entries, key=lambda e: e.name)
+    for entry in listing:
+        rel = f"{prefix}{entry.name}"
+        shown = ascii(rel)
+        problem = name_problem(entry.name)
+        if problem is not None:
+            notes.add(f"skipped {shown}: its name {problem}")
+            continue
+        info = entry.stat(follow_symlinks=False)
+        if stat.S_ISDIR(info.st_mode):
+            if depth >= MAX_DEPTH:
+                notes.add(f"skipped {shown}: folders nested deeper than {MAX_DEPTH} levels")
+                continue
+            try:
+                child = os.open(entry.name, _DIR_FLAGS, dir_fd=dir_fd)
+            except OSError as exc:
+                notes.add(f"skipped {shown}: cannot open the folder ({exc.strerror})")
+                continue
+            with closing(_Fd(child)):
+                yield from _walk(child, f"{rel}/", depth + 1, notes)
+        elif stat.S_ISREG(info.st_mode):
+            yield _Entry(dir_fd, entry.name, rel, info.st_size)
+        else:
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            notes.add(f"skipped {shown}: it is {kind}")
+
+
+class _Fd:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _open_regular(entry: _Entry) -> int | None:
+    try:
+        fd = os.open(entry.name, _FILE_FLAGS, dir_fd=entry.parent_fd)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
+
+
+def _read_capped(fd: int, cap: int) -> bytes:
+    data = bytearray()
+    while len(data) <= cap and (chunk := os.read(fd, min(_CHUNK, cap + 1 - len(data)))):
+        data += chunk
+    return bytes(data)
+
+
+def _copy_hashed(fd: int, target: Path, size: int) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as src, target.open("wb") as dst:
-        while chunk := src.read(_CHUNK):
+    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    left = size  # never more than the size counted against the cap
+    with os.fdopen(out, "wb") as dst:
+        while left > 0 and (chunk := os.read(fd, min(_CHUNK, left))):
             digest.update(chunk)
             dst.write(chunk)
+            left -= len(chunk)
     return digest.hexdigest()
 
 
-def _read_metrics(path: Path, metric: str | None) -> tuple[dict[str, float], str | None]:
+def parse_metrics(raw_bytes: bytes | None, metric: str | None) -> tuple[dict[str, float], str | None]:
+    """Metrics from the bytes of metrics.json (None: no such regular file), or why not."""
     where = f"$LABLOOP_OUTPUT/{METRICS_FILE}"
-    if not path.is_file() or path.is_symlink():
+    if raw_bytes is None:
         return {}, f"no {METRICS_FILE}: the experiment must write a flat JSON object of numbers to {where}"
-    if path.stat().st_size > METRICS_MAX_BYTES:
+    if len(raw_bytes) > METRICS_MAX_BYTES:
         return {}, f"{where} is larger than {METRICS_MAX_BYTES} bytes; write only the numbers"
     try:
-        raw = json.loads(path.read_bytes())
+        raw = json.loads(raw_bytes)
     except ValueError as exc:
         return {}, f"{where} is not valid JSON: {exc}"
     if not isinstance(raw, dict):
@@ -68,10 +176,10 @@ def _read_metrics(path: Path, metric: str | None) -> tuple[dict[str, float], str
     metrics: dict[str, float] = {}
     for key, value in raw.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return {}, f"{where}: '{key}' is {value!r}, not a number (the object must be flat)"
+            return {}, f"{where}: {key!r} is {value!r:.80}, not a number (the object must be flat)"
         metrics[key] = float(value)
     if metric is not None and metric not in metrics:
-        have = ", ".join(sorted(metrics)) or "nothing"
+        have = ", ".join(sorted(metrics)[:50]) or "nothing"
         return metrics, f"{where} has no '{metric}' (the task's metric); it has: {have}"
     if metric is not None and not math.isfinite(metrics[metric]):
         return metrics, f"{where}: the metric '{metric}' is {metrics[metric]}, not a finite number"
@@ -79,22 +187,45 @@ def _read_metrics(path: Path, metric: str | None) -> tuple[dict[str, float], str
 
 
 def collect(output: Path, dest: Path, *, metric: str | None, cap_bytes: int) -> Outputs:
-    """Parse metrics and copy artifacts (with size and sha256) from ``output`` to ``dest``."""
-    metrics, error = _read_metrics(output / METRICS_FILE, metric)
-    files = _regular_files(output)
-    total = sum(size for _, size in files)
-    if total > cap_bytes:
-        return Outputs(
-            metrics=metrics,
-            error=(
-                f"the experiment wrote {total} bytes under $LABLOOP_OUTPUT, over the cap of "
-                f"{cap_bytes} bytes; no artifact was copied"
-            ),
-        )
-    dest.mkdir(parents=True, exist_ok=True)
-    artifacts = []
-    for rel, size in files:
-        sha = _copy_hashed(output / rel, dest / rel)
-        if rel != METRICS_FILE:
-            artifacts.append(Artifact(path=rel, size=size, sha256=sha))
-    return Outputs(metrics=metrics, artifacts=artifacts, error=error)
+    """Parse metrics and copy artifacts (with size and sha256) from ``output`` to ``dest``.
+
+    ``output`` must belong to a stopped container: the walk trusts nothing in it, but it
+    assumes nothing changes it meanwhile (it is walked twice: to count, then to copy).
+    """
+    notes = _Notes()
+    try:
+        root = os.open(output, _DIR_FLAGS)
+    except OSError as exc:
+        return Outputs(error=f"$LABLOOP_OUTPUT could not be read ({exc.strerror}); was it replaced?")
+    with closing(_Fd(root)):
+        sizes: list[int] = []
+        metrics_bytes = None
+        for entry in _walk(root, "", 0, notes):
+            sizes.append(entry.size)
+            if entry.rel == METRICS_FILE and (fd := _open_regular(entry)) is not None:
+                with closing(_Fd(fd)):
+                    metrics_bytes = _read_capped(fd, METRICS_MAX_BYTES)
+        metrics, error = parse_metrics(metrics_bytes, metric)
+        if len(sizes) > MAX_ARTIFACTS:
+            notes.add(f"only the first {MAX_ARTIFACTS} of {len(sizes)} files were copied")
+        total = sum(sizes[:MAX_ARTIFACTS])
+        if total > cap_bytes:
+            return Outputs(
+                metrics=metrics,
+                notes=notes.done(),
+                error=(
+                    f"the experiment wrote {total} bytes under $LABLOOP_OUTPUT, over the cap of "
+                    f"{cap_bytes} bytes; no artifact was copied"
+                ),
+            )
+        dest.mkdir(parents=True, exist_ok=True)
+        artifacts = []
+        for entry in itertools.islice(_walk(root, "", 0, _Notes()), MAX_ARTIFACTS):
+            fd = _open_regular(entry)
+            if fd is None:
+                continue
+            with closing(_Fd(fd)):
+                sha = _copy_hashed(fd, dest / entry.rel, entry.size)
+            if entry.rel != METRICS_FILE:
+                artifacts.append(Artifact(path=entry.rel, size=entry.size, sha256=sha))
+    return Outputs(metrics=metrics, artifacts=artifacts, error=error, notes=notes.done())

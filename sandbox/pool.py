@@ -92,7 +92,7 @@ class ContainerFactory:
     ) -> Prepared:
         """Create, attach and start a container, and wait until its launcher listens."""
         key = container.pool_key(image, limits)
-        slot = Slot.create(self.slots_dir)
+        slot = Slot.create(self.slots_dir, limits)
         all_labels = container.container_labels(self.service, key, expiry_s or self.expiry_s, labels)
         cid = None
         try:

@@ -1,15 +1,16 @@
-"""The reaper: removes labelled containers (and slot folders) past their expiry.
+"""The reaper: removes labelled containers (and slot folders) whose owner is gone or expired.
 
-A service killed mid-run leaves its containers and slots behind; every container labloop
-makes carries ``labloop.expires`` (a Unix time), so any labloop process can clean up after
-any other — by label, never by name.
+A service killed mid-run leaves its containers and slots behind. Every container labloop makes
+carries ``labloop.expires`` (a Unix time) and ``labloop.owner`` (host, pid and start time of
+the process that made it), so any labloop process can clean up after any other, by label,
+never by name: at once when the owner was a process of this host that no longer runs, else
+once it expires.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import shutil
 import threading
 import time
 from datetime import datetime
@@ -20,7 +21,8 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from sandbox.container import LABEL_EXPIRES, LABEL_SERVICE
+from sandbox.container import LABEL_EXPIRES, LABEL_OWNER, LABEL_SERVICE, owner_gone
+from sandbox.slot import Slot
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ def reap_containers(
     service: str | None = None,
     exited_grace_s: float | None = EXITED_GRACE_S,
 ) -> list[str]:
-    """Remove every container (of ``service``, or of any) whose ``labloop.expires`` has passed.
+    """Remove every container (of ``service``, or of any) whose expiry passed or owner is gone.
 
     A container is single-use, so one that exited more than ``exited_grace_s`` ago (its runner
     has long read its status) is removed too, expiry or not: a killed service's containers stop
@@ -42,13 +44,15 @@ def reap_containers(
     """
     now = time.time() if now is None else now
     removed = []
-    labels = [LABEL_EXPIRES] + ([f"{LABEL_SERVICE}={service}"] if service else [])
-    for summary in client.api.containers(all=True, filters={"label": labels}):
+    wanted = [LABEL_EXPIRES] + ([f"{LABEL_SERVICE}={service}"] if service else [])
+    for summary in client.api.containers(all=True, filters={"label": wanted}):
+        labels = summary.get("Labels") or {}
         try:
-            expires = float(summary.get("Labels", {}).get(LABEL_EXPIRES, "inf"))
+            expires = float(labels.get(LABEL_EXPIRES, "inf"))
         except ValueError:
             continue
-        if expires > now and not _exited_long_ago(client, summary, now, exited_grace_s):
+        orphaned = owner_gone(labels.get(LABEL_OWNER, ""))
+        if expires > now and not orphaned and not _exited_long_ago(client, summary, now, exited_grace_s):
             continue
         try:
             client.api.remove_container(summary["Id"], force=True)
@@ -56,7 +60,7 @@ def reap_containers(
         except docker.errors.NotFound:
             pass
     if removed:
-        log.info("reaper: removed %d expired or finished sandbox container(s)", len(removed))
+        log.info("reaper: removed %d expired, orphaned or finished sandbox container(s)", len(removed))
     return removed
 
 
@@ -101,8 +105,8 @@ def reap_slots(
             old = now - slot.stat().st_mtime > max_age_s
         except OSError:
             continue
-        if old and slot.is_dir():
-            shutil.rmtree(slot, ignore_errors=True)
+        if old and slot.is_dir() and not slot.is_symlink():
+            Slot(slot).remove()  # unmounts the slot's disk first
             removed.append(slot)
     return removed
 

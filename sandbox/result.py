@@ -31,6 +31,8 @@ class ExperimentResult(BaseModel):
     stderr_tail: str = ""
     error: str | None = None
     artifacts: list[Artifact] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    """What the sandbox skipped or noticed (links, bad names, files past a limit), in words."""
 
     @property
     def succeeded(self) -> bool:
@@ -47,6 +49,10 @@ class Limits(BaseModel):
     timeout_s: float = Field(300.0, gt=0)
     network: Literal["none", "bridge"] = "none"
     tmpfs_size: str = "64m"
+    disk_bytes: int = Field(256 * 1024 * 1024, gt=0)
+    """The run's disk (workspace and outputs together), enforced by the kernel where it can be."""
+    max_files: int = Field(20_000, gt=0)
+    """How many files and folders the run's disk (and /tmp) may hold."""
     output_cap_bytes: int = Field(64 * 1024 * 1024, gt=0)
     stream_cap_bytes: int = Field(1024 * 1024, gt=0)
     tail_bytes: int = Field(8 * 1024, gt=0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ from sandbox.streams import StreamCapture
 
 log = logging.getLogger(__name__)
 KILL_GRACE_S = 5.0
+STOP_GRACE_S = 2.0
 DISK_CHECK_S = 1.0
 CANCELLED = "cancelled: the job was cancelled while this experiment ran"
 
@@ -49,6 +51,7 @@ class _Running:
     cancelled: bool = False
     killed_at_deadline: bool = False
     over_disk_cap: bool = False
+    outlived_command: bool = False
 
 
 class DockerSandbox:
@@ -112,7 +115,15 @@ class DockerSandbox:
         prepared, limits = running.prepared, request.limits
         slot = prepared.slot
         slot.record({"job": running.job, "experiment": running.experiment, **request.labels})
-        slot.fill(Path(request.workspace))
+        try:
+            slot.fill(Path(request.workspace))
+        except (OSError, shutil.Error):
+            if slot.disk_full() is None:
+                raise
+            return ExperimentResult(status="failed", error=(
+                f"the workspace does not fit the run's disk of {limits.disk_bytes / 2**20:g} MiB; "
+                "raise sandbox.disk in task.yaml or make the task's files smaller"
+            ))
         marker = end_marker()
         capture = StreamCapture(on_output, limits.stream_cap_bytes, limits.tail_bytes, marker)
         reader = threading.Thread(target=capture.pump, args=(prepared.frames,), daemon=True)
@@ -128,11 +139,11 @@ class DockerSandbox:
                 f"the sandbox container {prepared.id[:12]} died before its run began; "
                 "check `labloop sandbox doctor`"
             ) from exc
-        self._watch(running, reader, started + limits.timeout_s, limits.output_cap_bytes)
+        self._watch(running, reader, started + limits.timeout_s, limits)
         duration = time.monotonic() - started
-        status = slot.exit_status()
-        state = None if status == 0 and not running.cancelled else self._final_state(prepared.id)
-        exit_code = _exit_code(status, state)
+        # Nothing the experiment wrote is read before its container has stopped: from then on
+        # no process of it is left to swap a folder for a link or rewrite a file mid-read.
+        exit_code, state = self._stop(running, ended=capture.complete)
         outputs = collect(
             slot.output, Path(request.output_dir), metric=request.metric, cap_bytes=limits.output_cap_bytes
         )
@@ -146,26 +157,49 @@ class DockerSandbox:
             stderr_tail=capture.tail("stderr"),
             error=error,
             artifacts=outputs.artifacts,
+            notes=outputs.notes,
         )
 
-    def _watch(self, running: _Running, reader: threading.Thread, deadline: float, cap_bytes: int) -> None:
-        # Wait for the end of the run. The slot's folders are host disk with no quota, so while
-        # the run lasts, what it adds to them is measured now and then; past the output cap the
-        # container is killed rather than let it fill the host's disk.
+    def _watch(self, running: _Running, reader: threading.Thread, deadline: float, limits: Limits) -> None:
+        # Wait for the end of the run (both end markers), the deadline or a cancel. Where the
+        # kernel cannot cap the slot's disk (the service may not mount), what the run adds to
+        # the slot is measured now and then instead, and the container killed past the cap.
         slot = running.prepared.slot
-        baseline = _tree_bytes(slot.root)
+        baseline = 0 if slot.disk_enforced else _tree_bytes(slot.disk)
         while reader.is_alive():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 running.killed_at_deadline = True
                 break
             reader.join(timeout=min(remaining, DISK_CHECK_S))
-            if reader.is_alive() and _tree_bytes(slot.root) - baseline > cap_bytes:
+            if (reader.is_alive() and not slot.disk_enforced
+                    and _tree_bytes(slot.disk) - baseline > limits.disk_bytes):
                 running.over_disk_cap = True
                 break
         if reader.is_alive():
             self._kill(running.prepared.id)
             reader.join(timeout=KILL_GRACE_S)
+
+    def _stop(self, running: _Running, *, ended: bool) -> tuple[int | None, Mapping[str, Any] | None]:
+        """Make sure the container has stopped; its exit code (and state) from the engine."""
+        cid = running.prepared.id
+        # After its end markers the launcher exits at once, and the container with it; one that
+        # is still up has had its launcher stopped by the experiment: kill it.
+        wait_s = STOP_GRACE_S if ended else KILL_GRACE_S
+        try:
+            exit_code = self._wait(cid, wait_s)
+        except requests.exceptions.RequestException:
+            running.outlived_command = ended
+            self._kill(cid)
+            with docker_errors("waiting for an experiment container to stop"):
+                exit_code = self._wait(cid, KILL_GRACE_S)
+        if exit_code == 0 and not running.cancelled:
+            return exit_code, None
+        return exit_code, self._final_state(cid)
+
+    def _wait(self, cid: str, timeout_s: float) -> int:
+        status = self.client.api.wait(cid, timeout=timeout_s)
+        return int(status.get("StatusCode", -1))
 
     def _classify(
         self,
@@ -178,15 +212,18 @@ class DockerSandbox:
     ) -> tuple[RunStatus, str | None]:
         if running.cancelled:
             return "failed", CANCELLED
-        if running.over_disk_cap:
-            return "failed", (
-                f"killed for writing more than the output cap of {limits.output_cap_bytes} bytes "
-                "to /workspace and $LABLOOP_OUTPUT"
-            )
+        disk_full = running.prepared.slot.disk_full()
+        if disk_full is not None or running.over_disk_cap:
+            return "failed", disk_full or f"disk cap of {limits.disk_bytes / 2**20:g} MiB reached"
         if running.killed_at_deadline:
             return "timed_out", f"killed at the timeout of {limits.timeout_s:g} s"
         if state is not None and state.get("OOMKilled"):
             return "oom_killed", f"killed for running out of memory (limit {limits.memory}, no swap)"
+        if running.outlived_command:
+            return "failed", (
+                f"killed: the container was still running {STOP_GRACE_S:g} s after its command "
+                "ended (a process of the experiment held its launcher)"
+            )
         if exit_code != 0:
             hint = _last_line(capture.tail("stderr"))
             return "failed", f"exited with code {exit_code}" + (f": {hint}" if hint else "")
@@ -195,9 +232,7 @@ class DockerSandbox:
         return "succeeded", None
 
     def _final_state(self, cid: str) -> Mapping[str, Any] | None:
-        # Waiting first makes sure the engine has recorded the exit (and OOMKilled).
         try:
-            self.client.api.wait(cid, timeout=KILL_GRACE_S)
             state: Mapping[str, Any] = self.client.api.inspect_container(cid)["State"]
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             log.warning("could not inspect container %s: %s", cid[:12], exc)
@@ -214,6 +249,11 @@ class DockerSandbox:
         except requests.exceptions.RequestException as exc:
             with docker_errors("killing an experiment container"):
                 raise exc
+
+    def ping(self) -> None:
+        """Return when the Docker engine answers; DockerUnavailable (or SandboxError) when it does not."""
+        with docker_errors("asking the Docker engine whether it answers"):
+            self.client.ping()
 
     def cancel(self, job_id: str) -> int:
         """Kill the running containers of ``job_id``; their runs return failed/cancelled."""
@@ -247,14 +287,6 @@ class DockerSandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _exit_code(status: int | None, state: Mapping[str, Any] | None) -> int | None:
-    if status is not None:
-        return status if status >= 0 else 128 - status
-    if state is not None:
-        return int(state.get("ExitCode", -1))
-    return None
 
 
 def _tree_bytes(root: Path) -> int:

@@ -1,11 +1,15 @@
 """The per-experiment host folder ("slot") a container's files go in and out through.
 
-    <slots_dir>/<id>/ctl/        -> /labloop    hand-over FIFO ``go``, ``exit``, ``run.json``
-    <slots_dir>/<id>/workspace/  -> /workspace  a copy of the request's workspace (cwd)
-    <slots_dir>/<id>/output/     -> /output     $LABLOOP_OUTPUT: metrics.json and artifacts
+    <slots_dir>/<id>/ctl/             -> /labloop    read-only: hand-over FIFO ``go``, ``run.json``
+    <slots_dir>/<id>/disk/            the run's disk: a tmpfs of a fixed size and file count
+    <slots_dir>/<id>/disk/workspace/  -> /workspace  a copy of the request's workspace (cwd)
+    <slots_dir>/<id>/disk/output/     -> /output     $LABLOOP_OUTPUT: metrics.json and artifacts
 
 Each container mounts only its own slot, so two experiments cannot see each other's files.
-The folders belong to the sandbox uid (or are world-writable when the service is not root).
+``ctl`` and the FIFO belong to the service and are mounted read-only: the experiment can read
+its hand-over but can neither replace a control file nor hold the FIFO open for writing (which
+would defeat the dead-man switch). ``workspace`` and ``output`` belong to the sandbox uid (or are
+world-writable when the service is not root).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from sandbox import disk
+from sandbox.result import Limits
 
 CTL_MOUNT = "/labloop"
 WORKSPACE_MOUNT = "/workspace"
@@ -37,27 +44,36 @@ def _give_to_sandbox(path: Path) -> None:
 class Slot:
     """One experiment's host folder: created before its container, removed after it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, disk_enforced: bool = False) -> None:
         self.root = root
         self.ctl = root / "ctl"
-        self.workspace = root / "workspace"
-        self.output = root / "output"
+        self.disk = root / "disk"
+        self.workspace = self.disk / "workspace"
+        self.output = self.disk / "output"
+        self.disk_enforced = disk_enforced
+        """True when the kernel caps the run's disk (a tmpfs); else the runner must watch it."""
 
     @classmethod
-    def create(cls, slots_dir: Path) -> Slot:
-        """Make a fresh slot with its hand-over FIFO under ``slots_dir``."""
+    def create(cls, slots_dir: Path, limits: Limits) -> Slot:
+        """Make a fresh slot, with its own disk and hand-over FIFO, under ``slots_dir``."""
         slot = cls(slots_dir / uuid.uuid4().hex[:16])
-        for folder in (slot.ctl, slot.workspace, slot.output):
-            folder.mkdir(parents=True)
-            _give_to_sandbox(folder)
-        os.mkfifo(slot.ctl / "go", 0o600)
-        _give_to_sandbox(slot.ctl / "go")
+        slot.ctl.mkdir(parents=True, mode=0o755)
+        slot.disk.mkdir(mode=0o755)
+        try:
+            slot.disk_enforced = disk.mount_tmpfs(slot.disk, size_bytes=limits.disk_bytes, files=limits.max_files)
+            for folder in (slot.workspace, slot.output):
+                folder.mkdir()
+                _give_to_sandbox(folder)
+            os.mkfifo(slot.ctl / "go", 0o644)  # the service's: the sandbox uid may only read it
+        except BaseException:
+            slot.remove()
+            raise
         return slot
 
     def binds(self) -> dict[str, dict[str, str]]:
         """The bind mounts of this slot, in docker-py's format."""
         return {
-            str(self.ctl): {"bind": CTL_MOUNT, "mode": "rw"},
+            str(self.ctl): {"bind": CTL_MOUNT, "mode": "ro"},
             str(self.workspace): {"bind": WORKSPACE_MOUNT, "mode": "rw"},
             str(self.output): {"bind": OUTPUT_MOUNT, "mode": "rw"},
         }
@@ -110,13 +126,12 @@ class Slot:
         while data:
             data = data[os.write(fd, data) :]
 
-    def exit_status(self) -> int | None:
-        """What the launcher reported (negative: killed by that signal), or None."""
-        try:
-            return int((self.ctl / "exit").read_text().strip())
-        except (OSError, ValueError):
-            return None
+    def disk_full(self) -> str | None:
+        """Why the run's disk made it fail ("disk cap of N MiB reached"), or None."""
+        return disk.disk_use(self.disk).cap_reached() if self.disk_enforced else None
 
     def remove(self) -> None:
-        """Delete the slot and everything the experiment left in it."""
+        """Unmount the slot's disk and delete the slot and everything the experiment left in it."""
+        if self.disk_enforced or disk.is_mount(self.disk):
+            disk.unmount(self.disk)
         shutil.rmtree(self.root, ignore_errors=True)

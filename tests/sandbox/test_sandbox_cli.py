@@ -51,7 +51,8 @@ def test_sandbox_run_digits_prints_the_result_object(sandbox_image: str, tmp_pat
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert set(result) == {
-        "status", "exit_code", "duration_s", "metrics", "stdout_tail", "stderr_tail", "error", "artifacts"
+        "status", "exit_code", "duration_s", "metrics", "stdout_tail", "stderr_tail", "error", "artifacts",
+        "notes",
     }
     assert result["status"] == "succeeded" and result["error"] is None
     assert result["metrics"]["accuracy"] > 0.95

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from sandbox.runner import DockerSandbox
 from tests.sandbox.conftest import RunExperiment, make_request
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.docker
 
@@ -134,23 +140,47 @@ def test_a_symlink_to_a_host_file_is_not_followed(docker_sandbox: DockerSandbox,
     assert not (request.output_dir / "stolen.txt").exists()
 
 
-def test_filling_the_disk_while_running_is_stopped_at_the_cap(run_experiment: RunExperiment) -> None:
-    # /workspace and /output are host folders without a quota: the runner watches them.
+def test_filling_the_disk_fails_at_the_kernel_cap(run_experiment: RunExperiment) -> None:
     result = run_experiment(
         """
-        import time
         with open("/workspace/filler.bin", "wb") as f:
             while True:
                 f.write(b"x" * 1_000_000)
-                f.flush()
-                time.sleep(0.01)
         """,
-        output_cap_bytes=20_000_000,
-        timeout_s=60,
+        disk_bytes=20 * 1024 * 1024,
     )
 
     assert result.status == "failed", result
-    assert result.error == (
-        "killed for writing more than the output cap of 20000000 bytes to /workspace and $LABLOOP_OUTPUT"
+    assert result.error == "disk cap of 20 MiB reached"
+    assert "No space left on device" in result.stderr_tail
+
+
+def test_without_the_right_to_mount_the_disk_is_watched_instead(sandbox_image: str, tmp_path: Path) -> None:
+    # A service that may not mount (no CAP_SYS_ADMIN) keeps slots on the host's disk and
+    # kills a run that writes past the cap, measuring the slot while the run lasts.
+    script = textwrap.dedent(f"""
+        import json
+        from pathlib import Path
+        from sandbox.engine import connect
+        from sandbox.result import Limits, RunRequest
+        from sandbox.runner import DockerSandbox
+        ws = Path("{tmp_path}/ws"); ws.mkdir()
+        (ws / "exp.py").write_text(
+            "import time\\nf = open('/workspace/filler.bin', 'wb')\\n"
+            "while True:\\n    f.write(b'x' * 1_000_000); f.flush(); time.sleep(0.01)\\n"
+        )
+        with DockerSandbox(connect(), image="{sandbox_image}", work_dir=Path("{tmp_path}/sb"),
+                           pool_size=0, reap_interval_s=None) as sandbox:
+            limits = Limits(timeout_s=60, disk_bytes=20_000_000)
+            result = sandbox.run(RunRequest(ws, Path("{tmp_path}/out"), "python3 exp.py", limits))
+        print(json.dumps(result.model_dump()))
+    """)
+    done = subprocess.run(
+        ["setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin", sys.executable, "-c", script],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
     )
-    assert result.duration_s < 10
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == "failed"
+    assert result["error"] == "disk cap of 19.0735 MiB reached"
+    assert result["duration_s"] < 10
