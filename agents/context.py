@@ -9,16 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from agents.protocols import ChatModel, ExperimentRunner, Journal, Memory
+from agents.state import GateKind
 from agents.task import Task
 
 GatePolicy = Literal["always", "never", "auto"]
-GateKind = Literal["idea", "code", "finding"]
 Strategy = Literal["search", "llm"]
 
-DEFAULT_GATES: dict[str, GatePolicy] = {"idea": "auto", "code": "auto", "finding": "auto"}
+GATE_KINDS: tuple[GateKind, ...] = get_args(GateKind)
+GATE_POLICIES: tuple[GatePolicy, ...] = get_args(GatePolicy)
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
+DEFAULT_GATES: dict[str, GatePolicy] = dict.fromkeys(GATE_KINDS, "auto")
 
 
 def _never_stop() -> bool:

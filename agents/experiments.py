@@ -1,7 +1,7 @@
 """One experiment: a workspace made from the task folder plus changes, run in the sandbox, journaled.
 
-Experiment ids are deterministic (``{job}-{iteration}-{role}-{n}``): a node re-run after a
-crash writes the same records again instead of new ones. A finished run leaves
+Experiment ids are deterministic (``{job}-{node}-{role}-{n}``, ``node`` the tree node it
+belongs to): a graph node re-run after a crash writes the same records again instead of new ones. A finished run leaves
 ``result.json`` beside its output; a re-run node finds it and does not run the experiment
 again, while a run that was in flight (no result yet) is run again from a fresh workspace.
 """
@@ -21,7 +21,7 @@ from typing import Any
 from agents.context import ResearchContext
 from agents.errors import InvalidInput
 from agents.protocols import ExperimentRecord, ExperimentRole
-from agents.state import Json
+from agents.state import Run
 from sandbox.result import ExperimentResult, RunRequest
 
 PARAMS_FILE = "params.json"
@@ -29,9 +29,9 @@ RESULT_FILE = "result.json"
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", "output", ".labloop")
 
 
-def experiment_id(job_id: str, iteration: int, role: ExperimentRole, n: int) -> str:
-    """The deterministic id of one experiment of a job."""
-    return f"{job_id}-{iteration}-{role}-{n}"
+def experiment_id(job_id: str, node: str, role: ExperimentRole, n: int) -> str:
+    """The deterministic id of one experiment of a job (of tree node ``node``)."""
+    return f"{job_id}-{node}-{role}-{n}"
 
 
 def source_files(task_dir: Path, *, limit_bytes: int = 64_000) -> dict[str, str]:
@@ -83,11 +83,11 @@ def materialize(task_dir: Path, workspace: Path, *, files: Mapping[str, str], pa
 
 
 def run_experiment(
-    ctx: ResearchContext, *, iteration: int, role: ExperimentRole, n: int, seed: int,
+    ctx: ResearchContext, *, node: str, iteration: int, role: ExperimentRole, n: int, seed: int,
     params: Mapping[str, Any], files: Mapping[str, str], idea_title: str = "",
-) -> Json:
+) -> Run:
     """Run (or, if it already finished before a crash, recall) one experiment; return its summary."""
-    exp_id = experiment_id(ctx.job_id, iteration, role, n)
+    exp_id = experiment_id(ctx.job_id, node, role, n)
     exp_dir = ctx.job_dir / exp_id
     output_dir = exp_dir / "output"
     diff = diff_of(ctx.task_dir, files, params)
@@ -123,14 +123,14 @@ def run_experiment(
     final = ExperimentRecord(**{**record.__dict__, "status": result.status, "result": result})
     ctx.journal.record_experiment(final)
     value = result.metrics.get(ctx.task.metric.name) if result.succeeded else None
-    summary: Json = {
-        "experiment_id": exp_id, "iteration": iteration, "role": role, "seed": seed,
-        "params": dict(params), "files": sorted(files), "idea_title": idea_title,
-        "status": result.status if value is not None or not result.succeeded else "failed",
-        "value": value, "metrics": dict(result.metrics), "duration_s": round(result.duration_s, 3),
-        "error": result.error, "stderr_tail": result.stderr_tail[-4000:],
-        "artifacts": [a.path for a in result.artifacts][:20],
-    }
+    summary = Run(
+        experiment_id=exp_id, iteration=iteration, node=node, role=role, seed=seed,
+        params=dict(params), files=sorted(files), idea_title=idea_title,
+        status=result.status if value is not None or not result.succeeded else "failed",
+        value=value, metrics=dict(result.metrics), duration_s=round(result.duration_s, 3),
+        error=result.error, artifacts=[a.path for a in result.artifacts][:20],
+        stdout_tail=result.stdout_tail[-4000:], stderr_tail=result.stderr_tail[-4000:],
+    )
     ctx.journal.emit(ctx.job_id, "experiment", {
         "id": exp_id, "status": summary["status"], "value": value, "error": result.error,
         "stdout_tail": result.stdout_tail[-2000:], "stderr_tail": result.stderr_tail[-2000:],
@@ -165,9 +165,19 @@ class OutputRelay:
                                                               "text": "".join(chunks)})
 
 
-def brief(summary: Json) -> Json:
-    """An experiment summary without its output tail: what the job's list of experiments keeps."""
-    return {k: v for k, v in summary.items() if k != "stderr_tail"}
+def brief(summary: Run) -> Run:
+    """An experiment summary without its output tails: what the job's list of experiments keeps."""
+    kept = dict(summary)
+    kept.pop("stdout_tail", None)
+    kept.pop("stderr_tail", None)
+    return Run(**kept)  # type: ignore[typeddict-item]
+
+
+def output_tail(run: Run, max_chars: int = 4000) -> str:
+    """The end of a run's stdout and stderr, labelled, for prompts and the tree."""
+    parts = [(name, run.get(key, "")) for name, key in (("stdout", "stdout_tail"), ("stderr", "stderr_tail"))]
+    text = "\n".join(f"[{name}]\n{tail}" for name, tail in parts if tail)
+    return text[-max_chars:]
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -1,20 +1,30 @@
-"""Strategy ``llm``: the steps that ask the model, each a named prompt and a pydantic reply."""
+"""Strategy ``llm``: the steps that ask the model, each a named prompt and a pydantic reply.
+
+Every prompt carries a :class:`~agents.briefing.Briefing` (the chosen node's code, output and
+metrics, the tree, this job's lessons, human rejections, memory recall).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel, Field
 
+from agents.briefing import Briefing
 from agents.context import ResearchContext
 from agents.edits import CodeChange, apply_change, traceback_sources
 from agents.errors import ConfigError
 from agents.llm import TokenMeter, ask_json
 from agents.prompts import messages
 from agents.protocols import ChatModel
-from agents.state import Json, ResearchState
+from agents.state import Critique, Json, Node, Verdict
+
+OPERATOR_NOTES = {
+    "draft": "a new approach from the root (the task as given); do not repeat an approach the tree already has.",
+    "improve": "one change that builds on this node's code, keeping what it already does well.",
+}
 
 
 class Idea(BaseModel):
@@ -33,19 +43,35 @@ class Review(BaseModel):
     lesson: str = ""
 
 
-def meter_for(ctx: ResearchContext, state: ResearchState) -> TokenMeter:
-    """The job's token meter, continuing from what the state says was used."""
-    return TokenMeter(budget=ctx.task.budget.llm_tokens, used=state.get("tokens", 0),
-                      cost_usd=state.get("cost_usd", 0.0), price_per_1k_tokens=ctx.price_per_1k_tokens,
+class CritiqueReply(BaseModel):
+    """The model's critique of a verified finding."""
+
+    soundness: str = ""
+    confounds: list[str] = Field(default_factory=list)
+    ablation: str = ""
+    flaw: str = ""
+
+
+def meter_for(ctx: ResearchContext, used: int, cost_usd: float = 0.0) -> TokenMeter:
+    """A token meter that continues from ``used`` tokens (the job's, as the step sees them)."""
+    return TokenMeter(budget=ctx.task.budget.llm_tokens, used=used, cost_usd=cost_usd,
+                      price_per_1k_tokens=ctx.price_per_1k_tokens,
                       reply_allowance=int(getattr(ctx.model, "max_tokens", 512)))
 
 
-def spent(ctx: ResearchContext, meter: TokenMeter, step: str) -> ResearchState:
-    """The state update of a step's LLM spending; journals it when the step made calls."""
+class Spending(TypedDict):
+    """A step's LLM spending as a state update (deltas)."""
+
+    tokens: int
+    cost_usd: float
+
+
+def spent(ctx: ResearchContext, meter: TokenMeter, step: str, *, before: int, cost_before: float = 0.0) -> Spending:
+    """The state update of a step's LLM spending (deltas: parallel branches add theirs up)."""
     if meter.calls:
         ctx.journal.emit(ctx.job_id, "llm", {"step": step, "calls": meter.calls, "job_tokens": meter.used,
                                              "job_cost_usd": round(meter.cost_usd, 6)})
-    return {"tokens": meter.used, "cost_usd": meter.cost_usd}
+    return Spending(tokens=meter.used - before, cost_usd=meter.cost_usd - cost_before)
 
 
 def _model(ctx: ResearchContext) -> ChatModel:
@@ -54,77 +80,73 @@ def _model(ctx: ResearchContext) -> ChatModel:
     return ctx.model
 
 
-def _files_text(files: Mapping[str, str]) -> str:
-    return "\n\n".join(f"--- {rel} ---\n{text}" for rel, text in sorted(files.items()))
-
-
-def _history(state: ResearchState) -> str:
-    rows = [
-        f"- {e['iteration']}: {json.dumps(e['params'], sort_keys=True)} {e['status']} {e.get('value')}"
-        + (f" ({e['error']})" if e.get("error") else "") + (f" [{e['idea_title']}]" if e.get("idea_title") else "")
-        for e in state.get("experiments", []) if e["role"] in ("baseline", "candidate", "debug")
-    ]
-    return "\n".join(rows) or "- none yet"
-
-
-def rejection_text(state: ResearchState) -> str:
-    """The human rejections of this job, one line each with the reason."""
-    rows = [f"- {r['idea'].get('title', '?')} ({r['kind']} rejected): {r['reason']}" for r in state.get("rejections", [])]
-    return "\n".join(rows) or "- none"
-
-
-def propose_idea(ctx: ResearchContext, meter: TokenMeter, state: ResearchState, *, recall_text: str,
-                 retry_note: str = "") -> Json:
-    """Ask the model for the next idea."""
+def propose_idea(ctx: ResearchContext, meter: TokenMeter, briefing: Briefing, *, operator: str, parent: str,
+                 baseline: float | None, best: float | None, retry_note: str = "") -> Json:
+    """Ask the model for the idea of a ``draft`` or ``improve`` of node ``parent``."""
     task = ctx.task
     space = {name: p.model_dump(exclude_none=True, exclude_defaults=True) for name, p in task.params.items()}
     msgs = messages(
-        "ideate", goal=task.goal, metric=task.metric.name, direction=task.metric.direction,
-        baseline=state.get("baseline", {}).get("value"), best=state.get("best", {}).get("value"),
-        space=json.dumps(space) if space else "(none: change the code)", history=_history(state),
-        rejections=rejection_text(state), recall=recall_text or "(no memory)",
-        retry_note=f"\n{retry_note}\n" if retry_note else "",
+        "ideate", goal=task.goal, metric=task.metric.name, direction=task.metric.direction, baseline=baseline,
+        best=best, space=json.dumps(space) if space else "(none: change the code)", operator=operator,
+        parent=parent, operator_note=OPERATOR_NOTES.get(operator, ""),
+        retry_note=f"\n{retry_note}\n" if retry_note else "", **briefing.values(),
     )
     idea = ask_json(_model(ctx), meter, msgs, Idea)
     return {**idea.model_dump(), "source": "llm"}
 
 
-def write_code(ctx: ResearchContext, meter: TokenMeter, idea: Mapping[str, Any],
-               originals: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Any], str]:
-    """Ask the model to implement ``idea``; return (changed files, params, explanation)."""
+def write_code(ctx: ResearchContext, meter: TokenMeter, idea: Mapping[str, Any], briefing: Briefing, *,
+               parent: str, originals: Mapping[str, str], changed: Mapping[str, str],
+               params: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any], str]:
+    """Ask the model to implement ``idea`` on top of the parent's ``changed`` files; return (files, params, why)."""
     msgs = messages("implement", title=idea["title"], hypothesis=idea.get("hypothesis", ""),
-                    plan=idea.get("plan", ""), params=json.dumps(idea.get("params") or {}),
-                    files=_files_text(originals))
-    return _change(ctx, meter, msgs, originals, {}, idea.get("params") or {})
+                    plan=idea.get("plan", ""), params=json.dumps(idea.get("params") or {}), parent=parent,
+                    code=briefing.code, metrics=briefing.metrics, lessons=briefing.lessons)
+    return _change(ctx, meter, msgs, originals, changed, params)
 
 
-def repair_code(ctx: ResearchContext, meter: TokenMeter, idea: Mapping[str, Any], candidate: Mapping[str, Any],
-                run: Mapping[str, Any], originals: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Any], str]:
-    """Ask the model to fix a failed run, showing the traceback and the lines it points at."""
-    current = {**originals, **candidate["files"]}
-    stderr = str(run.get("stderr_tail") or "")
+def repair_code(ctx: ResearchContext, meter: TokenMeter, failed: Node, briefing: Briefing, *,
+                originals: Mapping[str, str], max_depth: int) -> tuple[dict[str, str], dict[str, Any], str]:
+    """Ask the model to fix a failed node, showing the traceback and the lines it points at."""
+    current = {**originals, **failed["files"]}
+    stderr = failed["output_tail"]
     msgs = messages(
-        "debug", attempt=int(candidate["attempt"]) + 1, max_attempts=ctx.task.budget.debug_attempts,
-        title=idea["title"], plan=idea.get("plan", ""), error=run.get("error") or run["status"],
+        "debug", attempt=failed["debug_depth"] + 1, max_attempts=max_depth, parent=failed["id"],
+        title=failed["idea"]["title"], plan=failed["idea"]["plan"], error=failed["error"] or "failed",
         traceback=stderr or "(no output)", sources=traceback_sources(stderr, current) or "(none found)",
-        files=_files_text(current),
+        code=briefing.code, lessons=briefing.lessons,
     )
-    return _change(ctx, meter, msgs, originals, candidate["files"], candidate.get("params") or {})
+    return _change(ctx, meter, msgs, originals, failed["files"], failed["params"])
 
 
 def _change(ctx: ResearchContext, meter: TokenMeter, msgs: list[dict[str, str]], originals: Mapping[str, str],
             changed: Mapping[str, str], params: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any], str]:
     change = ask_json(_model(ctx), meter, msgs, CodeChange, check=lambda c: apply_change(originals, changed, c))
     files = apply_change(originals, changed, change)
-    return files, dict(change.params if change.params is not None else params), change.explanation
+    new_params = {**params, **change.params} if change.params is not None else dict(params)
+    return files, new_params, change.explanation
 
 
 def review_outcome(ctx: ResearchContext, meter: TokenMeter, idea: Mapping[str, Any], run: Mapping[str, Any],
-                   state: ResearchState) -> Review:
+                   briefing: Briefing, *, baseline: float | None, best: float | None) -> Review:
     """Ask the model what an outcome teaches."""
     outcome = (f"{run['status']}, {ctx.task.metric.name} = {run.get('value')}"
                + (f", error: {run['error']}" if run.get("error") else ""))
     msgs = messages("review", title=idea.get("title", ""), hypothesis=idea.get("hypothesis", ""),
-                    outcome=outcome, metric=ctx.task.metric.name,
-                    baseline=state.get("baseline", {}).get("value"), best=state.get("best", {}).get("value"))
+                    outcome=outcome, metric=ctx.task.metric.name, baseline=baseline, best=best,
+                    tree=briefing.tree, lessons=briefing.lessons, output=briefing.output)
     return ask_json(_model(ctx), meter, msgs, Review)
+
+
+def critique_finding(ctx: ResearchContext, meter: TokenMeter, node: Node, verdict: Verdict, *,
+                     rule: str) -> Critique:
+    """Ask the model for a structured critique of a verified finding; a named flaw flags it."""
+    evidence = (f"{verdict['reason']} against node {verdict['against']}; pairs (seed: incumbent → candidate) "
+                + ", ".join(f"{s}: {p.get('incumbent')} → {p.get('candidate')}" for s, p in verdict["pairs"].items()))
+    msgs = messages("critique", goal=ctx.task.goal, title=node["idea"]["title"],
+                    hypothesis=node["idea"]["hypothesis"], evidence=evidence, rule=rule,
+                    diff=node["diff"] or "(no change)")
+    reply = ask_json(_model(ctx), meter, msgs, CritiqueReply)
+    flaw = reply.flaw.strip()
+    return Critique(soundness=reply.soundness, confounds=list(reply.confounds), ablation=reply.ablation,
+                    flaw=flaw, flagged=bool(flaw))

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 from sandbox.result import ExperimentResult, OutputSink, RunRequest
 
-__all__ = ["ExperimentRunner", "RunRequest", "OutputSink", "Memory", "MemoryRecord", "ChatModel",
+__all__ = ["ExperimentRunner", "Sandbox", "RunRequest", "OutputSink", "Memory", "MemoryRecord", "ChatModel",
            "ChatReply", "Journal", "ExperimentRecord"]
 
 class ExperimentRunner(Protocol):
@@ -21,6 +21,22 @@ class ExperimentRunner(Protocol):
 
     def run(self, request: RunRequest, on_output: OutputSink | None = None) -> ExperimentResult:
         """Run ``request`` to completion (or timeout); user-code failure is data."""
+        ...
+
+
+class Sandbox(ExperimentRunner, Protocol):
+    """The sandbox a service opens: it runs experiments, and answers for its engine."""
+
+    def ping(self) -> None:
+        """Return when the container engine answers; raise DockerUnavailable when it does not."""
+        ...
+
+    def cancel(self, job_id: str) -> int:
+        """Kill the running containers of ``job_id``; return how many."""
+        ...
+
+    def close(self) -> None:
+        """Stop the pool and the reaper; remove what the sandbox created."""
         ...
 
 
@@ -63,6 +79,11 @@ class Memory(Protocol):
         """Records of ``kind`` matching ``where`` (no ranking)."""
         ...
 
+    @property
+    def novelty_threshold(self) -> float:
+        """The cosine distance under which two ideas count as the same (it depends on the embedder)."""
+        ...
+
     def search(
         self,
         query: str,
@@ -86,6 +107,9 @@ class ChatReply:
 
 class ChatModel(Protocol):
     """An OpenAI-compatible chat endpoint."""
+
+    max_tokens: int
+    """The most tokens one reply may have."""
 
     def complete(self, messages: Sequence[Mapping[str, str]], *, json_mode: bool = False) -> ChatReply:
         """Send ``messages`` and return the reply; raise LLMError on failure after retries."""

@@ -92,6 +92,7 @@ def outcome_record(
     baseline_value: float | None = None,
     experiment_id: str = "",
     error: str = "",
+    node: str = "",
 ) -> Record:
     """One experiment's outcome for ``findings`` (negative results too), id ``finding:JOB:ITER``.
 
@@ -113,7 +114,9 @@ def outcome_record(
     meta.update(status=status, direction=direction, title=title, experiment_id=experiment_id)
     if baseline_value is not None:
         meta["baseline_value"] = float(baseline_value)
-    return f"finding:{job_id}:{iteration}", text, meta
+    if node:
+        meta["node"] = node
+    return f"finding:{job_id}:{iteration}" + (f":{node}" if node else ""), text, meta
 
 
 def idea_record(
@@ -131,6 +134,7 @@ def idea_record(
     metric_value: float | None = None,
     verified: bool = False,
     novelty: Any = None,
+    node: str = "",
 ) -> Record:
     """One idea with its fate for ``ideas``, id ``idea:JOB:ITER:ATTEMPT``.
 
@@ -148,7 +152,10 @@ def idea_record(
             [{"id": n.id, "distance": round(n.distance, 4), "fate": n.fate} for n in novelty.neighbours]
         )
         meta["novel"] = bool(novelty.novel)
-    return f"idea:{job_id}:{iteration}:{attempt}", idea_text(title, hypothesis, params), meta
+    if node:
+        meta["node"] = node
+    rid = f"idea:{job_id}:{iteration}:{attempt}" + (f":{node}" if node else "")
+    return rid, idea_text(title, hypothesis, params), meta
 
 
 def feedback_record(

@@ -20,7 +20,6 @@ from agents.recall import (
     outcome_record,
     recall_for_ideation,
 )
-from agents.state import Json
 
 
 def recall(ctx: ResearchContext, query: str) -> Recall | None:
@@ -42,20 +41,21 @@ def novelty(ctx: ResearchContext, idea: Mapping[str, Any]) -> Novelty | None:
 
 
 def idea(ctx: ResearchContext, iteration: int, item: Mapping[str, Any], *, fate: str, attempt: int = 0,
-         reason: str = "", value: float | None = None, verified: bool = False, check: Novelty | None = None) -> None:
-    """Store (or update the fate of) one idea."""
+         reason: str = "", value: float | None = None, verified: bool = False, check: Novelty | None = None,
+         node: str = "") -> None:
+    """Store (or update the fate of) one idea (of tree node ``node``)."""
     if ctx.memory is None:
         return
     rid, text, meta = idea_record(
         job_id=ctx.job_id, task=ctx.task.name, iteration=iteration, title=str(item.get("title", "")),
         hypothesis=str(item.get("hypothesis", "")), params=item.get("params") or None, fate=fate,
         reason=reason, attempt=attempt, metric=ctx.task.metric.name, metric_value=value,
-        verified=verified, novelty=check,
+        verified=verified, novelty=check, node=node,
     )
     ctx.memory.add("ideas", rid, text, meta)
 
 
-def outcome(ctx: ResearchContext, run: Json, *, idea_item: Mapping[str, Any] | None,
+def outcome(ctx: ResearchContext, run: Mapping[str, Any], *, idea_item: Mapping[str, Any] | None,
             baseline_value: float | None, verified: bool = False) -> None:
     """Store one experiment's outcome (negative results too)."""
     if ctx.memory is None:
@@ -67,6 +67,7 @@ def outcome(ctx: ResearchContext, run: Json, *, idea_item: Mapping[str, Any] | N
         direction=ctx.task.metric.direction, status=str(run["status"]), verified=verified,
         title=str(item.get("title", "")), hypothesis=str(item.get("lesson") or item.get("hypothesis", "")),
         baseline_value=baseline_value, experiment_id=str(run["experiment_id"]), error=str(run.get("error") or ""),
+        node=str(run.get("node") or ""),
     )
     ctx.memory.add("findings", rid, text, meta)
 

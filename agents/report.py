@@ -1,55 +1,27 @@
-"""The job's Markdown report and its plot of the metric over iterations."""
+"""The job's Markdown report, with its figures (the metric over rounds, the tree of solutions)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.state import Json, ResearchState
+from agents import tree
+from agents.figures import plot_metric, plot_tree
+from agents.state import ROOT, Finding, ResearchState
 from agents.task import Task
 from agents.verify import RULE
 
 PLOT_FILE = "metric.png"
-
-
-def plot_metric(task: Task, experiments: Sequence[Json], path: Path) -> None:
-    """Plot the metric of every seed-0 run over iterations, with the baseline and the running best."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    runs = [e for e in experiments if e["role"] in ("baseline", "candidate", "debug") and e["seed"] == 0]
-    ok = [(e["iteration"], e["value"]) for e in runs if e["value"] is not None]
-    failed = [e["iteration"] for e in runs if e["value"] is None]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    if ok:
-        ax.plot([i for i, _ in ok], [v for _, v in ok], "o", label="experiment")
-        ax.axhline(ok[0][1], color="grey", linestyle="--", label="baseline")
-        best, running = ok[0][1], []
-        for _, value in ok:
-            best = value if task.metric.better(value, best) else best
-            running.append(best)
-        ax.step([i for i, _ in ok], running, where="post", label="best so far")
-    if failed:
-        ax.plot(failed, [ok[0][1] if ok else 0.0] * len(failed), "x", color="red", label="failed run")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("iteration")
-    ax.set_ylabel(f"{task.metric.name} ({task.metric.direction})")
-    ax.set_title(f"{task.name}: {task.metric.name} over iterations")
-    ax.legend(loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+TREE_FILE = "tree.png"
 
 
 def write_report(task: Task, state: ResearchState, job_dir: Path) -> Path:
-    """Write ``report.md`` and its plot under ``job_dir``; return the report's path."""
+    """Write ``report.md`` and its figures under ``job_dir``; return the report's path."""
     job_dir.mkdir(parents=True, exist_ok=True)
     plot_metric(task, state.get("experiments", []), job_dir / PLOT_FILE)
+    if state.get("nodes"):
+        plot_tree(state["nodes"], state.get("incumbent", ROOT), job_dir / TREE_FILE)
     path = job_dir / "report.md"
     path.write_text(render(task, state), encoding="utf-8")
     return path
@@ -68,38 +40,38 @@ def _cell(text: Any) -> str:
 def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE) -> str:
     """The report's Markdown."""
     metric, base = task.metric.name, state.get("baseline") or {}
+    nodes = tree.by_id(state.get("nodes", []))
+    incumbent = nodes.get(state.get("incumbent", ROOT))
     lines = [f"# Research report: {task.name} (job {state['job_id']})", "", "## Question", "", task.goal, "",
              f"Metric: **{metric}** ({task.metric.direction}).", ""]
     lines += ["## Baseline", "", f"{metric} = **{_fmt(base.get('value'))}** on seed 0 "
               f"(experiment `{base.get('experiment_id', '—')}`).", ""]
-    lines += ["## Findings", "", f"Rule: {RULE}.", ""]
+    lines += _incumbent(state, incumbent)
+    lines += ["## Findings", "", f"Rule: {RULE}. A candidate is judged against the incumbent it must beat, "
+              "on paired seeds; its pairs against the baseline give the overall gain.", ""]
     findings = state.get("findings", [])
     if not any(f["accepted"] for f in findings):
         lines += ["No improvement verified.", ""]
     for f in findings:
-        status = "accepted" if f["accepted"] else f"rejected by {f['decided_by']}: {f['reason']}"
-        lines += [f"### Iteration {f['iteration']}: {f['title']} ({status})", "", f["summary"], "",
-                  f"- {metric} on seed 0: {_fmt(f['value'])}; params `{json.dumps(f['params'], sort_keys=True)}`",
-                  f"- mean paired gain {_fmt(f['mean_gain'])} ± {_fmt(f['stderr'])} (standard error), n = {f['n']}",
-                  "- evidence (seed: baseline → candidate): " + ", ".join(
-                      f"{s}: {_fmt(p.get('baseline'))} → {_fmt(p.get('candidate'))}" for s, p in f["pairs"].items()),
-                  f"- experiment `{f['experiment_id']}`", ""]
-        lines += _artifacts(f)
-        if f.get("diff"):
-            lines += ["```diff", f["diff"].rstrip(), "```", ""]
-    lines += ["## Metric over iterations", "", f"![{metric} over iterations]({plot_name})", ""]
-    lines += ["## Experiments", "", f"| id | iteration | role | seed | params | status | {metric} | duration (s) | note |",
+        lines += _finding(metric, f)
+    lines += _ablations(task, state)
+    lines += ["## Tree of solutions", "", f"![tree of solutions]({TREE_FILE})", "",
+              "| node | parent | operator | idea | fate | " + metric + " | lesson |", "|---|---|---|---|---|---|---|"]
+    for n in nodes.values():
+        lines.append(f"| {n['id']} | {n['parent'] or '—'} | {n['operator']} | {_cell(n['idea']['title'])} | "
+                     f"{n['fate']} | {_fmt(n['value'])} | {_cell(n['lesson'] or n['summary'] or (n['error'] or '')[:80])} |")
+    lines += ["", "## Metric over rounds", "", f"![{metric} over rounds]({plot_name})", ""]
+    lines += ["## Experiments", "", f"| id | round | role | seed | params | status | {metric} | duration (s) | note |",
               "|---|---|---|---|---|---|---|---|---|"]
     for e in state.get("experiments", []):
         lines.append(f"| {e['experiment_id']} | {e['iteration']} | {e['role']} | {e['seed']} | "
                      f"{_cell(json.dumps(e['params'], sort_keys=True))} | {e['status']} | {_fmt(e['value'])} | "
                      f"{_fmt(e['duration_s'])} | {_cell((e.get('error') or '')[:80])} |")
-    lines += ["", "## Ideas", "", f"| iteration | idea | why | fate | {metric} | verdict and review | novelty |",
-              "|---|---|---|---|---|---|---|"]
-    for idea in state.get("ideas", []):
-        lines.append(f"| {idea['iteration']} | {_cell(idea.get('title', ''))} | {_cell(idea.get('hypothesis', ''))} | "
-                     f"{idea['fate']} | {_fmt(idea.get('value'))} | {_cell(_reading(idea))} | "
-                     f"{_cell(idea.get('novelty', ''))} |")
+    lines += ["", "## Ideas", "", f"| round | node | idea | why | fate | {metric} | review | novelty |",
+              "|---|---|---|---|---|---|---|---|"]
+    for n in [n for n in nodes.values() if n["id"] != ROOT]:
+        lines.append(f"| {n['round']} | {n['id']} | {_cell(n['idea']['title'])} | {_cell(n['idea']['hypothesis'])} | "
+                     f"{n['fate']} | {_fmt(n['value'])} | {_cell(n['summary'])} | {_cell(n['idea'].get('novelty', ''))} |")
     lines += _neighbours(state) + _decisions(state) + _citations(state)
     lines += ["", "## Spending", "", f"- LLM tokens: {state.get('tokens', 0)}; cost: ${state.get('cost_usd', 0.0):.4f}",
               f"- stopped: {state.get('stop_reason') or '—'}"]
@@ -107,26 +79,65 @@ def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE) -> s
     return "\n".join(lines) + "\n"
 
 
-def _artifacts(finding: Json) -> list[str]:
-    """Links to the finding's artifacts (images shown inline), relative to the report."""
-    lines = []
-    for rel in finding.get("artifacts", []):
-        link = f"{finding['experiment_id']}/output/{rel}"
+def _incumbent(state: ResearchState, incumbent: tree.Node | None) -> list[str]:
+    if incumbent is None or incumbent["id"] == ROOT:
+        return ["## Incumbent", "", "The baseline is still the incumbent: no change was verified.", ""]
+    path, nodes = [], tree.by_id(state.get("nodes", []))
+    node: tree.Node | None = incumbent
+    while node is not None and node["id"] != ROOT:
+        path.append(node["id"])
+        node = nodes.get(node["parent"] or "")
+    return ["## Incumbent", "", f"Node `{incumbent['id']}` ({incumbent['idea']['title']}), "
+            f"{_fmt(incumbent['value'])} on seed 0, reached by root → {' → '.join(reversed(path))}. "
+            "Its diff from the root:", "", "```diff", (incumbent["diff"] or "(no change)").rstrip(), "```", ""]
+
+
+def _finding(metric: str, f: Finding) -> list[str]:
+    status = "accepted" if f["accepted"] else f"rejected by {f['decided_by']}: {f['reason']}"
+    lines = [f"### Round {f['iteration']}, node {f['node']}: {f['title']} ({status})", "", f["summary"], "",
+             f"- {metric} on seed 0: {_fmt(f['value'])}; params `{json.dumps(f['params'], sort_keys=True)}`",
+             f"- against the incumbent `{f['against']}`: mean paired gain {_fmt(f['mean_gain'])} ± "
+             f"{_fmt(f['stderr'])} (standard error), n = {f['n']}",
+             "- evidence (seed: incumbent → candidate): " + ", ".join(
+                 f"{s}: {_fmt(p.get('incumbent'))} → {_fmt(p.get('candidate'))}" for s, p in f["pairs"].items()),
+             f"- overall gain over the baseline: {_fmt(f['baseline_gain'])} (seed: baseline → candidate: " + ", ".join(
+                 f"{s}: {_fmt(p.get('baseline'))} → {_fmt(p.get('candidate'))}" for s, p in f["baseline_pairs"].items()) + ")",
+             f"- experiment `{f['experiment_id']}`", ""]
+    review = f.get("critique")
+    if review:
+        lines += ["Critique" + (" (**flagged**)" if review["flagged"] else "") + ":", "",
+                  f"- soundness: {review['soundness']}", f"- confounds: {'; '.join(review['confounds']) or '—'}",
+                  f"- suggested ablation: {review['ablation'] or '—'}", f"- flaw: {review['flaw'] or 'none named'}", ""]
+    for rel in f["artifacts"]:
         image = rel.lower().endswith((".png", ".jpg", ".jpeg", ".svg", ".gif"))
-        lines.append(f"{'!' if image else ''}[{rel}]({link})")
-    return [*lines, ""] if lines else []
+        lines.append(f"{'!' if image else ''}[{rel}]({f['experiment_id']}/output/{rel})")
+    if f["artifacts"]:
+        lines.append("")
+    if f["diff"]:
+        lines += ["```diff", f["diff"].rstrip(), "```", ""]
+    return lines
 
 
-def _reading(idea: Json) -> str:
-    parts = [idea.get("verdict") or "", f"review: {idea['summary']}" if idea.get("summary") else "",
-             f"lesson: {idea['lesson']}" if idea.get("lesson") else ""]
-    return "; ".join(p for p in parts if p)
+def _ablations(task: Task, state: ResearchState) -> list[str]:
+    nodes = tree.by_id(state.get("nodes", []))
+    rows = []
+    for n in nodes.values():
+        if n["operator"] != "ablate":
+            continue
+        parent = nodes.get(n["parent"] or "")
+        delta = (task.metric.gain(n["value"], parent["value"]) if parent and n["value"] is not None
+                 and parent["value"] is not None else None)
+        rows.append(f"| {n['id']} | {n['parent']} | {_cell(n['explanation'])} | {_fmt(n['value'])} | {_fmt(delta)} |")
+    if not rows:
+        return []
+    return ["## Ablations", "", f"| node | of | reverted | {task.metric.name} | change vs. the full node (seed 0) |",
+            "|---|---|---|---|---|", *rows, ""]
 
 
 def _neighbours(state: ResearchState) -> list[str]:
-    rows = [f"- iteration {i['iteration']}, {i.get('title', '')}: " + "; ".join(
-                f"{n['text'][:60]!r} ({n['fate']}, distance {n['distance']:.3f})" for n in i["neighbours"])
-            for i in state.get("ideas", []) if i.get("neighbours")]
+    rows = [f"- {n['id']}, {n['idea']['title']}: " + "; ".join(
+                f"{m['text'][:60]!r} ({m['fate']}, distance {m['distance']:.3f})" for m in n["idea"].get("neighbours", []))
+            for n in state.get("nodes", []) if n["idea"].get("neighbours")]
     return ["", "## Novelty neighbours", "", *rows] if rows else []
 
 
@@ -141,5 +152,7 @@ def _decisions(state: ResearchState) -> list[str]:
 
 
 def _citations(state: ResearchState) -> list[str]:
-    cited = sorted({c for i in state.get("ideas", []) for c in i.get("citations", [])})
+    cited = sorted({c for n in state.get("nodes", []) for c in n["idea"].get("citations", [])})
     return ["", "## Literature cited", "", *[f"- {c}" for c in cited]] if cited else []
+
+

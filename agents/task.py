@@ -13,7 +13,9 @@ from agents.errors import InvalidTask
 from sandbox.result import Limits
 
 TASK_FILE = "task.yaml"
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+TASK_NAME = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+"""What a task may be called: a slug (it names folders, URLs and queue locks)."""
+_NAME = re.compile(TASK_NAME)
 
 
 class _Strict(BaseModel):
@@ -88,6 +90,15 @@ class SandboxSpec(_Strict):
         )
 
 
+class Search(_Strict):
+    """How the tree of solutions is expanded (see agents/tree.py for the selection policy)."""
+
+    parallel: int = Field(2, ge=1, le=16)  # branches per round; 2 suits a 2-core machine
+    drafts: int = Field(1, ge=0, le=100)  # strategy llm: new approaches from the root before improving
+    debug_prob: float = Field(0.5, ge=0.0, le=1.0)  # chance a slot repairs a failed node
+    max_debug_depth: int | None = Field(None, ge=0, le=20)  # default: budget.debug_attempts
+
+
 class Task(_Strict):
     """A validated ``task.yaml``."""
 
@@ -99,6 +110,7 @@ class Task(_Strict):
     budget: Budget = Field(default_factory=Budget)
     sandbox: SandboxSpec = Field(default_factory=SandboxSpec)
     replicates: int = Field(3, ge=2, le=50)
+    search: Search = Field(default_factory=Search)
 
     @model_validator(mode="after")
     def _name_is_a_slug(self) -> Task:

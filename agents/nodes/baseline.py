@@ -1,4 +1,4 @@
-"""``baseline``: run the task unchanged once, so every later number has a reference."""
+"""``baseline``: run the task unchanged once; the run is the tree's root and the first incumbent."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from langgraph.runtime import Runtime
 from agents import remember
 from agents.context import ResearchContext
 from agents.errors import InvalidTask
-from agents.experiments import brief, run_experiment
-from agents.state import ResearchState
+from agents.experiments import brief, output_tail, run_experiment
+from agents.state import ROOT, Idea, Node, ResearchState
 
 
 def baseline(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
     """Run the unchanged task on seed 0; a failing baseline stops the job with the reason."""
     ctx = runtime.context
-    run = run_experiment(ctx, iteration=0, role="baseline", n=0, seed=0, params={}, files={},
+    run = run_experiment(ctx, node=ROOT, iteration=0, role="baseline", n=0, seed=0, params={}, files={},
                          idea_title="baseline")
     if run["value"] is None:
         raise InvalidTask(
@@ -22,7 +22,13 @@ def baseline(state: ResearchState, runtime: Runtime[ResearchContext]) -> Researc
             f"try it alone with `labloop sandbox run {ctx.task_dir}` and fix it first"
         )
     remember.outcome(ctx, run, idea_item={"title": "baseline"}, baseline_value=None)
+    root = Node(id=ROOT, parent=None, operator="root", round=0, debug_depth=0,
+                idea=Idea(title="baseline", hypothesis="the task as given", plan="", params={}, source="baseline"),
+                files={}, params={}, diff="", explanation="", status="succeeded", value=run["value"],
+                metrics=dict(run["metrics"]), error=None, output_tail=output_tail(run),
+                experiment_id=run["experiment_id"], fate="baseline", summary="", lesson="", verdict=None,
+                critique=None)
     reference = {"experiment_id": run["experiment_id"], "value": run["value"], "metrics": run["metrics"],
-                 "params": {}, "title": "baseline"}
-    return {"baseline": {**reference, "by_seed": {"0": run["value"]}}, "best": reference,
-            "experiments": [brief(run)], "iteration": 1}
+                 "params": {}, "title": "baseline", "node": ROOT}
+    return {"baseline": {**reference, "by_seed": {"0": run["value"]}}, "best": reference, "incumbent": ROOT,
+            "nodes": [root], "experiments": [brief(run)], "iteration": 1}

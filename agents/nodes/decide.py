@@ -1,27 +1,26 @@
-"""``decide``: conclude the iteration (fate, finding, memory), then stop on a budget or go on."""
+"""``decide``: conclude the round (fates, the finding, the incumbent, memory), then stop or go on."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents import remember
+from agents import remember, tree
 from agents.context import ResearchContext
-from agents.recall import outcome_fate
-from agents.state import Json, ResearchState
+from agents.state import Finding, Node, ResearchState
 from agents.verify import RULE
 
 
 def decide(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
-    """Record what the iteration found (negative results too) and check every budget."""
+    """Record what the round found (negative results too) and check every budget."""
     ctx = runtime.context
-    update: ResearchState = _conclude(ctx, state) if state.get("idea") else {}
+    update = _conclude(ctx, state)
     stop = state.get("stop_reason") or budget_stop(ctx, state)
     if stop:
         ctx.journal.emit(ctx.job_id, "stopping", {"iteration": state["iteration"], "reason": stop})
-    return {**update, "stop_reason": stop, "iteration": state["iteration"] + (0 if stop else 1)}
+    return {**update, "stop_reason": stop, "iteration": state["iteration"] + (0 if stop else 1),
+            "verification": None, "verdict": None, "critique": None, "checkpoint": None, "gate": None}
 
 
 def budget_stop(ctx: ResearchContext, state: ResearchState) -> str | None:
@@ -41,54 +40,72 @@ def budget_stop(ctx: ResearchContext, state: ResearchState) -> str | None:
     return None
 
 
+def _fate(ctx: ResearchContext, node: Node, incumbent: Node) -> str:
+    if node["status"] != "succeeded":
+        return node["status"]  # failed | rejected
+    better = ctx.task.metric.better(float(node["value"] or 0.0), float(incumbent["value"] or 0.0))
+    return "improved" if better else "no_gain"
+
+
 def _conclude(ctx: ResearchContext, state: ResearchState) -> ResearchState:
-    iteration, idea, gate = state["iteration"], dict(state["idea"] or {}), state.get("gate") or {}
-    run, candidate = state.get("last_run"), state.get("candidate") or {}
-    verdict: dict[str, Any] = (state.get("verification") or {}).get("verdict") or {}
-    base_value = state["baseline"]["value"]
+    round_, nodes = state["iteration"], tree.by_id(state.get("nodes", []))
+    incumbent = nodes[state["incumbent"]]
+    verdict, check, gate = state.get("verdict"), state.get("verification"), state.get("gate")
     update: ResearchState = {}
-    if gate.get("action") == "reject" and gate.get("kind") in ("idea", "code"):
-        fate = "rejected"
-        subject = {k: idea.get(k) for k in ("title", "hypothesis", "plan", "params")}
-        update["rejections"] = [{"kind": gate["kind"], "idea": subject, "reason": gate.get("reason", ""),
-                                 "iteration": iteration}]
-    elif run is None:
-        fate = "failed"
-    elif verdict.get("verified"):
-        accepted = not (gate.get("kind") == "finding" and gate.get("action") == "reject")
-        update["findings"] = [_finding(ctx, state, verdict, gate, accepted)]
-        fate = "verified" if accepted else "rejected"
-        if accepted:
-            update["best"] = {"experiment_id": run["experiment_id"], "value": run["value"], "metrics": run["metrics"],
-                              "params": run["params"], "title": idea.get("title", ""), "files": candidate.get("files", {})}
-    else:
-        fate = outcome_fate(status=run["status"], metric_value=run.get("value"), baseline_value=base_value,
-                            direction=ctx.task.metric.direction, verified=False)
-    value = run.get("value") if run else None
-    idea.update(iteration=iteration, fate=fate, value=value, verdict=verdict.get("reason", ""),
-                reason=gate.get("reason", "") if fate == "rejected" else "")
-    update["ideas"] = [idea]
-    remember.idea(ctx, iteration, idea, fate=fate, attempt=int(idea.get("attempt", 0)), value=value,
-                  reason=idea["reason"], verified=fate == "verified")
-    if run is not None:
-        remember.outcome(ctx, run, idea_item=idea, baseline_value=base_value, verified=fate == "verified")
+    concluded: list[Node] = []
+    for node in [n for n in nodes.values() if n["round"] == round_]:
+        node = Node(**node)
+        node["fate"] = _fate(ctx, node, incumbent)
+        if check is not None and verdict is not None and node["id"] == check["node"]:
+            node["verdict"], node["critique"] = verdict, state.get("critique")
+            if verdict["verified"]:
+                accepted = not (gate is not None and gate["kind"] == "finding" and gate["action"] == "reject")
+                node["fate"] = "verified" if accepted else "rejected"
+                update["findings"] = [_finding(state, node, accepted)]
+                if accepted:
+                    update["incumbent"] = node["id"]
+                    update["best"] = {"experiment_id": node["experiment_id"], "value": node["value"],
+                                      "metrics": node["metrics"], "params": node["params"],
+                                      "title": node["idea"]["title"], "node": node["id"]}
+            else:
+                node["fate"] = "not_verified"
+        concluded.append(node)
+        _remember(ctx, state, node)
     for made in state.get("decisions", []):
-        if made["iteration"] == iteration:
-            remember.decision(ctx, made, subject=idea)
-    return update
+        if made["iteration"] == round_:
+            subject = nodes.get(made["node"])
+            remember.decision(ctx, made, subject=subject["idea"] if subject else {})
+    return {**update, "nodes": concluded}
 
 
-def _finding(ctx: ResearchContext, state: ResearchState, verdict: dict[str, Any], gate: Json,
-             accepted: bool) -> Json:
-    run, idea = state["last_run"] or {}, state["idea"] or {}
-    candidate = state.get("candidate") or {}
-    summary = (gate.get("edit") or {}).get("summary") if gate.get("action") == "edit" else None
-    return {
-        "iteration": state["iteration"], "title": idea.get("title", ""), "hypothesis": idea.get("hypothesis", ""),
-        "summary": summary or f"{idea.get('title', '')}: {verdict.get('reason', '')}",
-        "experiment_id": run.get("experiment_id"), "value": run.get("value"), "params": run.get("params", {}),
-        "mean_gain": verdict.get("mean_gain"), "stderr": verdict.get("stderr"), "n": verdict.get("n"),
-        "pairs": (state.get("verification") or {}).get("pairs", {}), "rule": RULE, "diff": candidate.get("diff", ""),
-        "accepted": accepted, "decided_by": gate.get("by", ""), "reason": gate.get("reason", ""),
-        "artifacts": run.get("artifacts", []),
-    }
+def _remember(ctx: ResearchContext, state: ResearchState, node: Node) -> None:
+    verified = node["fate"] == "verified"
+    remember.idea(ctx, node["round"], node["idea"], fate=node["fate"], attempt=int(node["idea"].get("attempt", 0)),
+                  value=node["value"], reason=_rejection_reason(state, node), verified=verified, node=node["id"])
+    if node["experiment_id"] is not None:
+        run = {"experiment_id": node["experiment_id"], "iteration": node["round"], "node": node["id"],
+               "value": node["value"], "params": node["params"], "error": node["error"],
+               "status": "succeeded" if node["status"] == "succeeded" else "failed"}
+        idea = {**node["idea"], "lesson": node["lesson"]}
+        remember.outcome(ctx, run, idea_item=idea, baseline_value=state["baseline"]["value"], verified=verified)
+
+
+def _rejection_reason(state: ResearchState, node: Node) -> str:
+    reasons = [d["reason"] for d in state.get("decisions", []) if d["node"] == node["id"] and d["action"] == "reject"]
+    return reasons[-1] if reasons else ""
+
+
+def _finding(state: ResearchState, node: Node, accepted: bool) -> Finding:
+    verdict, gate = node["verdict"], state.get("gate")
+    assert verdict is not None
+    edited = gate["edit"].get("summary") if gate is not None and gate["action"] == "edit" else None
+    artifacts = [e["artifacts"] for e in state.get("experiments", []) if e["experiment_id"] == node["experiment_id"]]
+    return Finding(
+        iteration=node["round"], node=node["id"], title=node["idea"]["title"], hypothesis=node["idea"]["hypothesis"],
+        summary=str(edited or f"{node['idea']['title']}: {verdict['reason']}"), experiment_id=node["experiment_id"],
+        value=node["value"], params=node["params"], mean_gain=verdict["mean_gain"], stderr=verdict["stderr"],
+        n=verdict["n"], pairs=verdict["pairs"], against=verdict["against"], baseline_pairs=verdict["baseline_pairs"],
+        baseline_gain=verdict["baseline_gain"], rule=RULE, diff=node["diff"], accepted=accepted,
+        decided_by=gate["by"] if gate else "", reason=gate["reason"] if gate else "",
+        artifacts=artifacts[0] if artifacts else [], critique=node["critique"],
+    )

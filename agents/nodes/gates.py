@@ -1,8 +1,10 @@
 """The three human gates. A gate node runs only when a human must be asked, and only interrupts.
 
-The node before a gate (ideate, implement/debug, verify) decides, from the gate's policy and
-:mod:`agents.flags`, whether a human is needed and leaves a ``checkpoint`` request
-``{"kind", "flagged"}`` in the state; the router sends the job through the gate only then.
+The node before a gate (a branch's ideate or implement; verify or critique for findings)
+decides, from the gate's policy and :mod:`agents.flags`, whether a human is needed and leaves
+a ``checkpoint`` request ``{"kind", "flagged"}`` in the state; the router sends the job
+through the gate only then. Gates in parallel branches wait at the same time, each its own
+checkpoint (id ``{job}-{node}-{kind}-0``), decided in any order.
 Policy ``never`` never asks, ``always`` always asks, ``auto`` asks only when something was
 flagged. LangGraph re-runs a node from its start on resume, so nothing with a side effect
 sits in a gate: it reads the state, interrupts, and returns the decision (and, for an edit,
@@ -17,10 +19,11 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import BaseModel, Field
 
-from agents.context import GateKind, ResearchContext
+from agents import tree
+from agents.context import ResearchContext
 from agents.errors import InvalidInput
 from agents.experiments import diff_of
-from agents.state import Json, ResearchState
+from agents.state import BranchState, CheckpointRequest, Decision, GateKind, Json, ResearchState
 
 _IDEA_FIELDS = ("title", "hypothesis", "plan", "params")
 
@@ -35,49 +38,53 @@ class GateDecision(BaseModel):
     at: str | None = None
 
 
-def checkpoint_id(job_id: str, iteration: int, kind: GateKind, n: int = 0) -> str:
+def checkpoint_id(job_id: str, node: str, kind: GateKind, n: int = 0) -> str:
     """The deterministic id of a checkpoint (the same when a node re-runs after a crash)."""
-    return f"{job_id}-{iteration}-{kind}-{n}"
+    return f"{job_id}-{node}-{kind}-{n}"
 
 
-def request(ctx: ResearchContext, kind: GateKind, flagged: list[str]) -> Json | None:
+def request(ctx: ResearchContext, kind: GateKind, flagged: list[str]) -> CheckpointRequest | None:
     """The checkpoint request the gate's policy calls for (None: no human needed)."""
     policy = ctx.policy(kind)
     if policy == "always" or (policy == "auto" and flagged):
-        return {"kind": kind, "flagged": flagged}
+        return CheckpointRequest(kind=kind, flagged=flagged)
     return None
 
 
-def _ask(ctx: ResearchContext, state: ResearchState, kind: GateKind, payload: Json, n: int = 0) -> Json:
-    flagged = list((state.get("checkpoint") or {}).get("flagged", []))
-    cid = checkpoint_id(ctx.job_id, state["iteration"], kind, n)
+def _ask(ctx: ResearchContext, asked: CheckpointRequest | None, kind: GateKind, payload: Json, *, node: str,
+         iteration: int, n: int = 0) -> Decision:
+    flagged = list(asked["flagged"]) if asked else []
+    cid = checkpoint_id(ctx.job_id, node, kind, n)
     answer = interrupt({"kind": kind, "checkpoint_id": cid, "payload": payload, "flagged": flagged})
     try:
         decision = GateDecision.model_validate(answer)
     except ValueError as exc:
         raise InvalidInput(f"a decision must be {{action, reason, edit, by}}: {exc}") from exc
-    return {"kind": kind, "checkpoint_id": cid, "iteration": state["iteration"], "flagged": flagged,
-            "subject": str(payload.get("title", "")), **decision.model_dump()}
+    return Decision(kind=kind, checkpoint_id=cid, iteration=iteration, node=node, flagged=flagged,
+                    subject=str(payload.get("title", "")), **decision.model_dump())  # type: ignore[typeddict-item]
 
 
-def gate_idea(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
+def gate_idea(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
     """Before implement: approve, reject (with a reason for later ideas) or edit the idea."""
-    ctx, idea = runtime.context, dict(state["idea"] or {})
-    payload = {"iteration": state["iteration"], **{k: idea.get(k) for k in (*_IDEA_FIELDS, "neighbours", "novelty")}}
-    made = _ask(ctx, state, "idea", payload)
+    ctx, idea, expansion = runtime.context, dict(state["idea"] or {}), state["expansion"]
+    payload = {"iteration": expansion["round"], "node": expansion["node"], "parent": expansion["parent"],
+               "operator": expansion["operator"],
+               **{k: idea.get(k) for k in (*_IDEA_FIELDS, "neighbours", "novelty")}}
+    made = _ask(ctx, state.get("checkpoint"), "idea", payload, node=expansion["node"], iteration=expansion["round"])
     if made["action"] == "edit":
         idea.update({k: v for k, v in made["edit"].items() if k in _IDEA_FIELDS})
         idea["edited_by"] = made["by"]
-    return {"gate": made, "decisions": [made], "idea": idea, "checkpoint": None}
+    return {"gate": made, "decisions": [made], "idea": idea, "checkpoint": None}  # type: ignore[typeddict-item]
 
 
-def gate_code(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
+def gate_code(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
     """Before execute (the action guard): approve, reject or edit files/params; an edit is what runs."""
-    ctx, candidate = runtime.context, dict(state["candidate"] or {})
-    payload = {"iteration": state["iteration"], "title": (state["idea"] or {}).get("title", ""),
-               "attempt": candidate["attempt"], "params": candidate["params"], "files": candidate["files"],
-               "diff": candidate["diff"]}
-    made = _ask(ctx, state, "code", payload, n=int(candidate["attempt"]))
+    ctx, candidate, expansion = runtime.context, dict(state["candidate"] or {}), state["expansion"]
+    idea = state.get("idea")
+    payload = {"iteration": expansion["round"], "node": expansion["node"], "parent": expansion["parent"],
+               "title": idea["title"] if idea else "", "params": candidate["params"],
+               "files": candidate["files"], "diff": candidate["diff"]}
+    made = _ask(ctx, state.get("checkpoint"), "code", payload, node=expansion["node"], iteration=expansion["round"])
     if made["action"] == "edit":
         files = {**candidate["files"], **made["edit"].get("files", {})}
         params = made["edit"].get("params", candidate["params"])
@@ -87,12 +94,12 @@ def gate_code(state: ResearchState, runtime: Runtime[ResearchContext]) -> Resear
 
 
 def gate_finding(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
-    """Before a verified finding is accepted: approve, reject, or edit its summary."""
-    ctx = runtime.context
-    verdict = (state["verification"] or {}).get("verdict") or {}
-    candidate, idea = state["candidate"] or {}, state["idea"] or {}
-    payload = {"iteration": state["iteration"], "title": idea.get("title", ""), "verdict": verdict,
-               "pairs": (state["verification"] or {}).get("pairs", {}), "params": candidate.get("params"),
-               "diff": candidate.get("diff", "")}
-    made = _ask(ctx, state, "finding", payload)
+    """Before a verified finding is accepted: approve, reject, or edit its summary; shows the critique."""
+    ctx, verdict = runtime.context, state["verdict"]
+    assert verdict is not None and state["verification"] is not None
+    node = tree.by_id(state["nodes"])[state["verification"]["node"]]
+    payload = {"iteration": state["iteration"], "node": node["id"], "title": node["idea"]["title"],
+               "verdict": dict(verdict), "pairs": verdict["pairs"], "baseline_pairs": verdict["baseline_pairs"],
+               "params": node["params"], "diff": node["diff"], "critique": state.get("critique")}
+    made = _ask(ctx, state.get("checkpoint"), "finding", payload, node=node["id"], iteration=state["iteration"])
     return {"gate": made, "decisions": [made], "checkpoint": None}

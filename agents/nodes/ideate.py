@@ -1,45 +1,73 @@
-"""``ideate``: the strategy proposes an idea; memory checks it is new (re-proposing, bounded)."""
+"""``ideate`` (a branch's first step): the idea of the branch's operator; memory checks it is new.
+
+``draft`` and ``improve`` ask the strategy (the search sampler's proposal from select, or the
+model with the chosen node's code and the job's context); ``debug`` and ``ablate`` need no
+idea from anyone: they repair a failed node or revert one part of the incumbent's change.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.runtime import Runtime
 
-from agents import remember
+from agents import remember, tree
+from agents.briefing import brief
 from agents.context import ResearchContext
 from agents.errors import BudgetExhausted
+from agents.experiments import source_files
 from agents.flags import idea_flags
 from agents.llm_steps import meter_for, propose_idea, spent
 from agents.nodes.gates import request
 from agents.search import propose
-from agents.state import Json, ResearchState
+from agents.state import ROOT, BranchState, Idea, Json, Node
 
 REPROPOSALS = 3  # an idea too close to one tried or rejected is re-proposed at most this often
 
 
-def _trials(state: ResearchState) -> list[tuple[dict[str, Any], float]]:
-    return [(e["params"], e["value"]) for e in state.get("experiments", [])
-            if e["role"] in ("candidate", "debug") and e["value"] is not None and e["params"]]
-
-
-def _search_idea(ctx: ResearchContext, state: ResearchState, prior: list[tuple[dict[str, Any], float]],
+def _search_idea(ctx: ResearchContext, state: BranchState, prior: list[tuple[dict[str, object], float]],
                  attempt: int) -> Json:
-    avoid = [r["idea"].get("params") or {} for r in state.get("rejections", [])]
-    avoid += [p for p, _ in _trials(state)]
-    return propose(ctx.task, job_id=ctx.job_id, iteration=state["iteration"], own=_trials(state),
-                   prior=prior, avoid=avoid, attempt=attempt)
+    expansion = state["expansion"]
+    if attempt == 0 and expansion["proposal"] is not None:
+        return dict(expansion["proposal"])
+    nodes = state["tree"]
+    own = [(n["params"], float(n["value"])) for n in nodes if n["value"] is not None and n["params"]]
+    failed = [n["params"] for n in nodes if n["status"] == "failed" and n["params"]]
+    avoid = [r["idea"].get("params") or {} for r in state.get("prior_rejections", [])] + [p for p, _ in own]
+    return propose(ctx.task, job_id=ctx.job_id, iteration=expansion["round"] * 100 + expansion["slot"],
+                   own=own, prior=prior, avoid=avoid, attempt=attempt, failed=failed)
 
 
-def ideate(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
-    """Propose the iteration's idea; keep the novelty check's neighbours with it."""
-    ctx = runtime.context
-    iteration = state["iteration"]
+def _fixed_idea(state: BranchState) -> Idea:
+    """The idea of a debug or ablate step (no model, no sampler)."""
+    expansion, nodes = state["expansion"], tree.by_id(state["tree"])
+    parent = nodes[expansion["parent"]]
+    if expansion["operator"] == "debug":
+        return Idea(title=f"Debug: {parent['idea']['title']}"[:200], hypothesis=f"fix the failure of {parent['id']}: "
+                    f"{(parent['error'] or '')[:200]}", plan=parent["idea"]["plan"], params={}, source="debug")
+    parts = tree.ablate_parts(nodes.get(parent["parent"] or ""), parent)
+    what = parts[0][0] if parts else "nothing"
+    return Idea(title=f"Ablation of {parent['id']}: {what}"[:200], source="ablate", params={},
+                hypothesis=f"attribute the gain of {parent['idea']['title']!r}: how much is lost without this part",
+                plan=f"{what} and run the rest of the change unchanged")
+
+
+def ideate(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
+    """Propose the branch's idea; keep the novelty check's neighbours with it."""
+    ctx, expansion = runtime.context, state["expansion"]
+    if expansion["operator"] in ("debug", "ablate"):
+        return {"idea": _fixed_idea(state), "candidate": None, "run": None, "gate": None,
+                "checkpoint": request(ctx, "idea", [])}
     if ctx.strategy == "search" and not ctx.task.params:
-        return {"idea": None, "stop_reason": "the task has no params space, so the search strategy has nothing "
-                                              "to try; add params to task.yaml or configure an LLM"}
+        return {"stop_reason": "the task has no params space, so the search strategy has nothing "
+                               "to try; add params to task.yaml or configure an LLM"}
+    nodes = tree.by_id(state["tree"])
     recalled = remember.recall(ctx, ctx.task.goal)
-    meter = meter_for(ctx, state)
+    meter = meter_for(ctx, state["tokens_before"])
+    parent: Node | None = nodes.get(expansion["parent"])
+    shown = nodes.get(state["incumbent"]) if expansion["operator"] == "draft" else parent
+    briefing = brief(ctx.task, task_files=source_files(ctx.task_dir), node=shown, nodes=state["tree"],
+                     incumbent=state["incumbent"], rejections=state.get("prior_rejections", []),
+                     recall=recalled.as_prompt_text() if recalled else "")
+    best = nodes.get(state["incumbent"])
     retry_note = ""
     idea: Json = {}
     try:
@@ -47,25 +75,28 @@ def ideate(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
             if ctx.strategy == "search":
                 idea = _search_idea(ctx, state, recalled.prior_trials if recalled else [], attempt)
             else:
-                idea = propose_idea(ctx, meter, state, retry_note=retry_note,
-                                    recall_text=recalled.as_prompt_text() if recalled else "")
+                idea = propose_idea(ctx, meter, briefing, operator=expansion["operator"],
+                                    parent=shown["id"] if shown else ROOT, retry_note=retry_note,
+                                    baseline=state["baseline"].get("value"), best=best["value"] if best else None)
             check = remember.novelty(ctx, idea)
             idea["neighbours"] = [n._asdict() for n in check.neighbours] if check else []
             idea["novelty"] = check.reason if check else "no memory"
             novel = check is None or check.novel or attempt == REPROPOSALS
-            remember.idea(ctx, iteration, idea, fate="proposed" if novel else "duplicate",
-                          attempt=attempt, check=check)
+            remember.idea(ctx, expansion["round"], idea, fate="proposed" if novel else "duplicate",
+                          attempt=attempt, check=check, node=expansion["node"])
             if novel:
                 idea["attempt"] = attempt
                 break
             assert check is not None
             retry_note = check.as_prompt_text()
     except BudgetExhausted as exc:
-        return {"idea": None, "stop_reason": str(exc), **spent(ctx, meter, "ideate")}
+        return {"idea": None, "stop_reason": str(exc), **spent(ctx, meter, "ideate", before=state["tokens_before"])}
     if recalled is not None:
         idea["citations"] = recalled.citations()
-    ctx.journal.emit(ctx.job_id, "idea", {"iteration": iteration, "title": idea["title"]})
-    flagged = idea_flags(idea, state.get("rejections", []), idea["neighbours"])
-    return {"idea": idea, "candidate": None, "last_run": None, "verification": None, "gate": None,
+    ctx.journal.emit(ctx.job_id, "idea", {"iteration": expansion["round"], "node": expansion["node"],
+                                          "operator": expansion["operator"], "title": idea["title"]})
+    flagged = idea_flags(idea, state.get("prior_rejections", []), idea["neighbours"])
+    return {"idea": Idea(**idea),  # type: ignore[typeddict-item]
+            "candidate": None, "run": None, "gate": None,
             "checkpoint": request(ctx, "idea", flagged),
-            **spent(ctx, meter, "ideate")}
+            **spent(ctx, meter, "ideate", before=state["tokens_before"])}

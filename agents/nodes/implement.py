@@ -1,53 +1,70 @@
-"""``implement`` turns the idea into a change of the workspace; ``debug`` repairs a failed run.
+"""``implement``: turn the branch's idea into a change of its parent node's workspace.
 
-Both are pure with respect to the workspace: the change (changed files and params) lives in
-the state, and ``execute`` materialises it, so a gate's edit is exactly what runs.
+The change starts from the *parent's* files and params, so improvements compound: ``improve``
+and ``draft`` (strategy llm) ask the model with the parent's code; ``debug`` asks it to repair
+a failed node from that node's files and traceback; ``ablate`` reverts one part of the
+incumbent's change; strategy search writes the sampler's params over the parent's.
+The change lives in the state and ``execute`` materialises it, so a gate's edit is exactly
+what runs.
 """
 
 from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
+from agents import tree
+from agents.briefing import brief
 from agents.context import ResearchContext
 from agents.errors import BudgetExhausted
 from agents.experiments import diff_of, source_files
 from agents.flags import code_flags
 from agents.llm_steps import meter_for, repair_code, spent, write_code
 from agents.nodes.gates import request
-from agents.state import ResearchState
+from agents.state import BranchState, Json
 
 
-def implement(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
-    """Search: write the idea's params. LLM: ask for the code change the idea needs."""
-    ctx = runtime.context
-    idea = state["idea"] or {}
-    params = dict(idea.get("params") or {})
-    if ctx.strategy == "search":
-        candidate = {"params": params, "files": {}, "attempt": 0, "explanation": "params.json only"}
-        return {"candidate": {**candidate, "diff": diff_of(ctx.task_dir, {}, params)}, "gate": None,
-                "checkpoint": request(ctx, "code", [])}
-    meter = meter_for(ctx, state)
-    try:
-        files, params, explanation = write_code(ctx, meter, idea, source_files(ctx.task_dir))
-    except BudgetExhausted as exc:
-        return {"stop_reason": str(exc), **spent(ctx, meter, "implement")}
-    candidate = {"params": params, "files": files, "attempt": 0, "explanation": explanation,
+def used_tokens(state: BranchState) -> int:
+    """The job's tokens as this branch sees them: the round's start plus the branch's own spending."""
+    return state["tokens_before"] + state.get("tokens", 0)
+
+
+def implement(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
+    """Make the candidate change (files and params from the root) of the branch's node."""
+    ctx, expansion, idea = runtime.context, state["expansion"], state["idea"]
+    assert idea is not None
+    nodes = tree.by_id(state["tree"])
+    parent = nodes.get(expansion["parent"])
+    files: dict[str, str] = dict(parent["files"]) if parent else {}
+    params: Json = {**(parent["params"] if parent else {}), **(idea.get("params") or {})}
+    explanation = "params.json only"
+    update: BranchState = {}
+    if expansion["operator"] == "ablate":
+        assert parent is not None
+        parts = tree.ablate_parts(nodes.get(parent["parent"] or ""), parent)
+        if parts:
+            files, params = dict(parts[0][1]["files"]), dict(parts[0][1]["params"])
+        explanation = parts[0][0] if parts else "nothing to revert"
+    elif ctx.strategy == "llm":
+        before = used_tokens(state)
+        meter = meter_for(ctx, before)
+        originals = source_files(ctx.task_dir)
+        briefing = brief(ctx.task, task_files=originals, node=parent, nodes=state["tree"],
+                         incumbent=state["incumbent"], rejections=state.get("prior_rejections", []))
+        try:
+            if expansion["operator"] == "debug":
+                assert parent is not None
+                max_depth = ctx.task.search.max_debug_depth
+                files, params, explanation = repair_code(
+                    ctx, meter, parent, briefing, originals=originals,
+                    max_depth=max_depth if max_depth is not None else ctx.task.budget.debug_attempts)
+            else:
+                files, params, explanation = write_code(ctx, meter, idea, briefing, parent=expansion["parent"],
+                                                        originals=originals, changed=files, params=params)
+        except BudgetExhausted as exc:
+            return {"stop_reason": str(exc), **spent(ctx, meter, "implement", before=before)}
+        update = {**spent(ctx, meter, "implement", before=before)}
+    candidate = {"params": params, "files": files, "explanation": explanation,
                  "diff": diff_of(ctx.task_dir, files, params)}
-    return {"candidate": candidate, "gate": None, "checkpoint": request(ctx, "code", code_flags(files)),
-            **spent(ctx, meter, "implement")}
-
-
-def debug(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
-    """Traceback-guided repair: the failure, the source lines it points at, the current files."""
-    ctx = runtime.context
-    candidate, run = state["candidate"] or {}, state["last_run"] or {}
-    meter = meter_for(ctx, state)
-    try:
-        files, params, explanation = repair_code(ctx, meter, state["idea"] or {}, candidate, run,
-                                                 source_files(ctx.task_dir))
-    except BudgetExhausted as exc:
-        return {"stop_reason": str(exc), **spent(ctx, meter, "debug")}
-    repaired = {"params": params, "files": files, "attempt": int(candidate["attempt"]) + 1,
-                "explanation": explanation, "diff": diff_of(ctx.task_dir, files, params)}
-    return {"candidate": repaired, "gate": None, "checkpoint": request(ctx, "code", code_flags(files)),
-            **spent(ctx, meter, "debug")}
+    changed = {rel: text for rel, text in files.items() if not parent or parent["files"].get(rel) != text}
+    return {**update, "candidate": candidate, "gate": None,
+            "checkpoint": request(ctx, "code", code_flags(changed))}

@@ -1,29 +1,75 @@
-"""``review``: compare the run with the best so far; a candidate that beats it goes to verify."""
+"""``review`` (a branch's last step): what the run teaches, and the branch's node for the tree."""
 
 from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
+from agents import tree
+from agents.briefing import brief
 from agents.context import ResearchContext
 from agents.errors import BudgetExhausted
+from agents.experiments import output_tail
 from agents.llm_steps import meter_for, review_outcome, spent
-from agents.state import Json, ResearchState
-from agents.verify import replicate_seeds
+from agents.nodes.implement import used_tokens
+from agents.state import BranchState, Idea, Node, Rejection, Run
 
 
-def review(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
-    """Read the outcome (and, with a model, what it teaches); start verification if it may be a gain."""
-    ctx = runtime.context
-    run, idea, best = state["last_run"] or {}, dict(state["idea"] or {}), state["best"]
-    update: ResearchState = {}
+def branch_node(state: BranchState, *, status: str, run: Run | None = None, summary: str = "",
+                lesson: str = "") -> Node:
+    """The tree node a branch made, from its expansion, idea, change and run."""
+    expansion, candidate = state["expansion"], state.get("candidate") or {}
+    parent = tree.by_id(state["tree"]).get(expansion["parent"])
+    idea = state.get("idea") or Idea(title="(no idea)", hypothesis="", plan="", params={}, source="")
+    depth = (parent["debug_depth"] + 1 if parent else 1) if expansion["operator"] == "debug" else 0
+    return Node(
+        id=expansion["node"], parent=expansion["parent"], operator=expansion["operator"], round=expansion["round"],
+        debug_depth=depth, idea=idea, files=dict(candidate.get("files") or {}),
+        params=dict(candidate.get("params") or {}), diff=str(candidate.get("diff") or ""),
+        explanation=str(candidate.get("explanation") or ""),
+        status="rejected" if status == "rejected" else "succeeded" if run and run["value"] is not None else "failed",
+        value=run["value"] if run else None, metrics=dict(run["metrics"]) if run else {},
+        error=run["error"] if run else None, output_tail=output_tail(run) if run else "",
+        experiment_id=run["experiment_id"] if run else None, fate="rejected" if status == "rejected" else "proposed",
+        summary=summary, lesson=lesson, verdict=None, critique=None,
+    )
+
+
+def review(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
+    """Read the outcome (with a model: a summary and a lesson for later prompts); emit the node."""
+    ctx, run, idea = runtime.context, state["run"], state["idea"]
+    assert run is not None and idea is not None
+    update: BranchState = {}
+    summary = lesson = ""
     if ctx.strategy == "llm" and ctx.model is not None:
-        meter = meter_for(ctx, state)
+        before = used_tokens(state)
+        meter = meter_for(ctx, before)
+        nodes = tree.by_id(state["tree"])
+        best = nodes.get(state["incumbent"])
+        draft = branch_node(state, status="ran", run=run)
+        briefing = brief(ctx.task, task_files={}, node=draft, nodes=state["tree"], incumbent=state["incumbent"],
+                         rejections=state.get("prior_rejections", []))
         try:
-            reading = review_outcome(ctx, meter, idea, run, state)
-            idea.update(summary=reading.summary, lesson=reading.lesson)
+            reading = review_outcome(ctx, meter, idea, run, briefing, baseline=state["baseline"].get("value"),
+                                     best=best["value"] if best else None)
+            summary, lesson = reading.summary, reading.lesson
         except BudgetExhausted as exc:
             update["stop_reason"] = str(exc)
-        update.update(spent(ctx, meter, "review"))
-    candidate = run.get("value") is not None and ctx.task.metric.better(run["value"], best["value"])
-    verification: Json | None = {"seeds": replicate_seeds(ctx.task.replicates), "pairs": {}, "verdict": None} if candidate else None
-    return {**update, "idea": idea, "verification": verification}
+        update.update(spent(ctx, meter, "review", before=before))
+    node = branch_node(state, status="ran", run=run, summary=summary, lesson=lesson)
+    ctx.journal.emit(ctx.job_id, "tree", {"node": node["id"], "parent": node["parent"], "operator": node["operator"],
+                                          "status": node["status"], "value": node["value"]})
+    return {**update, "nodes": [node]}
+
+
+def abandon(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
+    """A branch whose idea or code a human rejected: a rejected node, and the reason for later ideas."""
+    gate, idea, expansion = state.get("gate"), dict(state.get("idea") or {}), state["expansion"]
+    node = branch_node(state, status="rejected")
+    update: BranchState = {"nodes": [node]}
+    if gate is not None and gate["kind"] in ("idea", "code"):
+        subject = {k: idea.get(k) for k in ("title", "hypothesis", "plan", "params")}
+        update["rejections"] = [Rejection(kind=gate["kind"], idea=subject, reason=gate["reason"],
+                                          iteration=expansion["round"])]
+    runtime.context.journal.emit(runtime.context.job_id, "tree", {"node": node["id"], "parent": node["parent"],
+                                                                  "operator": node["operator"], "status": "rejected"})
+    return update

@@ -1,0 +1,60 @@
+"""``select``: choose the round's expansions (see agents/tree.py for the policy) and fan them out."""
+
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from agents import remember, tree
+from agents.context import ResearchContext
+from agents.search import propose_many
+from agents.state import ROOT, BranchState, Expansion, Node, ResearchState
+
+
+def _slots(ctx: ResearchContext, state: ResearchState) -> int:
+    """Parallel slots this round, never more than the experiment budget has left."""
+    budget = ctx.task.budget.experiments
+    if budget is None:
+        return ctx.task.search.parallel
+    return max(1, min(ctx.task.search.parallel, budget - len(state.get("experiments", []))))
+
+
+def select(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
+    """The round's expansions; strategy search gets its distinct points here, one study for all slots."""
+    ctx, round_ = runtime.context, state["iteration"]
+    nodes, incumbent = state.get("nodes", []), state.get("incumbent", ROOT)
+    parts = tree.ablate_parts(tree.by_id(nodes).get(tree.by_id(nodes)[incumbent]["parent"] or ""),
+                              tree.by_id(nodes)[incumbent]) if incumbent != ROOT else []
+    expansions = select_for(ctx, round_=round_, nodes=nodes, incumbent=incumbent, can_ablate=len(parts) >= 2)
+    expansions = expansions[: _slots(ctx, state)]
+    if ctx.strategy == "search" and ctx.task.params:
+        recalled = remember.recall(ctx, ctx.task.goal)
+        own = [(n["params"], float(n["value"])) for n in nodes if n["value"] is not None and n["params"]]
+        failed = [n["params"] for n in nodes if n["status"] == "failed" and n["params"]]
+        avoid = [r["idea"].get("params") or {} for r in state.get("rejections", [])]
+        improving = [e for e in expansions if e["operator"] != "ablate"]
+        ideas = propose_many(ctx.task, job_id=ctx.job_id, iteration=round_, own=own,
+                             prior=recalled.prior_trials if recalled else [], avoid=avoid, failed=failed,
+                             count=len(improving))
+        for expansion, idea in zip(improving, ideas, strict=True):
+            expansion["proposal"] = idea
+    ctx.journal.emit(ctx.job_id, "select", {"iteration": round_, "expansions": [
+        {"node": e["node"], "operator": e["operator"], "parent": e["parent"]} for e in expansions]})
+    return {"expansions": expansions, "verification": None, "verdict": None, "critique": None, "checkpoint": None,
+            "gate": None}
+
+
+def select_for(ctx: ResearchContext, *, round_: int, nodes: list[Node], incumbent: str,
+               can_ablate: bool) -> list[Expansion]:
+    """The policy's expansions for this round (ablation only for strategy llm)."""
+    return tree.select_expansions(ctx.task, job_id=ctx.job_id, round_=round_, nodes=nodes, incumbent=incumbent,
+                                  strategy=ctx.strategy, can_ablate=can_ablate and ctx.strategy == "llm")
+
+
+def fan_out(state: ResearchState) -> list[Send]:
+    """One branch per expansion, run in parallel (LangGraph ``Send``), each with the tree as select saw it."""
+    return [Send("branch", BranchState(
+        expansion=e, tree=list(state.get("nodes", [])), incumbent=state.get("incumbent", ROOT),
+        baseline=state.get("baseline", {}), prior_rejections=list(state.get("rejections", [])),
+        tokens_before=state.get("tokens", 0),
+    )) for e in state["expansions"]]
