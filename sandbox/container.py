@@ -45,7 +45,8 @@ HELLO_TIMEOUT_S = 60.0
 #   launcher reads EOF and exits, and with it (docker-init being PID 1) the whole container,
 #   so a dead service's experiments stop at once.
 LAUNCHER = f"""
-import json, os, select, sys, threading
+import ctypes, json, os, select, sys, threading
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: the experiment cannot read our memory
 fd = os.open('{CTL_MOUNT}/go', os.O_RDONLY | os.O_NONBLOCK)
 poller = select.poll()
 poller.register(fd, select.POLLIN)
@@ -75,10 +76,11 @@ def watch():
     os._exit(125)
 threading.Thread(target=watch, daemon=True).start()
 code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-marker = spec['end_marker'].encode()
-os.write(1, marker)
-os.write(2, marker)
-sys.exit(code if code >= 0 else 128 - code)
+code = code if code >= 0 else 128 - code
+end = spec['end_marker'].encode() + b'%03d' % code
+os.write(1, end)
+os.write(2, end)
+os._exit(code)
 """
 
 # The environment a command sees: these basics, then the request's env, then LABLOOP_SEED
@@ -143,8 +145,12 @@ def owner_gone(owner: str) -> bool:
 
 
 def end_marker() -> bytes:
-    """A fresh per-run marker the launcher writes after the command (the command never sees it)."""
-    return b"\x00labloop:end:" + secrets.token_hex(12).encode() + b"\x00"
+    """A fresh per-run marker the launcher writes, with the exit status, after the command.
+
+    The command never sees it: it is not in the command's environment, and the launcher that
+    holds it is not dumpable (its memory and descriptors are closed to the sandbox uid).
+    """
+    return b"\x00labloop:end:" + secrets.token_hex(12).encode() + b":"
 
 
 def run_spec(command: str, seed: int, env: Mapping[str, str], marker: bytes) -> dict[str, Any]:

@@ -48,6 +48,8 @@ class Prepared:
     frames: container.Frames
     response: Any
     handover_fd: int | None
+    init_pidfd: int | None = None
+    """A pidfd of the container's init, when this process can see it (see ``init_exited``)."""
     handed_over: bool = False
     created_at: float = field(default_factory=time.monotonic)
 
@@ -66,12 +68,27 @@ class Prepared:
         poller.register(self.handover_fd, select.POLLOUT)
         return not any(flags & (select.POLLERR | select.POLLHUP) for _, flags in poller.poll(0))
 
+    def init_exited(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the container's init to exit; False if unknown or alive.
+
+        When the init of a PID namespace exits, the kernel has killed every other process in it
+        first: from then on nothing of the experiment runs, without asking the engine (whose
+        record of the exit lags the kernel by tens of milliseconds).
+        """
+        if self.init_pidfd is None:
+            return False
+        poller = select.poll()
+        poller.register(self.init_pidfd, select.POLLIN)
+        return bool(poller.poll(int(timeout_s * 1000)))
+
     def close_handover(self) -> None:
-        """Close the FIFO's write end if it is still open."""
-        fd, self.handover_fd = self.handover_fd, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        """Close the FIFO's write end and the init's pidfd if they are still open."""
+        for name in ("handover_fd", "init_pidfd"):
+            fd = getattr(self, name)
+            setattr(self, name, None)
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
 
 class ContainerFactory:
@@ -101,6 +118,7 @@ class ContainerFactory:
                 frames, response = container.attach(self.client, cid)
                 self.client.api.start(cid)
             fd = slot.wait_handover(LAUNCH_TIMEOUT_S, lambda: self._running(cid))
+            init_pidfd = self._init_pidfd(cid)
         except (TimeoutError, ChildProcessError) as exc:
             logs = self._logs(cid) if cid else ""
             self.dispose(cid, slot)
@@ -108,7 +126,27 @@ class ContainerFactory:
         except BaseException:
             self.dispose(cid, slot)
             raise
-        return Prepared(cid, slot, key, float(all_labels[container.LABEL_EXPIRES]), frames, response, fd)
+        expires_at = float(all_labels[container.LABEL_EXPIRES])
+        return Prepared(cid, slot, key, expires_at, frames, response, fd, init_pidfd)
+
+    def _init_pidfd(self, cid: str) -> int | None:
+        # The engine reports the init's pid as the host sees it; this process sees the same pid
+        # only when it shares the host's PID namespace (not in a container), so the pid is
+        # checked to belong to this container's cgroup before it is trusted.
+        try:
+            pid = int(self.client.api.inspect_container(cid)["State"]["Pid"])
+            pidfd = os.pidfd_open(pid)
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError,
+                KeyError, ValueError):
+            return None
+        try:
+            mine = cid in Path(f"/proc/{pid}/cgroup").read_text()
+        except OSError:
+            mine = False
+        if not mine:
+            os.close(pidfd)
+            return None
+        return pidfd
 
     def _running(self, cid: str) -> bool:
         try:

@@ -143,7 +143,7 @@ class DockerSandbox:
         duration = time.monotonic() - started
         # Nothing the experiment wrote is read before its container has stopped: from then on
         # no process of it is left to swap a folder for a link or rewrite a file mid-read.
-        exit_code, state = self._stop(running, ended=capture.complete)
+        exit_code, state = self._stop(running, capture)
         outputs = collect(
             slot.output, Path(request.output_dir), metric=request.metric, cap_bytes=limits.output_cap_bytes
         )
@@ -180,22 +180,28 @@ class DockerSandbox:
             self._kill(running.prepared.id)
             reader.join(timeout=KILL_GRACE_S)
 
-    def _stop(self, running: _Running, *, ended: bool) -> tuple[int | None, Mapping[str, Any] | None]:
-        """Make sure the container has stopped; its exit code (and state) from the engine."""
-        cid = running.prepared.id
+    def _stop(self, running: _Running, capture: StreamCapture) -> tuple[int | None, Mapping[str, Any] | None]:
+        """Make sure the container has stopped; its exit code (and, on failure, its state)."""
+        prepared = running.prepared
+        ended = capture.complete
         # After its end markers the launcher exits at once, and the container with it; one that
-        # is still up has had its launcher stopped by the experiment: kill it.
-        wait_s = STOP_GRACE_S if ended else KILL_GRACE_S
+        # is still up has had its launcher held by the experiment: it is killed.
+        if ended and prepared.init_pidfd is not None:
+            if not prepared.init_exited(STOP_GRACE_S):
+                running.outlived_command = True
+                self._kill(prepared.id)
+            elif capture.exit_code == 0 and not running.cancelled:
+                return 0, None  # the kernel says nothing of it runs; the launcher said 0
         try:
-            exit_code = self._wait(cid, wait_s)
+            exit_code = self._wait(prepared.id, STOP_GRACE_S if ended else KILL_GRACE_S)
         except requests.exceptions.RequestException:
             running.outlived_command = ended
-            self._kill(cid)
+            self._kill(prepared.id)
             with docker_errors("waiting for an experiment container to stop"):
-                exit_code = self._wait(cid, KILL_GRACE_S)
+                exit_code = self._wait(prepared.id, KILL_GRACE_S)
         if exit_code == 0 and not running.cancelled:
             return exit_code, None
-        return exit_code, self._final_state(cid)
+        return exit_code, self._final_state(prepared.id)
 
     def _wait(self, cid: str, timeout_s: float) -> int:
         status = self.client.api.wait(cid, timeout=timeout_s)

@@ -4,9 +4,10 @@ Under an output flood the service keeps reading (so the container is never block
 pipe) but holds at most ``tail_bytes`` per stream: its memory stays bounded.
 
 When the run's command has exited, the launcher writes an end marker (a per-run nonce the
-experiment never sees) to stdout and to stderr. Everything before the markers is the
-command's output; once both have arrived the run is over, without waiting for the engine to
-tear the container down (that happens in the background).
+experiment never sees: the launcher is not dumpable, so no process of the experiment can read
+its memory) followed by the command's exit status in three digits, to stdout and to stderr.
+Everything before the markers is the command's output; once both have arrived the command is
+over (the runner still makes sure the container has stopped before it reads any file).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sandbox.result import OutputSink
 
 log = logging.getLogger(__name__)
 STREAMS = ("stdout", "stderr")
+STATUS_DIGITS = 3
 
 
 class StreamCapture:
@@ -31,6 +33,7 @@ class StreamCapture:
         self._marker = end_marker
         self._held = {name: b"" for name in STREAMS}  # a possible start of the marker
         self.ended = {name: False for name in STREAMS}
+        self._statuses: dict[str, int | None] = {name: None for name in STREAMS}
         self._cap = cap_bytes
         self._tail_bytes = tail_bytes
         self._forwarded = 0
@@ -49,8 +52,14 @@ class StreamCapture:
         data = self._held[stream] + data
         at = data.find(self._marker)
         if at >= 0:
-            self.ended[stream] = True
-            self._held[stream] = b""
+            end = at + len(self._marker) + STATUS_DIGITS
+            if len(data) < end:  # the status has not all arrived yet
+                self._held[stream] = data[at:]
+            else:
+                digits = data[at + len(self._marker) : end]
+                self._statuses[stream] = int(digits) if digits.isdigit() else None
+                self.ended[stream] = True
+                self._held[stream] = b""
             self.feed(stream, data[:at])
             return
         keep = next(
@@ -64,6 +73,12 @@ class StreamCapture:
     def complete(self) -> bool:
         """True once both streams carried the end marker."""
         return all(self.ended.values())
+
+    @property
+    def exit_code(self) -> int | None:
+        """The command's exit status as the launcher reported it after both markers, or None."""
+        codes = set(self._statuses.values())
+        return codes.pop() if self.complete and len(codes) == 1 else None
 
     def feed(self, stream: str, data: bytes) -> None:
         """Take one chunk of the command's own output on ``stream``."""

@@ -102,18 +102,19 @@ def test_output_flood_is_capped_and_memory_stays_bounded(run_experiment: RunExpe
 
 
 def test_the_end_marker_ends_each_stream_even_when_split_across_chunks() -> None:
-    marker = b"\x00labloop:end:abc\x00"
+    marker = b"\x00labloop:end:abc:"
     received: list[tuple[str, str]] = []
     capture = StreamCapture(lambda s, t: received.append((s, t)), cap_bytes=1000, tail_bytes=100, end_marker=marker)
 
     capture.pump([
         (b"result 1\n\x00lab", None),  # the marker's start is held back ...
-        (None, b"warn" + marker + b"late noise"),
-        (b"loop:end:abc\x00after the end", b"more noise"),  # ... and recognised here
+        (None, b"warn" + marker + b"007\x00late noise"),
+        (b"loop:end:abc:0", None),  # ... recognised here, its status still incomplete ...
+        (b"07\x00after the end", b"more noise"),  # ... and complete here
         (b"never read", None),
     ])
 
-    assert capture.complete
+    assert capture.complete and capture.exit_code == 7
     assert "".join(t for s, t in received if s == "stdout") == "result 1\n"
     assert capture.tail("stdout") == "result 1\n" and capture.tail("stderr") == "warn"
 
