@@ -53,8 +53,10 @@ def jobs_progress(store: Store, jobs: Sequence[JobRow]) -> dict[str, JobProgress
     failed = func.sum(case((ExperimentRow.status != "succeeded", 1), else_=0))
     counts = select(ExperimentRow.job_id, func.count(), func.max(ExperimentRow.iteration), failed).where(
         ExperimentRow.job_id.in_(ids)).group_by(ExperimentRow.job_id)
-    pending = select(CheckpointRow.job_id, func.count()).where(
-        CheckpointRow.job_id.in_(ids), CheckpointRow.status == "pending").group_by(CheckpointRow.job_id)
+    # A job waiting at a gate has reached the gate's iteration before any experiment of it ran.
+    waiting = func.sum(case((CheckpointRow.status == "pending", 1), else_=0))
+    asked = select(CheckpointRow.job_id, waiting, func.max(CheckpointRow.payload["iteration"].as_integer())).where(
+        CheckpointRow.job_id.in_(ids)).group_by(CheckpointRow.job_id)
     specs = select(TaskRow.path, TaskRow.spec).where(TaskRow.path.in_({job.task_dir for job in jobs}))
     # Only the metrics object of each succeeded run, not its output tails.
     values = select(ExperimentRow.job_id, ExperimentRow.role, ExperimentRow.seed,
@@ -63,18 +65,19 @@ def jobs_progress(store: Store, jobs: Sequence[JobRow]) -> dict[str, JobProgress
         ExperimentRow.role.not_in(REPLICATE_ROLES))
     with store.session() as session:
         count_rows = {row[0]: row[1:] for row in session.execute(counts)}
-        pending_rows: dict[str, int] = dict(session.execute(pending).tuples().all())
+        asked_rows = {row[0]: row[1:] for row in session.execute(asked)}
         spec_rows: dict[str, Any] = dict(session.execute(specs).tuples().all())
         value_rows = session.execute(values).all()
     out: dict[str, JobProgress] = {}
     for job in jobs:
         metric = (spec_rows.get(job.task_dir) or {}).get("metric") or {}
         n, last, bad = count_rows.get(job.id, (0, 0, 0))
+        pending, gate = asked_rows.get(job.id, (0, 0))
         out[job.id] = JobProgress(
-            iteration=int(last or 0), iterations=(job.budget or {}).get("iterations"),
+            iteration=max(int(last or 0), int(gate or 0)), iterations=(job.budget or {}).get("iterations"),
             experiments=int(n or 0), failed=int(bad or 0), metric=metric.get("name"),
             direction=metric.get("direction"), baseline=None, best=None,
-            pending_checkpoints=int(pending_rows.get(job.id, 0)))
+            pending_checkpoints=int(pending or 0))
     for job_id, role, seed, metrics in value_rows:
         progress = out[job_id]
         value = _number(metrics, progress["metric"])

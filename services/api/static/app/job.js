@@ -103,7 +103,9 @@ export function jobPage(main, jobId) {
       render(job, experiments, pending, decided);
       if (!painted) {
         painted = true;
-        performance.mark("labloop:job-painted");
+        // The first frame that shows the job: marked once built, and again after the browser painted it.
+        performance.mark("labloop:job-rendered");
+        requestAnimationFrame(() => requestAnimationFrame(() => performance.mark("labloop:job-painted")));
         extras(job, decided);
       } else if (FINISHED.includes(job.status)) extras(job, decided);
     } catch (err) { note.textContent = err.message; }

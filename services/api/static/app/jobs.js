@@ -19,7 +19,7 @@ function row(job) {
     el("td", { className: "num", textContent: `${p.experiments ?? 0}` + (p.failed ? ` (${p.failed} failed)` : "") }),
     el("td", { className: "num", title: p.baseline !== null && p.baseline !== undefined ? "baseline " + fmt(p.baseline) : "",
       textContent: p.best === null || p.best === undefined ? "—" : `${fmt(p.best)} ${p.metric || ""} ${arrow}` }),
-    el("td", { className: "num" }, p.pending_checkpoints ? el("a", { href: "#/jobs/" + encodeURIComponent(job.id) + "/checkpoints",
+    el("td", { className: "num" }, p.pending_checkpoints ? el("a", { href: "#/jobs/" + encodeURIComponent(job.id),
       textContent: String(p.pending_checkpoints), "aria-label": `${p.pending_checkpoints} pending checkpoints of ${job.id}` }) : "0"),
     el("td", { textContent: job.created_by }),
     el("td", { textContent: when(job.created_at) }));
