@@ -4,14 +4,22 @@ Every path is checked before anything is written: relative, no ``..``, no drive 
 no control characters, and the resolved target must stay inside the version folder. A tarball
 is read member by member (regular files and folders only: no links, devices or fifos), with
 limits on the total size and the number of files.
+
+Python's ``tarfile`` reads a PAX or GNU long-name header whole, so a small tar.gz whose header
+claims a gigabyte of metadata would be held in memory before any check could refuse it. A first
+pass therefore walks the decompressed stream header by header, 64 KiB at a time, skipping
+member data without keeping it, and refuses metadata over ``MAX_META_BYTES`` and a stream that
+expands past the size limit; only then does ``tarfile`` read it.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import tarfile
 import uuid
+import zlib
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
@@ -24,6 +32,12 @@ from services.store.models import TaskRow
 from services.store.tasks import add_task_version, next_task_version
 
 MAX_FILES = 500
+MAX_META_BYTES = 64 * 1024
+"""The largest PAX or GNU long-name header an upload may carry."""
+_BLOCK = 512
+_CHUNK = 64 * 1024
+_META_KINDS = {b"x": "a PAX header", b"g": "a PAX header", b"L": "a long name", b"K": "a long link name"}
+_PAX_SIZE = re.compile(rb"(?:^|\n)\d+ size=(\d+)\n")
 
 
 def clean_relative_path(raw: str) -> PurePosixPath:
@@ -42,8 +56,82 @@ def clean_relative_path(raw: str) -> PurePosixPath:
     return path
 
 
+class _Inflated:
+    """The decompressed bytes of a gzip stream, read in bounded steps up to ``limit`` in all."""
+
+    def __init__(self, data: bytes, limit: int) -> None:
+        self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        self._pending = data
+        self._buffer = b""
+        self._limit = limit
+        self._total = 0
+
+    def _more(self) -> bool:
+        if self._inflate.eof or (not self._pending and not self._inflate.unconsumed_tail):
+            return False
+        source = self._inflate.unconsumed_tail or self._pending
+        self._pending = b""
+        chunk = self._inflate.decompress(source, _CHUNK)
+        self._total += len(chunk)
+        if self._total > self._limit:
+            raise InvalidInput(
+                f"the upload expands to more than {self._limit} bytes; at most that much is accepted"
+            )
+        self._buffer += chunk
+        return True
+
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes (fewer only at the end of the stream)."""
+        while len(self._buffer) < size and self._more():
+            pass
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def skip(self, size: int) -> None:
+        """Pass over ``size`` bytes without keeping them."""
+        while size > 0:
+            if not self._buffer and not self._more():
+                return
+            step = min(size, len(self._buffer))
+            self._buffer = self._buffer[step:]
+            size -= step
+
+
+def _header_size(field: bytes) -> int:
+    if field[:1] and field[0] & 0x80:  # GNU base-256
+        return int.from_bytes(field[1:], "big")
+    digits = field.split(b"\0", 1)[0].strip()
+    return int(digits, 8) if digits else 0
+
+
+def check_tar_headers(data: bytes, *, max_bytes: int) -> None:
+    """Walk a tar.gz's headers without holding any member; refuse oversized metadata early."""
+    stream = _Inflated(data, limit=max_bytes + (4 * MAX_FILES + 2) * 3 * _BLOCK)
+    next_size: int | None = None
+    try:
+        while len(header := stream.read(_BLOCK)) == _BLOCK and header.strip(b"\0"):
+            size = _header_size(header[124:136])
+            kind = header[156:157]
+            if kind in _META_KINDS:
+                if size > MAX_META_BYTES:
+                    raise InvalidInput(
+                        f"the tarball has {_META_KINDS[kind]} of {size} bytes; at most "
+                        f"{MAX_META_BYTES} are accepted (make the archive with plain `tar czf`)"
+                    )
+                meta = stream.read(size)
+                stream.skip(-size % _BLOCK)
+                found = _PAX_SIZE.findall(meta) if kind == b"x" else []
+                next_size = int(found[-1]) if found else None
+                continue
+            size, next_size = (size if next_size is None else next_size), None
+            stream.skip(size + (-size % _BLOCK))
+    except (ValueError, zlib.error) as exc:
+        raise InvalidInput(f"the upload is not a readable tar.gz archive ({exc}); make one with `tar czf`") from exc
+
+
 def read_tarball(data: bytes, *, max_bytes: int) -> dict[str, bytes]:
     """The regular files of a tar.gz upload by relative path; InvalidInput for anything unsafe."""
+    check_tar_headers(data, max_bytes=max_bytes)
     files: dict[str, bytes] = {}
     total = 0
     try:
