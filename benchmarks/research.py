@@ -1,0 +1,227 @@
+"""Research quality and throughput: the search strategy vs random search, and parallel 1 vs 2.
+
+    .venv/bin/python benchmarks/research.py [--seeds 20] [--experiments 30] [--throughput-experiments 16]
+
+**Regret.** On the two example tasks with a known optimum — ``tasks/smooth`` (a smooth surface)
+and ``tasks/crashing`` (gradient descent that diverges past a learning-rate boundary, where
+the run crashes) — each strategy gets the same number of experiments, side by side, for each
+seed: the search strategy's sampler (:func:`agents.search.propose_many`, TPE, failures told as
+penalised points), the same sampler with failures left out (as before issue 11), and random
+search (uniform, log-uniform where the space says ``log``). The objective is evaluated in
+process from the task's own ``experiment.py`` (its ``objective`` function), so only the choice
+of points is compared. Regret = |best found − optimum| (the task's stated optimum, else a dense grid's best); a run
+that found nothing has the baseline's regret. Targets (DESIGN.md): median regret of the search
+strategy ≤ 0.5× random's on the smooth task and ≤ random's on the crashing one.
+
+**Throughput.** Whole research jobs (the graph, the real Docker sandbox, a SQLite
+checkpointer, strategy search, no gates) on a copy of ``tasks/smooth`` whose experiment first
+burns about a second of CPU, with ``search.parallel`` 1 and 2 and the same experiment budget;
+experiments per minute of wall clock. Target: ≥ 1.6× with parallel 2 on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agents.search import propose_many  # noqa: E402
+from agents.task import Task, load_task  # noqa: E402
+
+Point = dict[str, Any]
+
+
+def _module(task_dir: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"task_{task_dir.name}", task_dir / "experiment.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _grid_optimum(task: Task, objective: Callable[[Point], float], per_axis: int) -> float:
+    axes = []
+    for name, p in task.params.items():
+        assert p.low is not None and p.high is not None
+        lo, hi = (math.log10(p.low), math.log10(p.high)) if p.log else (p.low, p.high)
+        axes.append([(name, 10 ** (lo + (hi - lo) * i / (per_axis - 1)) if p.log else lo + (hi - lo) * i / (per_axis - 1))
+                     for i in range(per_axis)])
+    best: float | None = None
+    for combo in _product(axes):
+        try:
+            value = objective(dict(combo))
+        except FloatingPointError:
+            continue
+        best = value if best is None or task.metric.better(value, best) else best
+    assert best is not None
+    return best
+
+
+def _product(axes: list[list[tuple[str, float]]]) -> list[list[tuple[str, float]]]:
+    combos: list[list[tuple[str, float]]] = [[]]
+    for axis in axes:
+        combos = [[*c, point] for c in combos for point in axis]
+    return combos
+
+
+def _random_point(task: Task, rng: random.Random) -> Point:
+    point: Point = {}
+    for name, p in task.params.items():
+        assert p.low is not None and p.high is not None
+        point[name] = 10 ** rng.uniform(math.log10(p.low), math.log10(p.high)) if p.log else rng.uniform(p.low, p.high)
+    return point
+
+
+def search_run(task: Task, objective: Callable[[Point], float], *, seed: int, experiments: int,
+               strategy: str) -> tuple[float | None, int]:
+    """Best value found and crashes, for one seed of one strategy."""
+    own: list[tuple[Point, float]] = []
+    failed: list[Point] = []
+    rng = random.Random(seed)
+    for i in range(experiments):
+        if strategy == "random":
+            point = _random_point(task, rng)
+        else:
+            told = failed if strategy == "search" else []
+            point = propose_many(task, job_id=f"bench-{seed}", iteration=i, own=own, failed=told)[0]["params"]
+        try:
+            own.append((point, objective(point)))
+        except FloatingPointError:
+            failed.append(point)
+    values = [v for _, v in own]
+    if not values:
+        return None, len(failed)
+    return (max(values) if task.metric.direction == "maximize" else min(values)), len(failed)
+
+
+STRATEGIES = {"search": "search (TPE, failures told)", "search-blind": "TPE, failures not told",
+              "random": "random search"}
+
+
+def regret_table(seeds: int, experiments: int) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """Median regret per task and strategy, measured seed by seed, side by side."""
+    lines = ["| task | strategy | median regret | mean regret | crashes per run | ratio to random |",
+             "|---|---|---|---|---|---|"]
+    medians: dict[str, dict[str, float]] = {}
+    for name in ("smooth", "crashing"):
+        task_dir = ROOT / "tasks" / name
+        task, module = load_task(task_dir), _module(task_dir)
+
+        def objective(point: Point, module: ModuleType = module) -> float:
+            return float(module.objective(point, 0))
+
+        known = getattr(module, "OPTIMUM", None)
+        optimum = float(known) if known is not None else _grid_optimum(task, objective, per_axis=200)
+        baseline = objective({})
+        regrets: dict[str, list[float]] = {s: [] for s in STRATEGIES}
+        crashes: dict[str, list[int]] = {s: [] for s in STRATEGIES}
+        for seed in range(seeds):
+            for strategy in STRATEGIES:  # interleaved: every strategy sees the same seeds in the same order
+                best, crashed = search_run(task, objective, seed=seed, experiments=experiments, strategy=strategy)
+                regrets[strategy].append(abs((best if best is not None else baseline) - optimum))
+                crashes[strategy].append(crashed)
+        medians[name] = {s: statistics.median(r) for s, r in regrets.items()}
+        for strategy, label in STRATEGIES.items():
+            ratio = medians[name][strategy] / medians[name]["random"] if medians[name]["random"] else math.nan
+            lines.append(f"| {name} | {label} | {medians[name][strategy]:.5f} | {statistics.mean(regrets[strategy]):.5f} "
+                         f"| {statistics.mean(crashes[strategy]):.1f} | {ratio:.2f}× |")
+    return lines, medians
+
+
+def throughput(parallel: int, experiments: int, work_dir: Path) -> tuple[int, float]:
+    """Run one whole search job; return (experiments run, wall seconds)."""
+    import docker
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from agents.context import ResearchContext
+    from agents.graph import build_graph
+    from agents.state import initial_state
+    from sandbox.runner import DockerSandbox
+
+    task_dir = work_dir / f"smooth-p{parallel}"
+    shutil.copytree(ROOT / "tasks" / "smooth", task_dir)
+    code = (task_dir / "experiment.py").read_text()
+    burn = "import time as _t\n_end = _t.process_time() + 1.0\nwhile _t.process_time() < _end:\n    pass\n"
+    (task_dir / "experiment.py").write_text(burn + code)
+    task = load_task(task_dir)
+    task = task.model_copy(update={
+        "search": task.search.model_copy(update={"parallel": parallel}),
+        "budget": task.budget.model_copy(update={"iterations": 1000, "experiments": experiments}),
+    })
+    job_id = f"bench-p{parallel}-{os.getpid()}"
+    import sqlite3
+
+    with DockerSandbox(docker.from_env(), image=os.environ.get("LABLOOP_SANDBOX_IMAGE", "labloop-sandbox"),
+                       work_dir=work_dir / f"sandbox-{parallel}", pool_size=parallel, reap_interval_s=None) as runner:
+        ctx = ResearchContext(job_id=job_id, task=task, task_dir=task_dir, runner=runner, journal=_NoJournal(),
+                              runs_dir=work_dir / "runs", strategy="search",
+                              gates={"idea": "never", "code": "never", "finding": "never"})
+        runner.prewarm(task.sandbox.limits(task.budget.experiment_timeout_s), None)
+        time.sleep(2.0)  # let the pool fill, so both variants start warm
+        conn = sqlite3.connect(str(work_dir / f"ckpt-{parallel}.sqlite"), check_same_thread=False)
+        graph = build_graph(SqliteSaver(conn))
+        config: Any = {"configurable": {"thread_id": job_id}, "recursion_limit": 10_000}
+        started = time.perf_counter()
+        graph.invoke(initial_state(job_id, time.time()), config, context=ctx, durability="sync")
+        wall = time.perf_counter() - started
+        ran = len(graph.get_state(config).values["experiments"])
+        conn.close()
+    return ran, wall
+
+
+class _NoJournal:
+    """A journal that keeps nothing (the app database is not what is measured here)."""
+
+    def record_experiment(self, record: object) -> None:
+        """Drop the record."""
+
+    def emit(self, job_id: str, kind: str, data: Mapping[str, Any]) -> None:
+        """Drop the event."""
+
+
+def main() -> None:
+    """Print both tables."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--experiments", type=int, default=30)
+    parser.add_argument("--throughput-experiments", type=int, default=16)
+    args = parser.parse_args()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    out = sys.stdout
+    out.write(f"Search vs random search, {args.seeds} seeds × {args.experiments} experiments per run "
+              f"({os.cpu_count()} CPUs, load average {load})\n\n")
+    lines, medians = regret_table(args.seeds, args.experiments)
+    out.write("\n".join(lines) + "\n\n")
+    smooth = medians["smooth"]["search"] / medians["smooth"]["random"]
+    crashing = medians["crashing"]["search"] / medians["crashing"]["random"]
+    out.write(f"Median regret, search / random: smooth {smooth:.2f}× (target ≤ 0.5×: "
+              f"{'met' if smooth <= 0.5 else 'missed'}), crashing {crashing:.2f}× (target ≤ 1×: "
+              f"{'met' if crashing <= 1.0 else 'missed'})\n\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = {p: throughput(p, args.throughput_experiments, Path(tmp)) for p in (1, 2)}
+    out.write("| search.parallel | experiments | wall (s) | experiments / minute |\n|---|---|---|---|\n")
+    rate = {p: ran / wall * 60 for p, (ran, wall) in rows.items()}
+    for p, (ran, wall) in rows.items():
+        out.write(f"| {p} | {ran} | {wall:.1f} | {rate[p]:.1f} |\n")
+    ratio = rate[2] / rate[1]
+    out.write(f"\nparallel 2 / parallel 1: {ratio:.2f}× experiments per minute (target ≥ 1.6×: "
+              f"{'met' if ratio >= 1.6 else 'missed'}; load average after: "
+              f"{', '.join(f'{x:.1f}' for x in os.getloadavg())})\n")
+
+
+if __name__ == "__main__":
+    main()
