@@ -53,6 +53,8 @@ def _fixed_idea(state: BranchState) -> Idea:
 def ideate(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
     """Propose the branch's idea; keep the novelty check's neighbours with it."""
     ctx, expansion = runtime.context, state["expansion"]
+    if ctx.should_stop():  # a cancel stops every branch before it spends anything
+        return {"idea": None, "stop_reason": "cancelled: a cancel was requested"}
     if expansion["operator"] in ("debug", "ablate"):
         return {"idea": _fixed_idea(state), "candidate": None, "run": None, "gate": None,
                 "checkpoint": request(ctx, "idea", [])}
