@@ -17,6 +17,7 @@ from sandbox.errors import (
     ImageMissing,
     InvalidInput,
     LabloopError,
+    PolicyViolation,
     SandboxError,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "LLMReplyInvalid",
     "LLMUnavailable",
     "LabloopError",
+    "PolicyViolation",
     "SandboxError",
 ]
 

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agents.errors import InvalidTask
+from sandbox.policy import parse_size
 from sandbox.result import Limits
 
 TASK_FILE = "task.yaml"
@@ -82,11 +83,14 @@ class SandboxSpec(_Strict):
     memory: str = Field("1g", pattern=r"^\d+[kmg]?$")
     network: Literal["none", "bridge"] = "none"
     pids: int = Field(256, ge=16, le=65_536)
+    disk: str = Field("256m", pattern=r"^\d+[kmg]?$")  # workspace + outputs, enforced by the kernel
+    files: int = Field(20_000, ge=100, le=10_000_000)  # files and folders on that disk
 
     def limits(self, timeout_s: float) -> Limits:
         """The sandbox limits for one run of this task."""
         return Limits(
-            cpus=self.cpus, memory=self.memory, network=self.network, pids=self.pids, timeout_s=timeout_s
+            cpus=self.cpus, memory=self.memory, network=self.network, pids=self.pids, timeout_s=timeout_s,
+            disk_bytes=parse_size(self.disk), max_files=self.files,
         )
 
 

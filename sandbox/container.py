@@ -160,9 +160,21 @@ def run_spec(command: str, seed: int, env: Mapping[str, str], marker: bytes) -> 
 
 
 def create(
-    client: docker.DockerClient, image: str, limits: Limits, slot: Slot, labels: Mapping[str, str]
+    client: docker.DockerClient,
+    image: str,
+    limits: Limits,
+    slot: Slot,
+    labels: Mapping[str, str],
+    *,
+    network: str = "none",
+    runtime: str | None = None,
 ) -> str:
-    """Create (not start) the hardened container for ``slot``; return its id."""
+    """Create (not start) the hardened container for ``slot``; return its id.
+
+    ``network`` is the Docker network it joins ("none", or labloop's isolated bridge when the
+    policy allows network); ``runtime`` an OCI runtime such as gVisor's "runsc" (None: the
+    engine's default).
+    """
     api = client.api
     host_config = api.create_host_config(
         binds=slot.binds(),
@@ -171,7 +183,8 @@ def create(
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
         init=True,
-        network_mode=limits.network,
+        network_mode=network,
+        runtime=runtime,
         pids_limit=limits.pids,
         mem_limit=limits.memory,
         memswap_limit=limits.memory,

@@ -9,7 +9,8 @@ the edge.
 
     LabloopError                  (sandbox.errors)
     ├── InvalidInput              bad user input; the message names the field     (HTTP 400/422)
-    │   └── InvalidTask           task.yaml or the task folder is wrong           (agents.errors)
+    │   ├── InvalidTask           task.yaml or the task folder is wrong           (agents.errors)
+    │   └── PolicyViolation       a task asks for more than the server's sandbox policy allows
     ├── ConfigError               settings are missing or unsafe
     ├── SandboxError              the sandbox could not run an experiment at all
     │   ├── DockerUnavailable     no Docker engine answers
@@ -41,6 +42,12 @@ class InvalidInput(LabloopError):
     """Bad user input; the message names the field and what to change."""
 
     code = "invalid_input"
+
+
+class PolicyViolation(InvalidInput):
+    """A task asks the sandbox for more than the server's policy allows (names the setting)."""
+
+    code = "sandbox_policy"
 
 
 class SandboxError(LabloopError):

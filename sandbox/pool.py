@@ -28,7 +28,7 @@ import requests.exceptions
 
 from sandbox import container
 from sandbox.engine import docker_errors
-from sandbox.errors import SandboxError
+from sandbox.errors import PolicyViolation, SandboxError
 from sandbox.result import Limits
 from sandbox.slot import Slot
 
@@ -94,11 +94,22 @@ class Prepared:
 class ContainerFactory:
     """Creates prepared containers and disposes of used ones."""
 
-    def __init__(self, client: docker.DockerClient, slots_dir: Path, service: str, expiry_s: float) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        slots_dir: Path,
+        service: str,
+        expiry_s: float,
+        *,
+        egress_network: str | None = None,
+        runtime: str | None = None,
+    ) -> None:
         self.client = client
         self.slots_dir = slots_dir
         self.service = service
         self.expiry_s = expiry_s
+        self.egress_network = egress_network
+        self.runtime = runtime
 
     def prepare(
         self,
@@ -114,7 +125,10 @@ class ContainerFactory:
         cid = None
         try:
             with docker_errors("creating the experiment container"):
-                cid = container.create(self.client, image, limits, slot, all_labels)
+                cid = container.create(
+                    self.client, image, limits, slot, all_labels,
+                    network=self._network(limits), runtime=self.runtime,
+                )
                 frames, response = container.attach(self.client, cid)
                 self.client.api.start(cid)
             fd = slot.wait_handover(LAUNCH_TIMEOUT_S, lambda: self._running(cid))
@@ -128,6 +142,15 @@ class ContainerFactory:
             raise
         expires_at = float(all_labels[container.LABEL_EXPIRES])
         return Prepared(cid, slot, key, expires_at, frames, response, fd, init_pidfd)
+
+    def _network(self, limits: Limits) -> str:
+        if limits.network == "none":
+            return "none"
+        if self.egress_network is None:
+            raise PolicyViolation(
+                "network is off on this server (LABLOOP_SANDBOX_ALLOW_NETWORK); use network: none"
+            )
+        return self.egress_network
 
     def _init_pidfd(self, cid: str) -> int | None:
         # The engine reports the init's pid as the host sees it; this process sees the same pid

@@ -132,7 +132,9 @@ class Reaper:
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             log.warning("reaper: could not list containers: %s", exc)
             return []
-        reap_slots(self.slots_dir, self.max_age_s, in_use=in_use)
+        # A slot is made a moment before its container and removed with it, so one that no
+        # container mounts after the grace is what a killed process left behind.
+        reap_slots(self.slots_dir, min(self.max_age_s, EXITED_GRACE_S), in_use=in_use)
         return removed
 
     def start(self) -> None:

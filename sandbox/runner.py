@@ -29,8 +29,10 @@ import requests.exceptions
 
 from sandbox.container import end_marker, pool_key, run_spec
 from sandbox.engine import docker_errors, require_image
-from sandbox.errors import SandboxError
+from sandbox.errors import PolicyViolation, SandboxError
+from sandbox.network import ensure_egress_network
 from sandbox.outputs import collect
+from sandbox.policy import SandboxPolicy
 from sandbox.pool import ContainerFactory, ContainerPool, Prepared
 from sandbox.reaper import Reaper
 from sandbox.result import ExperimentResult, Limits, OutputSink, RunRequest, RunStatus
@@ -67,14 +69,22 @@ class DockerSandbox:
         expiry_s: float = 6 * 3600,
         service: str = "labloop",
         reap_interval_s: float | None = 60.0,
+        policy: SandboxPolicy | None = None,
+        runtime: str | None = None,
     ) -> None:
         require_image(client, image)
         self.client = client
         self.image = image
+        self.policy = policy or SandboxPolicy()
+        self.runtime = runtime
         self.slots_dir = Path(work_dir).resolve() / "slots"
         self.slots_dir.mkdir(parents=True, exist_ok=True)
         self.expiry_s = expiry_s
-        self.factory = ContainerFactory(client, self.slots_dir, service, expiry_s)
+        self._base_layers = _layers(client, image)
+        egress = ensure_egress_network(client) if self.policy.allow_network else None
+        self.factory = ContainerFactory(
+            client, self.slots_dir, service, expiry_s, egress_network=egress, runtime=runtime
+        )
         self.pool = ContainerPool(self.factory, pool_size)
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
@@ -89,10 +99,27 @@ class DockerSandbox:
         """Start keeping warm containers for these limits (the first run is cold otherwise)."""
         self.pool.warm(image or self.image, limits or Limits())
 
+    def check(self, limits: Limits, image: str | None = None) -> None:
+        """Raise PolicyViolation unless this server's policy allows ``limits`` and ``image``."""
+        self.policy.check(limits)
+        image = image or self.image
+        if self.policy.image_allowed_by_name(image, self.image):
+            return
+        layers = _layers(self.client, image)
+        if layers[: len(self._base_layers)] != self._base_layers:
+            raise PolicyViolation(
+                f"image {image!r} is neither the sandbox image {self.image!r} nor built from it; "
+                "build it FROM the sandbox image or list it in LABLOOP_SANDBOX_ALLOWED_IMAGES"
+            )
+
     def run(self, request: RunRequest, on_output: OutputSink | None = None) -> ExperimentResult:
-        """Run ``request`` to completion (or timeout); user-code failure is data."""
+        """Run ``request`` to completion (or timeout); user-code failure is data.
+
+        Raises PolicyViolation when the request asks for more than the server's policy allows.
+        """
         image = request.image or self.image
         limits = request.limits
+        self.check(limits, image)
         job, experiment = request.labels.get("job"), request.labels.get("experiment")
         prepared = self.pool.take(image, limits, min_life_s=limits.timeout_s + 60)
         if prepared is None:
@@ -293,6 +320,11 @@ class DockerSandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _layers(client: docker.DockerClient, image: str) -> list[str]:
+    with docker_errors(f"inspecting image {image}"):
+        return list(client.api.inspect_image(image)["RootFS"]["Layers"])
 
 
 def _tree_bytes(root: Path) -> int:

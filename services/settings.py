@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agents.errors import ConfigError
+from sandbox.policy import SandboxPolicy
 
 
 class Settings(BaseSettings):
@@ -42,6 +43,15 @@ class Settings(BaseSettings):
     sandbox_image: str = "labloop-sandbox:latest"
     sandbox_pool_size: int = Field(2, ge=0, le=32)
     sandbox_expiry_s: int = Field(6 * 3600, ge=60)
+    sandbox_runtime: str | None = Field(None, description="OCI runtime of experiments, e.g. runsc (gVisor); default the engine's.")
+    sandbox_allowed_images: str = Field("", description="Images a task may name besides the sandbox image and images built FROM it (comma-separated).")
+    sandbox_allow_network: bool = Field(False, description="Let tasks ask for network (an isolated bridge that reaches neither the host nor other containers).")
+    sandbox_max_cpus: float = Field(4.0, gt=0, description="Most CPUs a task may ask for.")
+    sandbox_max_memory: str = Field("8g", pattern=r"^\d+[kmgKMG]?$", description="Most memory a task may ask for.")
+    sandbox_max_pids: int = Field(4096, ge=16, description="Most processes a task may ask for.")
+    sandbox_max_timeout_s: float = Field(24 * 3600, gt=0, description="Longest experiment timeout a task may ask for.")
+    sandbox_max_disk: str = Field("4g", pattern=r"^\d+[kmgKMG]?$", description="Largest run disk a task may ask for.")
+    sandbox_max_gpus: int = Field(0, ge=0, description="Most GPUs a task may ask for.")
     max_concurrent_jobs: int = Field(2, ge=1)
     artifacts_dir: Path | None = Field(None, description="Shared artifact folder; default home/runs.")
     tasks_dir: Path | None = Field(None, description="Uploaded task folders (shared in scale-out); default home/tasks.")
@@ -71,6 +81,19 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         """The SQLAlchemy URL of the app database."""
         return self.database_url or f"sqlite:///{(self.home / 'labloop.db').resolve()}"
+
+    def sandbox_policy(self) -> SandboxPolicy:
+        """The ceiling on what tasks may ask of the sandbox (LABLOOP_SANDBOX_*)."""
+        return SandboxPolicy(
+            allowed_images=tuple(i.strip() for i in self.sandbox_allowed_images.split(",") if i.strip()),
+            max_cpus=self.sandbox_max_cpus,
+            max_memory=self.sandbox_max_memory,
+            max_pids=self.sandbox_max_pids,
+            max_timeout_s=self.sandbox_max_timeout_s,
+            max_disk=self.sandbox_max_disk,
+            max_gpus=self.sandbox_max_gpus,
+            allow_network=self.sandbox_allow_network,
+        )
 
     @property
     def llm_configured(self) -> bool:

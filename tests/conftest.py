@@ -13,6 +13,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from sandbox.disk import unmount
 from sandbox.engine import connect
 from sandbox.errors import DockerUnavailable
 from sandbox.image import image_status
@@ -20,6 +21,22 @@ from sandbox.runner import DockerSandbox
 from services.settings import get_settings
 
 TEST_SERVICE = "labloop-test"
+
+
+def _unmount_slot_disks(root: Path) -> None:
+    # A service that a test kills with -9 leaves its slots' disks (tmpfs) mounted; nothing else
+    # in a temporary folder will ever reap them, and pytest could not delete the folders.
+    for line in Path("/proc/mounts").read_text().splitlines():
+        source, target = line.split()[:2]
+        if source == "labloop-slot" and target.startswith(str(root)):
+            unmount(Path(target))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _slot_disks_are_unmounted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the session, unmount slot disks left under this session's temporary folder."""
+    yield
+    _unmount_slot_disks(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

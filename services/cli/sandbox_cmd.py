@@ -86,7 +86,7 @@ def _smoke_run(client: Any, tag: str) -> list[str]:
         started = time.perf_counter()
         with DockerSandbox(
             client, image=tag, work_dir=settings.runs_dir / "sandbox", pool_size=0,
-            expiry_s=settings.sandbox_expiry_s, reap_interval_s=None,
+            expiry_s=settings.sandbox_expiry_s, reap_interval_s=None, runtime=settings.sandbox_runtime,
         ) as sandbox:
             result = sandbox.run(request)
     if not result.succeeded:
@@ -146,11 +146,13 @@ def run(
     typer.echo(f"sandbox: running {task.name} with params {chosen or '{}'} and seed {seed} ...", err=True)
     with DockerSandbox(
         connect(),
-        image=request.image or settings.sandbox_image,
+        image=settings.sandbox_image,
         work_dir=settings.runs_dir / "sandbox",
         pool_size=0,
         expiry_s=settings.sandbox_expiry_s,
         reap_interval_s=None,
+        policy=settings.sandbox_policy(),
+        runtime=settings.sandbox_runtime,
     ) as sandbox:
         result = sandbox.run(request, on_output=_progress)
     if as_json:
