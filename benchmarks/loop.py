@@ -49,7 +49,7 @@ from agents.state import initial_state  # noqa: E402
 from agents.task import load_task  # noqa: E402
 from sandbox.result import ExperimentResult, OutputSink, RunRequest  # noqa: E402
 from services.checkpointer import open_checkpointer  # noqa: E402
-from services.research import Progress, run_steps  # noqa: E402
+from services.driver import Progress, run_steps  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from services.store import SqlJournal, create_job, open_store  # noqa: E402
 

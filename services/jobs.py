@@ -1,36 +1,53 @@
-"""What a job is made from: a template (task, strategy, budget, gates) checked against the task.
+"""What a job is made from, and :func:`new_job`: the one way the CLI, the API and schedules make one.
 
-POST /v1/jobs and every schedule firing build their job here, so both accept the same shape.
+    JobTemplate {task, strategy, budget, gates}   POST /v1/jobs, a schedule's template, `labloop run`
+        │  the task: an uploaded one by name (its newest version), or a folder (the CLI)
+        │  the budget: the task's own, with the template's fields over it, validated as a Budget
+        │  the strategy: llm with no LLM endpoint configured falls back to search, said in the notes
+        ▼
+    new_job() ─► a queued JobRow (not stored: the lifecycle stores it, or a schedule's firing)
+
+``BudgetPatch`` is derived from the task's :class:`~agents.task.Budget`: every field of a
+budget may be set per job, with the same bounds.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
 
+from agents.context import DEFAULT_GATES, GateKind, GatePolicy, Strategy
 from agents.errors import InvalidInput
-from agents.task import Budget
+from agents.task import TASK_NAME, Budget, SandboxSpec, load_task
+from services.settings import Settings
+from services.statuses import INITIAL
 from services.store.db import Store
 from services.store.jobs import new_job_id
 from services.store.models import JobRow, utcnow
 from services.store.tasks import get_task
 
-GatePolicy = Literal["always", "never", "auto"]
-GateKind = Literal["idea", "code", "finding"]
-TASK_NAME = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+NO_LLM_NOTICE = ("no LLM endpoint is configured (set LABLOOP_LLM_BASE_URL or LABLOOP_LLM_API_KEY), "
+                 "so this job uses the search strategy")
 
 
-class BudgetPatch(BaseModel):
-    """Budget fields that override the task's own budget (every field optional)."""
+def _every_field_optional(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """``model`` with every field optional (None: keep the task's value), bounds kept."""
+    fields: dict[str, Any] = {
+        field: (Optional[info.annotation], FieldInfo.merge_field_infos(info, default=None))  # noqa: UP045
+        for field, info in model.model_fields.items()
+    }
+    return create_model(name, __config__=ConfigDict(extra="forbid"),
+                        __doc__="Budget fields that override the task's own budget (every field optional).",
+                        **fields)
 
-    model_config = ConfigDict(extra="forbid")
 
-    iterations: int | None = Field(None, ge=1, le=10_000)
-    experiment_timeout_s: float | None = Field(None, gt=0, le=86_400)
-    debug_attempts: int | None = Field(None, ge=0, le=20)
-    llm_tokens: int | None = Field(None, ge=0, le=10**9)
-    wall_clock_s: float | None = Field(None, gt=0, le=30 * 86_400)
+if TYPE_CHECKING:
+    BudgetPatch = Budget
+else:
+    BudgetPatch = _every_field_optional(Budget, "BudgetPatch")
 
 
 class JobTemplate(BaseModel):
@@ -39,38 +56,59 @@ class JobTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task: str = Field(pattern=TASK_NAME, description="Name of an uploaded task (its newest version runs).")
-    strategy: Literal["search", "llm"] = "search"
+    strategy: Strategy = "search"
     budget: BudgetPatch = Field(default_factory=BudgetPatch)
     gates: dict[GateKind, GatePolicy] = Field(default_factory=dict)
 
 
-def build_job(
-    store: Store, *, template: JobTemplate, created_by: str, schedule_id: str | None = None
+def template(**fields: Any) -> JobTemplate:
+    """A template from loose fields (the CLI's options); InvalidInput naming the bad field."""
+    try:
+        return JobTemplate.model_validate(fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err.get("loc", ())) or "job"
+        raise InvalidInput(f"{where}: {err['msg']}") from exc
+
+
+def default_strategy(settings: Settings) -> Strategy:
+    """The strategy of a job that names none on the command line: llm when an endpoint is configured."""
+    return "llm" if settings.llm_configured else "search"
+
+
+def new_job(
+    store: Store, settings: Settings, job: JobTemplate, *, created_by: str, folder: Path | None = None,
+    schedule_id: str | None = None,
 ) -> JobRow:
-    """A queued job (not yet stored) for the newest version of the template's task."""
-    task = get_task(store, template.task)
-    merged: dict[str, Any] = {**task.spec.get("budget", {}), **template.budget.model_dump(exclude_none=True)}
+    """A queued job (not yet stored) for ``job.task``: the newest uploaded version, or ``folder``.
+
+    InvalidInput when the budget does not fit; NotFound when no task has that name. Strategy
+    ``llm`` with no LLM endpoint configured becomes ``search``, and the job's notes say so.
+    """
+    if folder is not None:
+        folder = folder.resolve()
+        task = load_task(folder)
+        if task.name != job.task:
+            raise InvalidInput(f"the task in {folder} is {task.name!r}, not {job.task!r}")
+        task_dir, base_budget = str(folder), task.budget.model_dump(exclude_defaults=True)
+        sandbox_spec = task.sandbox
+    else:
+        uploaded = get_task(store, job.task)
+        task_dir, base_budget = uploaded.path, dict(uploaded.spec.get("budget") or {})
+        sandbox_spec = SandboxSpec.model_validate(uploaded.spec.get("sandbox") or {})
+    merged = {**base_budget, **job.budget.model_dump(exclude_none=True)}
     try:
         budget = Budget.model_validate(merged).model_dump(mode="json")
     except ValidationError as exc:
         raise InvalidInput(f"budget is invalid: {exc.errors()[0]['msg']}") from exc
+    # Refused here, before the job exists, rather than at its baseline; the sandbox checks
+    # every run again, whatever path it came by.
+    settings.sandbox_policy().check(sandbox_spec.limits(budget["experiment_timeout_s"]))
+    strategy, notes = job.strategy, []
+    if strategy == "llm" and not settings.llm_configured:
+        strategy, notes = "search", [NO_LLM_NOTICE]
     return JobRow(
-        id=new_job_id(),
-        task_name=task.name,
-        task_dir=task.path,
-        strategy=template.strategy,
-        status="queued",
-        budget=budget,
-        gates={"idea": "auto", "code": "auto", "finding": "auto", **template.gates},
-        created_by=created_by,
-        schedule_id=schedule_id,
-        cancel_requested=False,
-        created_at=utcnow(),
+        id=new_job_id(), task_name=job.task, task_dir=task_dir, strategy=strategy, status=INITIAL, budget=budget,
+        gates={**DEFAULT_GATES, **job.gates}, notes=notes,
+        created_by=created_by, schedule_id=schedule_id, cancel_requested=False, created_at=utcnow(),
     )
-
-
-def save_job(store: Store, job: JobRow) -> JobRow:
-    """Store a job built by :func:`build_job`."""
-    with store.session() as session:
-        session.add(job)
-    return job

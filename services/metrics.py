@@ -22,8 +22,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from services.statuses import JOB_STATUSES
 from services.store.db import Store
-from services.store.jobs import JOB_STATUSES
 from services.store.stats import store_stats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -40,8 +40,8 @@ class _StoreCollector(Collector):
             jobs.add_metric([status], stats.jobs.get(status, 0))
         yield jobs
         experiments = GaugeMetricFamily("labloop_experiments", "Experiments by status.", labels=["status"])
-        for status, count in sorted(stats.experiments.items()):
-            experiments.add_metric([status], count)
+        for outcome, count in sorted(stats.experiments.items()):
+            experiments.add_metric([outcome], count)
         yield experiments
         sandbox = SummaryMetricFamily(
             "labloop_sandbox_duration_seconds", "Wall time of sandboxed experiment runs."

@@ -27,7 +27,7 @@ from agents.errors import ConfigError
 from services.checkpointer import postgres_url
 from services.runs import RunManager
 from services.settings import Settings
-from services.store.models import DecisionRow
+from services.store.models import DecisionRow, JobRow
 
 log = logging.getLogger("labloop.queue")
 RUN_JOB = "labloop.run_job"
@@ -138,7 +138,8 @@ async def retry_stalled(app: App, *, stalled_s: float) -> list[str]:
 class QueueRunManager(RunManager):
     """The API's run manager when workers run the jobs: submitting defers to the queue.
 
-    Decisions, cancel and recovery are the embedded manager's; only where a job runs changes.
+    Decisions, cancel and recovery (:meth:`RunManager.resume_or_wait`) are the embedded manager's;
+    only where a job runs changes.
     A cancel is seen by the worker running the job (it reads ``cancel_requested``).
     """
 
@@ -162,7 +163,7 @@ class QueueRunManager(RunManager):
         except Exception:  # noqa: BLE001 - logged; the next API start re-defers unfinished jobs
             log.exception("could not queue job %s", job_id, extra={"job_id": job_id})
 
-    async def cancel(self, job_id: str) -> Any:
+    async def cancel(self, job_id: str) -> JobRow:
         """Record the cancel; the worker running the job stops it and kills its container."""
         row = await super().cancel(job_id)
         self._stops.pop(job_id, None)  # no thread here to tell

@@ -1,16 +1,22 @@
-"""The run manager (embedded profile): jobs as asyncio tasks, the synchronous graph in a thread.
+"""The run manager: it only schedules. Jobs run as asyncio tasks here (embedded profile), or
+are handed to the queue (:class:`services.queue.QueueRunManager`); a worker runs what the
+queue hands it with the same manager (:class:`services.worker.WorkerRunManager`).
 
-    submit(job)  ─► queued ─(a slot frees)─► running ─► driver.advance() in a daemon thread
-                                                        ├─ Pause  → checkpoint row, 'waiting', slot freed
-                                                        └─ Finish → succeeded | failed | cancelled
-    decide(checkpoint) ─► decision row (409 twice) ─► submit(job, decision) ─► resumes the graph
+    submit(job) ─► (a slot frees) ─► lifecycle.start ─► driver.drive() in a daemon thread
+                                                     ├─ Paused   ─► lifecycle.pause   (slot freed)
+                                                     └─ Finished ─► lifecycle.finish
+    decide(checkpoint) ─► lifecycle.decide (409 twice) ─► submit(job) ─► the driver resumes with it
+    cancel(job) ─► lifecycle.request_cancel ─► stop its thread, kill its containers ─► lifecycle.cancel
 
-A job waiting at a checkpoint holds no task and no thread. On start-up :meth:`recover` resumes
-every unfinished job from the graph's own checkpointer: a job paused at a decided checkpoint
-resumes with that decision, one paused at a pending checkpoint stays waiting, the rest continue
-where they stopped. A job cancelled while waiting gets its report from the driver at once, since
-no thread of its graph is left to write it. Scale-out swaps :class:`JobDriver` calls for queue
-submissions; see :class:`JobDriver` for the seam.
+Who does what: the driver (:mod:`services.driver`) drives and writes nothing; the lifecycle
+(:mod:`services.lifecycle`) is the only writer of a job's status, checkpoints and
+``job.finished``; this module decides when and where a job runs.
+
+A job waiting at a checkpoint holds no task and no thread. :meth:`RunManager.resume_or_wait`
+decides, for start-up recovery and for a worker taking a job alike, whether a job runs now:
+a finished job does not; a cancelled one ends; one paused at a decided checkpoint resumes
+with that decision; one paused at a pending checkpoint stays waiting (its row written if the
+process died before it was); the rest continue where they stopped.
 """
 
 from __future__ import annotations
@@ -18,22 +24,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from services.errors import Conflict
-from services.store import (
-    create_checkpoint,
-    decide_checkpoint,
-    get_checkpoint,
-    get_decision,
-    get_job,
-    list_checkpoints,
-    list_jobs,
-    set_job_status,
-)
-from services.store.jobs import FINISHED, request_cancel
+from services.lifecycle import Lifecycle
+from services.outcomes import Finished, Paused
+from services.statuses import FINISHED
+from services.store import Store, get_checkpoint, get_decision, get_job, list_jobs
 from services.store.models import DecisionRow, JobRow, utcnow
 from services.store.schedules import as_utc
 
@@ -42,50 +42,27 @@ T = TypeVar("T")
 KILL_INTERVAL_S = 0.5
 
 
-@dataclass(frozen=True)
-class Pause:
-    """The graph stopped at a human checkpoint."""
-
-    checkpoint_id: str
-    kind: str
-    payload: Mapping[str, Any]
-    flagged: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Finish:
-    """The graph reached its end (or failed, or was cancelled)."""
-
-    status: Literal["succeeded", "failed", "cancelled"]
-    summary: Mapping[str, Any] | None = None
-    error: str | None = None
-
-
 class JobDriver(Protocol):
-    """Moves one job through the research graph; called from a worker thread.
+    """Moves one job through the research graph, in a worker thread; writes nothing of its life."""
 
-    This is the seam for the scale-out profile: a queue worker calls the same two methods
-    with a Postgres checkpointer; the run manager then only enqueues.
-    """
-
-    def waiting_at(self, job: JobRow) -> Pause | None:
-        """The checkpoint the job's graph is paused at, read from the graph's checkpointer."""
+    def waiting_at(self, job: JobRow) -> Paused | None:
+        """The checkpoints the job's graph is paused at, read from the graph's checkpointer."""
         ...
 
-    def report_cancelled(self, job: JobRow) -> None:
-        """Write the final report of ``job``, cancelled while waiting (its graph never runs again)."""
+    def drive(self, job: JobRow, *, stop: Callable[[], bool]) -> Paused | Finished:
+        """Run until the next undecided checkpoint or the end; ``stop()`` says the job was cancelled."""
         ...
 
-    def advance(self, job: JobRow, *, decision: DecisionRow | None, cancelled: threading.Event) -> Pause | Finish:
-        """Run until the next checkpoint or the end; ``decision`` answers the pending one.
-
-        ``cancelled`` is set when the job is cancelled (its container is killed at the same
-        time); the graph should end the job at its next decide step.
-        """
+    def report_cancelled(self, job: JobRow) -> dict[str, Any] | None:
+        """Write the final report of ``job``, cancelled while waiting; return its summary."""
         ...
 
 
-Emit = Callable[[str, str, Mapping[str, Any]], None]
+@dataclass(frozen=True)
+class Resume:
+    """A job to run now, with the decision it resumes with (if it was paused at a decided checkpoint)."""
+
+    decision: DecisionRow | None = None
 
 
 class RunManager:
@@ -94,9 +71,9 @@ class RunManager:
     def __init__(
         self,
         *,
-        store: Any,
+        store: Store,
         driver: JobDriver,
-        emit: Emit,
+        lifecycle: Lifecycle,
         limit: int,
         stop_container: Callable[[str], object] | None = None,
         on_decided: Callable[[float], None] | None = None,
@@ -104,7 +81,7 @@ class RunManager:
     ) -> None:
         self.store = store
         self.driver = driver
-        self.emit = emit
+        self.lifecycle = lifecycle
         self.stop_container = stop_container
         self.on_decided = on_decided
         self.on_resumed = on_resumed
@@ -156,68 +133,41 @@ class RunManager:
             job = await asyncio.to_thread(get_job, self.store, job_id)
             if job.status in FINISHED or job.cancel_requested or cancelled.is_set():
                 return
-            await asyncio.to_thread(set_job_status, self.store, job_id, "running")
+            job = await asyncio.to_thread(self.lifecycle.start, job_id, resumed_with=decision)
             log.info("job %s running%s", job_id, f" after {decision.action}" if decision else "",
                      extra={"job_id": job_id})
             if decision is not None and self.on_resumed is not None:
                 self.on_resumed((utcnow() - as_utc(decision.decided_at)).total_seconds())
-            await asyncio.to_thread(
-                self.emit, job_id, "job.running", {"resumed_with": decision.action if decision else None}
-            )
             self._in_thread.add(job_id)
             try:
-                outcome = await _in_daemon_thread(
-                    lambda: self.driver.advance(job, decision=decision, cancelled=cancelled)
-                )
-            except Exception as exc:  # noqa: BLE001 - any failure of the graph fails the job, loudly
+                outcome = await _in_daemon_thread(lambda: self.driver.drive(job, stop=cancelled.is_set))
+            except Exception as exc:  # noqa: BLE001 - a bug in the graph fails the job, loudly
                 log.exception("job failed", extra={"job_id": job_id})
-                outcome = Finish("failed", error=f"{type(exc).__name__}: {exc}")
+                outcome = Finished.failure(job_id, f"internal error: {type(exc).__name__}: {exc}")
             finally:
                 self._in_thread.discard(job_id)
-            await asyncio.to_thread(self._record, job_id, outcome)
+            await asyncio.to_thread(self._record, outcome)
 
-    def _record(self, job_id: str, outcome: Pause | Finish) -> None:
+    def _record(self, outcome: Paused | Finished) -> None:
         try:
-            if isinstance(outcome, Pause):
-                row = create_checkpoint(
-                    self.store, checkpoint_id=outcome.checkpoint_id, job_id=job_id, kind=outcome.kind,
-                    payload=dict(outcome.payload), flagged=list(outcome.flagged),
-                )
-                set_job_status(self.store, job_id, "waiting")
-                log.info("job %s waiting at %s", job_id, row.id, extra={"job_id": job_id, "checkpoint_id": row.id})
-                if row.status == "pending":
-                    self.emit(job_id, "checkpoint.created", {"checkpoint_id": row.id, "kind": row.kind,
-                                                             "flagged": list(outcome.flagged)})
-                return
-            summary = dict(outcome.summary) if outcome.summary is not None else None
-            job = get_job(self.store, job_id)
-            if job.cancel_requested:
-                return  # cancel() recorded the end already
-            finished = {"status": outcome.status, "error": outcome.error,
-                        "llm_tokens": (summary or {}).get("llm_tokens", 0)}
-            self.emit(job_id, "job.finished", finished)
-            log.info("job %s %s", job_id, outcome.status, extra={"job_id": job_id})
-            if job.status not in FINISHED:  # the driver may have recorded the end itself
-                set_job_status(self.store, job_id, outcome.status, error=outcome.error, summary=summary)
+            if isinstance(outcome, Paused):
+                self.lifecycle.pause(outcome)
+            else:
+                self.lifecycle.finish(outcome)
         except Conflict:
-            log.info("job finished meanwhile (cancelled); outcome dropped", extra={"job_id": job_id})
+            log.info("job finished meanwhile (cancelled); outcome dropped", extra={"job_id": outcome.job_id})
 
     async def decide(
         self, checkpoint_id: str, *, action: str, reason: str, edit: dict[str, Any] | None, by: str
     ) -> DecisionRow:
-        """Record a decision (Conflict when made before) and resume its job at once."""
-        checkpoint = await asyncio.to_thread(get_checkpoint, self.store, checkpoint_id)
-        job = await asyncio.to_thread(get_job, self.store, checkpoint.job_id)
-        if job.status in FINISHED:
-            raise Conflict(f"job {job.id} already {job.status}; its checkpoints can no longer be decided")
+        """Record a decision (Conflict when made before, or when its job finished) and resume its job at once."""
         decision = await asyncio.to_thread(
-            decide_checkpoint, self.store, checkpoint_id, action=action, reason=reason, edit=edit, by=by
+            self.lifecycle.decide, checkpoint_id, action=action, reason=reason, edit=edit, by=by
         )
         if self.on_decided is not None:
+            checkpoint = await asyncio.to_thread(get_checkpoint, self.store, checkpoint_id)
             self.on_decided((as_utc(decision.decided_at) - as_utc(checkpoint.created_at)).total_seconds())
-        await asyncio.to_thread(self.emit, job.id, "checkpoint.decided", {
-            "checkpoint_id": checkpoint_id, "action": action, "reason": reason, "by": by})
-        self.submit(job.id, decision)
+        self.submit(decision.job_id, decision)
         return decision
 
     async def cancel(self, job_id: str) -> JobRow:
@@ -226,17 +176,16 @@ class RunManager:
         A job cancelled while waiting at a checkpoint gets its report written here, since no
         thread of its graph is left to write it.
         """
-        before = await asyncio.to_thread(get_job, self.store, job_id)
-        await asyncio.to_thread(request_cancel, self.store, job_id)
+        before = await asyncio.to_thread(self.lifecycle.request_cancel, job_id)
         self.stop_event(job_id).set()
         task = self._tasks.get(job_id)
+        summary = None
         if before.status == "waiting" and task is None:  # its report goes before job.finished ends the streams
             try:
-                await asyncio.to_thread(self.driver.report_cancelled, before)
+                summary = await asyncio.to_thread(self.driver.report_cancelled, before)
             except Exception:  # noqa: BLE001 - the cancel stands; only the report is missing
                 log.exception("could not write the report of cancelled job %s", job_id, extra={"job_id": job_id})
-        await asyncio.to_thread(self.emit, job_id, "job.finished", {"status": "cancelled", "error": None})
-        row = await asyncio.to_thread(set_job_status, self.store, job_id, "cancelled")
+        row = await asyncio.to_thread(self.lifecycle.cancel, job_id, summary=summary)
         if job_id in self._in_thread and task is not None:
             # The graph's thread ends at its next decide step; until then kill every container it
             # starts (one may be in creation right now, not yet known to the sandbox).
@@ -245,38 +194,43 @@ class RunManager:
             task.cancel()  # still queued for a slot
         return row
 
-    async def _kill_until_done(self, job_id: str, task: asyncio.Task[None]) -> None:
+    async def _kill_until_done(self, job_id: str, running: asyncio.Future[Any]) -> None:
+        """Kill ``job_id``'s containers every KILL_INTERVAL_S until ``running`` (its run) is done."""
         while self.stop_container is not None:
             await asyncio.to_thread(self.stop_container, job_id)
-            done, _ = await asyncio.wait({task}, timeout=KILL_INTERVAL_S)
+            done, _ = await asyncio.wait({running}, timeout=KILL_INTERVAL_S)
             if done:
                 return
+
+    async def resume_or_wait(self, job: JobRow) -> Resume | None:
+        """Whether ``job`` runs now (and with which decision), or stays as it is (see the module doc)."""
+        if job.status in FINISHED:
+            return None
+        if job.cancel_requested:
+            with suppress(Conflict):
+                await asyncio.to_thread(self.lifecycle.cancel, job.id)
+            return None
+        paused = await asyncio.to_thread(self.driver.waiting_at, job)
+        if paused is None:
+            return Resume()
+        for checkpoint in paused.checkpoints:
+            decision = await asyncio.to_thread(get_decision, self.store, checkpoint.id)
+            if decision is not None:
+                return Resume(decision)
+        # Still pending: recorded again (a row is written if the process died before it was,
+        # and announced only then), and the job stays waiting.
+        with suppress(Conflict):
+            await asyncio.to_thread(self.lifecycle.pause, paused)
+        return None
 
     async def recover(self) -> None:
         """Resume every job left unfinished by a previous process (see the module docstring)."""
         for status in ("running", "queued", "waiting"):
             for job in await asyncio.to_thread(list_jobs, self.store, status=status, limit=10_000):
-                await self._recover_one(job)
-
-    async def _recover_one(self, job: JobRow) -> None:
-        if job.cancel_requested:
-            await asyncio.to_thread(set_job_status, self.store, job.id, "cancelled")
-            return
-        pause = await asyncio.to_thread(self.driver.waiting_at, job)
-        if pause is None:
-            log.info("resuming job %s where it stopped", job.id, extra={"job_id": job.id})
-            self.submit(job.id)
-            return
-        decision = await asyncio.to_thread(get_decision, self.store, pause.checkpoint_id)
-        if decision is not None:
-            self.submit(job.id, decision)
-            return
-        known = {c.id for c in await asyncio.to_thread(list_checkpoints, self.store, job_id=job.id, limit=10_000)}
-        if pause.checkpoint_id in known:  # still pending, as it should be: nothing to announce again
-            if job.status != "waiting":
-                await asyncio.to_thread(set_job_status, self.store, job.id, "waiting")
-        else:  # the process died between the interrupt and its checkpoint row
-            await asyncio.to_thread(self._record, job.id, pause)
+                resume = await self.resume_or_wait(job)
+                if resume is not None:
+                    log.info("resuming job %s where it stopped", job.id, extra={"job_id": job.id})
+                    self.submit(job.id, resume.decision)
 
     async def close(self) -> None:
         """Stop taking work; running jobs stay 'running' and :meth:`recover` resumes them on start."""

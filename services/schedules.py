@@ -3,7 +3,8 @@
 Times come from croniter, evaluated in the schedule's zone (so '0 9 * * *' is 09:00 local,
 across daylight-saving changes) and stored in UTC. Each tick looks at enabled schedules whose
 ``next_run_at`` has come. A firing is one row keyed by (schedule, due time), written in the same
-transaction as its job and the schedule's next run time: a restart, or a second scheduler,
+transaction as its job (made by :func:`services.jobs.new_job`, like any other) and the schedule's
+next run time: a restart, or a second scheduler,
 can never fire the same time twice. When the server was down, only the newest missed time
 fires, and only if it is within ``schedule_grace_s``; older ones are recorded as 'missed'.
 """
@@ -19,7 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterError, croniter
 
 from agents.errors import InvalidInput, LabloopError
-from services.jobs import JobTemplate, build_job
+from services.jobs import JobTemplate, new_job
+from services.settings import Settings
 from services.store.db import Store
 from services.store.models import ScheduleRow
 from services.store.schedules import as_utc, due_schedules, fire_schedule, update_schedule
@@ -62,10 +64,11 @@ class Scheduler:
     """Fires due schedules every ``tick_s`` seconds and hands new jobs to ``submit``."""
 
     def __init__(
-        self, *, store: Store, submit: Callable[[str], None], grace_s: float, tick_s: float,
+        self, *, store: Store, settings: Settings, submit: Callable[[str], None], grace_s: float, tick_s: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
+        self.settings = settings
         self.submit = submit
         self.grace = timedelta(seconds=grace_s)
         self.tick_s = tick_s
@@ -109,8 +112,8 @@ class Scheduler:
         job = None
         if outcome == "fired":
             try:
-                job = build_job(
-                    self.store, template=JobTemplate.model_validate(schedule.template),
+                job = new_job(
+                    self.store, self.settings, JobTemplate.model_validate(schedule.template),
                     created_by=f"schedule:{schedule.id}", schedule_id=schedule.id,
                 )
             except LabloopError as exc:  # e.g. its task was never uploaded: record, go on

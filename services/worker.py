@@ -20,20 +20,22 @@ import asyncio
 import logging
 import os
 import socket
-from contextlib import AsyncExitStack, suppress
+import threading
+from contextlib import AsyncExitStack
 from typing import Any
 
 from procrastinate import App
 
 from agents.errors import DockerUnavailable, LabloopError
-from services.errors import Conflict
+from services.collaborators import open_collaborators
+from services.driver import ResearchDriver
+from services.lifecycle import Lifecycle
 from services.metrics import JobMetrics, serve_worker_metrics
+from services.outcomes import Finished
 from services.queue import CONTEXT_KEY, ensure_schema, queue_app, retry_stalled
-from services.runs import KILL_INTERVAL_S, Finish, RunManager
+from services.runs import RunManager
 from services.settings import Settings
-from services.store import SqlJournal, get_decision, get_job, open_store, set_job_status
-from services.store.checkpoints import get_checkpoint
-from services.store.jobs import FINISHED
+from services.store import SqlJournal, get_job, open_store
 
 log = logging.getLogger("labloop.worker")
 CANCEL_POLL_S = 0.5
@@ -49,71 +51,30 @@ class WorkerRunManager(RunManager):
     async def take(self, job_id: str) -> None:
         """Drive ``job_id`` until it waits or ends, unless there is nothing to do (see the module doc)."""
         job = await asyncio.to_thread(get_job, self.store, job_id)
-        if job.status in FINISHED:
+        resume = await self.resume_or_wait(job)
+        if resume is None:
             return
-        if job.cancel_requested:
-            with suppress(Conflict):
-                await asyncio.to_thread(set_job_status, self.store, job_id, "cancelled")
-            return
-        pause = await asyncio.to_thread(self.driver.waiting_at, job)
-        decision = None
-        if pause is not None:
-            decision = await asyncio.to_thread(get_decision, self.store, pause.checkpoint_id)
-            if decision is None:
-                await self._stay_waiting(job_id, pause)
-                return
-        await asyncio.to_thread(self.emit, job_id, "job.taken", {"worker": self.worker_name})
+        await asyncio.to_thread(self.lifecycle.journal.emit, job_id, "job.taken", {"worker": self.worker_name})
         stop = self.stop_event(job_id)  # the same event the run hands the graph's thread
-        watcher = asyncio.create_task(self._watch_cancel(job_id, stop), name=f"cancel-watch-{job_id}")
+        running = asyncio.current_task()
+        assert running is not None
+        watcher = asyncio.create_task(self._watch_cancel(job_id, stop, running), name=f"cancel-watch-{job_id}")
         try:
-            await self.run(job_id, decision)
+            await self.run(job_id, resume.decision)
         finally:
             watcher.cancel()
 
     async def give_up(self, job_id: str, exc: Exception) -> None:
         """Fail the job: taking it kept failing (see services.queue.run_job)."""
         reason = f"the worker could not run this job: {type(exc).__name__}: {exc}"
-        await asyncio.to_thread(self._record, job_id, Finish("failed", error=reason))
+        await asyncio.to_thread(self._record, Finished.failure(job_id, reason))
 
-    async def _stay_waiting(self, job_id: str, pause: Any) -> None:
-        try:
-            await asyncio.to_thread(get_checkpoint, self.store, pause.checkpoint_id)
-        except LabloopError:  # a worker died between the interrupt and its checkpoint row
-            await asyncio.to_thread(self._record, job_id, pause)
-            return
-        if (await asyncio.to_thread(get_job, self.store, job_id)).status != "waiting":
-            with suppress(Conflict):
-                await asyncio.to_thread(set_job_status, self.store, job_id, "waiting")
-
-    async def _watch_cancel(self, job_id: str, stop: Any) -> None:
+    async def _watch_cancel(self, job_id: str, stop: threading.Event, running: asyncio.Task[Any]) -> None:
         while not (await asyncio.to_thread(get_job, self.store, job_id)).cancel_requested:
             await asyncio.sleep(CANCEL_POLL_S)
         log.info("job %s cancelled: stopping its graph and containers", job_id, extra={"job_id": job_id})
         stop.set()
-        while self.stop_container is not None:  # ends when the run ends (this task is cancelled)
-            await asyncio.to_thread(self.stop_container, job_id)
-            await asyncio.sleep(KILL_INTERVAL_S)
-
-
-def _open_sandbox(settings: Settings) -> Any:
-    from sandbox.engine import connect
-    from sandbox.runner import DockerSandbox
-
-    try:
-        return DockerSandbox(connect(), image=settings.sandbox_image, work_dir=settings.home / "sandbox",
-                             pool_size=settings.sandbox_pool_size, expiry_s=settings.sandbox_expiry_s)
-    except LabloopError as exc:
-        raise DockerUnavailable(f"a worker needs this machine's Docker engine and the sandbox image: {exc}") from exc
-
-
-def _open_memory(settings: Settings) -> Any:
-    from services.memory import open_memory
-
-    try:
-        return open_memory(settings)
-    except LabloopError as exc:
-        log.warning("memory unavailable, findings and feedback are not kept: %s", exc)
-        return None
+        await self._kill_until_done(job_id, running)
 
 
 async def _recover_stalled(app: App, stalled_s: float) -> None:
@@ -131,17 +92,17 @@ async def serve_worker(settings: Settings, *, name: str | None = None) -> None:
     Running jobs get ``worker_shutdown_grace_s`` to reach a checkpoint or their end; then they are
     cut short and go back to the queue, to be resumed by another worker from their last checkpoint.
     """
-    from services.run_driver import open_driver
-
     await ensure_schema(settings)
     app = queue_app(settings, pool_size=settings.worker_concurrency + 3)
     name = name or f"{socket.gethostname()}-{os.getpid()}"
     async with AsyncExitStack() as stack:
         store = await asyncio.to_thread(open_store, settings.db_url)
         stack.callback(store.close)
-        memory = await asyncio.to_thread(_open_memory, settings)
-        sandbox = await asyncio.to_thread(_open_sandbox, settings)
-        stack.callback(sandbox.close)
+        try:
+            parts = await asyncio.to_thread(stack.enter_context, open_collaborators(settings, sandbox="required"))
+        except LabloopError as exc:
+            raise DockerUnavailable(f"a worker needs this machine's Docker engine and the sandbox image: {exc}") from exc
+        assert parts.runner is not None
         metrics = JobMetrics()
         if settings.worker_metrics_port:
             stack.enter_context(serve_worker_metrics(metrics, addr=settings.worker_metrics_host,
@@ -149,11 +110,9 @@ async def serve_worker(settings: Settings, *, name: str | None = None) -> None:
             log.info("worker metrics at http://%s:%d/metrics", settings.worker_metrics_host,
                      settings.worker_metrics_port)
         journal = SqlJournal(store, listeners=[metrics.observe_event])
-        driver = stack.enter_context(open_driver(settings, store=store, journal=journal, runner=sandbox,
-                                                 memory=memory))
-        runs = WorkerRunManager(worker_name=name, store=store, driver=driver, emit=journal.emit,
-                                limit=settings.worker_concurrency, stop_container=sandbox.cancel,
-                                on_resumed=metrics.decision_to_resume.observe)
+        runs = WorkerRunManager(worker_name=name, store=store, driver=ResearchDriver(store, settings, parts, journal),
+                                lifecycle=Lifecycle(store, journal), limit=settings.worker_concurrency,
+                                stop_container=parts.runner.cancel, on_resumed=metrics.decision_to_resume.observe)
         await stack.enter_async_context(app.open_async())
         sweeper = asyncio.create_task(_recover_stalled(app, settings.worker_stalled_s), name="stalled-jobs")
         log.info("worker %s taking jobs (%d at a time)", name, settings.worker_concurrency)

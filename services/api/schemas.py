@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.jobs import JobTemplate
+from services.statuses import CheckpointStatus, DecisionAction, JobStatus
 from services.store.schedules import as_utc
 
 Utc = Annotated[datetime, AfterValidator(as_utc)]
@@ -62,9 +63,10 @@ class JobOut(_Out):
     id: str
     task_name: str
     strategy: str
-    status: Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+    status: JobStatus
     budget: dict[str, Any]
     gates: dict[str, Any]
+    notes: list[str] = Field(default_factory=list, description="How the job was set up, e.g. the llm → search fallback.")
     created_by: str
     schedule_id: str | None
     error: str | None
@@ -99,7 +101,7 @@ class ExperimentOut(_Out):
 class DecisionCreate(_In):
     """A human decision at a checkpoint."""
 
-    action: Literal["approve", "reject", "edit"]
+    action: DecisionAction
     reason: str = Field("", max_length=10_000, description="Why; required to reject.")
     edit: dict[str, Any] | None = Field(None, description="The changed idea, params or files (edit).")
 
@@ -122,7 +124,7 @@ class CheckpointOut(_Out):
     id: str
     job_id: str
     kind: str
-    status: Literal["pending", "decided", "cancelled"]
+    status: CheckpointStatus
     payload: dict[str, Any]
     flagged: list[Any]
     created_at: Utc

@@ -19,9 +19,9 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sse_starlette import ServerSentEvent
 
+from services.statuses import FINISHED
 from services.store import events_after, get_job
 from services.store.db import Store
-from services.store.jobs import FINISHED
 from services.store.models import EventRow
 
 _PENDING = "labloop_event_jobs"

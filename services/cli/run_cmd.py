@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
-from functools import partial
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,42 +14,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from agents.errors import InvalidInput, LabloopError
+from agents.context import GATE_KINDS, GATE_POLICIES, STRATEGIES
+from agents.errors import InvalidInput
 from services.cli import app
 from services.cli.client import api_call
 from services.errors import ServerUnreachable
 from services.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # the graph, the store and their libraries load only for commands that use them
-    from agents.context import Strategy
-    from services import store as db
-    from services.research import Checkpoint, Collaborators, JobOutcome
-    from services.research import Progress as JobProgress
+    from services.driver import Progress as JobProgress
+    from services.jobs import JobTemplate
+    from services.outcomes import Checkpoint, Finished, Paused
 
 DEMO_TASK = Path(__file__).resolve().parents[2] / "tasks" / "digits"
 err = Console(stderr=True)
-
-
-@contextmanager
-def _collaborators(settings: Settings, *, memory: bool) -> Iterator[Collaborators]:
-    from sandbox.engine import connect
-    from sandbox.runner import DockerSandbox
-    from services.research import Collaborators, chat_model
-
-    with ExitStack() as stack:
-        runner = stack.enter_context(DockerSandbox(
-            connect(), image=settings.sandbox_image, work_dir=settings.home / "sandbox",
-            pool_size=settings.sandbox_pool_size, expiry_s=settings.sandbox_expiry_s,
-        ))
-        mem = None
-        if memory:
-            from services.memory import open_memory
-
-            try:
-                mem = open_memory(settings)
-            except LabloopError as exc:
-                err.print(f"[yellow]memory unavailable ({exc}); this job keeps no findings[/]")
-        yield Collaborators(runner=runner, memory=mem, model=chat_model(settings))
 
 
 class _Terminal:
@@ -124,23 +101,54 @@ def _edit(cp: Checkpoint) -> dict[str, Any]:
     return edit
 
 
-def _drive(settings: Settings, job: str | Callable[[db.Store, Settings], tuple[str, list[str]]], *,
-           auto_approve: bool, memory: bool) -> JobOutcome:
-    """Open the store and the sandbox (before a job is created, so a missing engine creates none), then drive."""
+def _drive(settings: Settings, job: str | JobOptions, *, auto_approve: bool, memory: bool) -> Paused | Finished:
+    """Open the store and the sandbox (before a job is created, so a missing engine creates none),
+    create the job (unless resuming ``job``), then run it here until it ends or waits."""
     from services import store as db
-    from services.research import drive_job
+    from services.collaborators import open_collaborators
+    from services.jobs import new_job
+    from services.lifecycle import Lifecycle
+    from services.local_run import run_job_here, tell_notes
 
     terminal = _Terminal(auto_approve=auto_approve)
-    with db.open_store(settings.db_url) as store, _collaborators(settings, memory=memory) as parts:
-        job_id, notes = (job, []) if isinstance(job, str) else job(store, settings)
-        if not isinstance(job, str):
+    with db.open_store(settings.db_url) as store, open_collaborators(
+        settings, memory=memory, warn=lambda message: err.print(f"[yellow]{message}[/]"),
+    ) as parts:
+        if isinstance(job, str):
+            job_id = job
+        else:
+            row = Lifecycle(store).create(new_job(store, settings, job.template, created_by=job.created_by,
+                                                  folder=job.folder))
+            job_id = row.id
             err.print(f"job {job_id} created (if interrupted, continue it with `labloop resume {job_id}`)")
+            tell_notes(job_id, list(row.notes or []), terminal.progress)
         with terminal.bar:
-            return drive_job(store, settings, job_id, parts, on_checkpoint=terminal.checkpoint,
-                             on_progress=terminal.progress, notes=notes)
+            return run_job_here(store, settings, job_id, parts, on_checkpoint=terminal.checkpoint,
+                                on_progress=terminal.progress)
 
 
-def _finish(outcome: JobOutcome, *, as_json: bool) -> None:
+@dataclass(frozen=True)
+class JobOptions:
+    """A job to create from a task folder (``run``, ``demo``)."""
+
+    folder: Path
+    template: JobTemplate
+    created_by: str = "cli"
+
+
+def _job_options(settings: Settings, folder: Path, *, strategy: str | None, iterations: int | None,
+                 gates: dict[str, str], created_by: str = "cli") -> JobOptions:
+    """Check the options as the API checks a job's body (the same template, the same messages)."""
+    from agents.task import load_task
+    from services.jobs import default_strategy, template
+
+    name = load_task(folder).name
+    budget = {"iterations": iterations} if iterations is not None else {}
+    return JobOptions(folder, template(task=name, strategy=strategy or default_strategy(settings), budget=budget,
+                                       gates=gates), created_by)
+
+
+def _finish(outcome: Paused | Finished, *, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(outcome.summary, indent=2, default=str))
     elif outcome.status != "failed":
@@ -167,16 +175,15 @@ def run(
     auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True,
 ) -> None:
     """Run a research job on TASK_DIR to the end in this process."""
-    if strategy not in (None, "search", "llm"):
-        raise typer.BadParameter("--strategy must be search or llm")
+    if strategy not in (None, *STRATEGIES):
+        raise typer.BadParameter(f"--strategy must be one of {', '.join(STRATEGIES)}")
     gates = dict(item.partition("=")[::2] for item in gate or [])
-    if any(k not in ("idea", "code", "finding") or v not in ("always", "never", "auto") for k, v in gates.items()):
-        raise typer.BadParameter("--gate takes KIND=POLICY with KIND idea|code|finding and POLICY always|never|auto")
-    from services.research import create_research_job
-
-    chosen: Strategy | None = "llm" if strategy == "llm" else "search" if strategy == "search" else None
-    create = partial(create_research_job, task_dir=task_dir, strategy=chosen, iterations=iterations, gates=gates)
-    _finish(_drive(get_settings(), create, auto_approve=auto_approve, memory=memory), as_json=as_json)
+    if any(k not in GATE_KINDS or v not in GATE_POLICIES for k, v in gates.items()):
+        raise typer.BadParameter(f"--gate takes KIND=POLICY with KIND {'|'.join(GATE_KINDS)} and POLICY "
+                                 f"{'|'.join(GATE_POLICIES)}")
+    settings = get_settings()
+    options = _job_options(settings, task_dir, strategy=strategy, iterations=iterations, gates=gates)
+    _finish(_drive(settings, options, auto_approve=auto_approve, memory=memory), as_json=as_json)
 
 
 @app.command("resume")
@@ -193,7 +200,7 @@ def jobs(status: Annotated[str | None, typer.Option(help="Only jobs with this st
         rows = api_call("GET", "/v1/jobs", params={"status": status} if status else None)
     except ServerUnreachable:
         from services import store as db
-        from services.store.jobs import JOB_STATUSES
+        from services.statuses import JOB_STATUSES
 
         if status is not None and status not in JOB_STATUSES:
             raise InvalidInput(f"--status must be one of {', '.join(JOB_STATUSES)}, not {status!r}") from None
@@ -218,9 +225,8 @@ def jobs(status: Annotated[str | None, typer.Option(help="Only jobs with this st
 @app.command("demo")
 def demo(iterations: Annotated[int | None, typer.Option(min=1)] = None, memory: UseMemory = True) -> None:
     """A full job on tasks/digits, auto-approved (search unless an LLM is configured); prints the report path."""
-    from services.research import create_research_job
-
-    create = partial(create_research_job, task_dir=DEMO_TASK, iterations=iterations, created_by="demo")
-    outcome = _drive(get_settings(), create, auto_approve=True, memory=memory)
+    settings = get_settings()
+    options = _job_options(settings, DEMO_TASK, strategy=None, iterations=iterations, gates={}, created_by="demo")
+    outcome = _drive(settings, options, auto_approve=True, memory=memory)
     _finish(outcome, as_json=False)
     typer.echo(f"report: {outcome.summary.get('report')}")

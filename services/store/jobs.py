@@ -1,18 +1,16 @@
-"""Jobs: create, read, list and move through their statuses."""
+"""Jobs: insert and read. Only :mod:`services.lifecycle` moves a job through its statuses."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from services.errors import Conflict, NotFound
+from services.errors import NotFound
+from services.statuses import INITIAL, JobStatus
 from services.store.db import Store
-from services.store.models import CheckpointRow, JobRow, utcnow
-
-JOB_STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "cancelled")
-FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+from services.store.models import JobRow, utcnow
 
 
 def new_job_id() -> str:
@@ -31,9 +29,9 @@ def create_job(
     created_by: str = "cli",
     schedule_id: str | None = None,
     job_id: str | None = None,
-    status: str = "queued",
+    status: JobStatus = INITIAL,
 ) -> JobRow:
-    """Record a new job (queued unless told otherwise) and return it."""
+    """Insert a new job (queued unless told otherwise: tests and benchmarks set up jobs in any state)."""
     row = JobRow(
         id=job_id or new_job_id(),
         task_name=task_name,
@@ -73,49 +71,3 @@ def list_jobs(
     with store.session() as session:
         return list(session.scalars(query))
 
-
-def set_job_status(
-    store: Store,
-    job_id: str,
-    status: str,
-    *,
-    error: str | None = None,
-    summary: dict[str, Any] | None = None,
-) -> JobRow:
-    """Move a job to ``status``; a finished job is never moved again (Conflict)."""
-    if status not in JOB_STATUSES:
-        raise ValueError(f"unknown job status {status!r}")
-    with store.session() as session:
-        row = session.get(JobRow, job_id, with_for_update=not store.is_sqlite)
-        if row is None:
-            raise NotFound(f"no job {job_id!r}")
-        if row.status in FINISHED and status != row.status:
-            raise Conflict(f"job {job_id} already {row.status}; it cannot become {status}")
-        row.status = status
-        if status == "running" and row.started_at is None:
-            row.started_at = utcnow()
-        if status in FINISHED:
-            row.finished_at = utcnow()
-            # A finished job is never resumed, so nobody may decide its pending checkpoints.
-            session.execute(
-                update(CheckpointRow)
-                .where(CheckpointRow.job_id == job_id, CheckpointRow.status == "pending")
-                .values(status="cancelled", decided_at=row.finished_at)
-            )
-        if error is not None:
-            row.error = error
-        if summary is not None:
-            row.summary = summary
-    return row
-
-
-def request_cancel(store: Store, job_id: str) -> JobRow:
-    """Mark a job for cancellation; the process running it stops it. Conflict when finished."""
-    with store.session() as session:
-        row = session.get(JobRow, job_id)
-        if row is None:
-            raise NotFound(f"no job {job_id!r}")
-        if row.status in FINISHED:
-            raise Conflict(f"job {job_id} already {row.status}; nothing to cancel")
-        row.cancel_requested = True
-    return row

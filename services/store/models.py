@@ -60,6 +60,7 @@ class JobRow(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     budget: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     gates: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    notes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # e.g. "no LLM endpoint: search is used"
     created_by: Mapped[str] = mapped_column(String(64), default="cli")
     schedule_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

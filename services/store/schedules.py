@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.errors import NotFound
+from services.statuses import FINISHED
 from services.store.db import Store
-from services.store.jobs import FINISHED
 from services.store.models import FiringRow, JobRow, ScheduleRow, utcnow
 
 EDITABLE = ("name", "cron", "timezone", "template", "enabled", "overlap", "next_run_at")

@@ -13,8 +13,13 @@ import docker
 import pytest
 import yaml
 
+from agents.task import load_task
 from sandbox.runner import DockerSandbox
-from services.research import Checkpoint, Collaborators, JobOutcome, create_research_job, drive_job
+from services.collaborators import Collaborators
+from services.jobs import new_job, template
+from services.lifecycle import Lifecycle
+from services.local_run import run_job_here
+from services.outcomes import Checkpoint, Finished, Paused
 from services.settings import Settings
 from services.store import Store, open_store
 from tests.conftest import TEST_SERVICE
@@ -54,8 +59,12 @@ QUALITY = '''
 
 
 def make_task(folder: Path, *, name: str, code: str, params: Mapping[str, Any] | None = None,
-              budget: Mapping[str, Any] | None = None, replicates: int = 2, extra: Mapping[str, str] | None = None) -> Path:
-    """Write a task folder (task.yaml, experiment.py and any extra files) and return it."""
+              budget: Mapping[str, Any] | None = None, replicates: int = 2, extra: Mapping[str, str] | None = None,
+              search: Mapping[str, Any] | None = None) -> Path:
+    """Write a task folder (task.yaml, experiment.py and any extra files) and return it.
+
+    The tree is expanded one branch a round unless ``search`` says otherwise (``parallel: 2``).
+    """
     folder.mkdir(parents=True)
     spec: dict[str, Any] = {
         "name": name, "goal": f"Maximise the score of {name}.", "metric": {"name": "score", "direction": "maximize"},
@@ -63,6 +72,7 @@ def make_task(folder: Path, *, name: str, code: str, params: Mapping[str, Any] |
         "budget": {"iterations": 3, "experiment_timeout_s": 60, "debug_attempts": 2, "llm_tokens": 100_000,
                    **(budget or {})},
         "sandbox": {"cpus": 1.0, "memory": "256m", "network": "none"},
+        "search": {"parallel": 1, **(search or {})},
     }
     if params:
         spec["params"] = dict(params)
@@ -113,8 +123,15 @@ def run_job(
     store: Store, settings: Settings, task_dir: Path, parts: Collaborators, *, strategy: str,
     gates: Mapping[str, str] | None = None,
     on_checkpoint: Callable[[Checkpoint], Mapping[str, Any] | None] = approve_all,
-) -> JobOutcome:
+) -> Paused | Finished:
     """Create a job on ``task_dir`` and drive it to its end."""
-    job_id, notes = create_research_job(store, settings, task_dir, strategy=strategy,  # type: ignore[arg-type]
-                                        gates=gates)
-    return drive_job(store, settings, job_id, parts, on_checkpoint=on_checkpoint, notes=notes)
+    job_id, _notes = create_research_job(store, settings, task_dir, strategy=strategy, gates=gates)
+    return run_job_here(store, settings, job_id, parts, on_checkpoint=on_checkpoint)
+
+
+def create_research_job(store: Store, settings: Settings, task_dir: Path, *, strategy: str,
+                        gates: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
+    """Record a queued job on the task folder as `labloop run` does; return its id and notes."""
+    job = template(task=load_task(task_dir).name, strategy=strategy, gates=dict(gates or {}))
+    row = Lifecycle(store).create(new_job(store, settings, job, created_by="cli", folder=task_dir))
+    return row.id, list(row.notes)

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from services.checkpointer import open_checkpointer, postgres_url
-from services.research import Collaborators, create_research_job, drive_job
+from services.collaborators import Collaborators
+from services.lifecycle import Lifecycle
+from services.local_run import run_job_here
 from services.settings import Settings
-from services.store import decide_checkpoint, list_experiments, open_store
-from tests.agents.conftest import QUAD_SPACE, QUADRATIC, make_task
+from services.store import list_experiments, open_store
+from tests.agents.conftest import QUAD_SPACE, QUADRATIC, create_research_job, make_task
 from tests.utils.databases import database_url
 
 
@@ -35,12 +37,12 @@ def test_a_waiting_job_survives_a_restart_on_each_backend(tmp_path: Path, backen
     gates = {"idea": "always", "code": "never", "finding": "never"}
     with open_store(settings.db_url) as store:
         job_id, _ = create_research_job(store, settings, task, strategy="search", gates=gates)
-        waiting = drive_job(store, settings, job_id, parts)
+        waiting = run_job_here(store, settings, job_id, parts)
         assert waiting.status == "waiting" and waiting.checkpoint is not None
-        decide_checkpoint(store, waiting.checkpoint.id, action="approve", reason="", edit=None, by="erin")
+        Lifecycle(store).decide(waiting.checkpoint.id, action="approve", reason="", edit=None, by="erin")
 
     with open_store(settings.db_url) as store:  # "after the restart": every connection is new
-        done = drive_job(store, settings, job_id, parts)
+        done = run_job_here(store, settings, job_id, parts)
         assert done.status == "succeeded", done.error
         assert [r.role for r in list_experiments(store, job_id)][:2] == ["baseline", "candidate"]
 

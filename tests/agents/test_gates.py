@@ -7,19 +7,27 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from services.collaborators import Collaborators, chat_model
+from services.lifecycle import Lifecycle
+from services.local_run import run_job_here
 from services.memory import LexicalEmbedder, open_memory
-from services.research import Checkpoint, Collaborators, chat_model, create_research_job, drive_job
+from services.outcomes import Checkpoint
 from services.settings import Settings
 from services.store import (
     Store,
-    decide_checkpoint,
     get_job,
     list_checkpoints,
     list_decisions,
     list_experiments,
-    request_cancel,
 )
-from tests.agents.conftest import QUAD_SPACE, QUADRATIC, QUALITY, make_task, run_job
+from tests.agents.conftest import (
+    QUAD_SPACE,
+    QUADRATIC,
+    QUALITY,
+    create_research_job,
+    make_task,
+    run_job,
+)
 from tests.utils.fake_llm import FakeLLM
 
 REASON = "never touch the random seed: the split must stay comparable"
@@ -100,14 +108,14 @@ def test_a_pending_checkpoint_waits_and_a_recorded_decision_resumes_the_job(
     job_id, _ = create_research_job(store, settings, task, strategy="search",
                                     gates={"idea": "always", "code": "never", "finding": "never"})
 
-    waiting = drive_job(store, settings, job_id, parts)  # no handler: the job waits, as under the HTTP API
+    waiting = run_job_here(store, settings, job_id, parts)  # no handler: the job waits, as under the HTTP API
     assert waiting.status == "waiting" and get_job(store, job_id).status == "waiting"
     assert waiting.checkpoint is not None and waiting.checkpoint.kind == "idea"
     (pending,) = list_checkpoints(store, job_id=job_id, status="pending")
     assert pending.id == waiting.checkpoint.id and pending.payload["params"]
 
-    decide_checkpoint(store, pending.id, action="approve", reason="", edit=None, by="carol")
-    done = drive_job(store, settings, job_id, parts)  # a fresh drive (e.g. after a restart) picks the decision up
+    Lifecycle(store).decide(pending.id, action="approve", reason="", edit=None, by="carol")
+    done = run_job_here(store, settings, job_id, parts)  # a fresh drive (e.g. after a restart) picks the decision up
     assert done.status == "succeeded", done.error
     assert [r.role for r in list_experiments(store, job_id)][:2] == ["baseline", "candidate"]
     assert "| carol |" in Path(done.summary["report"]).read_text()
@@ -119,7 +127,7 @@ def test_a_cancel_request_stops_the_job_at_the_end_of_the_iteration(
     task = make_task(tmp_path / "quad", name="quad", code=QUADRATIC, params=QUAD_SPACE, budget={"iterations": 5})
 
     def cancel_then_approve(cp: Checkpoint) -> dict[str, Any]:
-        request_cancel(store, cp.job_id)
+        Lifecycle(store).request_cancel(cp.job_id)
         return {"action": "approve", "by": "dave"}
 
     outcome = run_job(store, settings, task, Collaborators(runner=sandbox), strategy="search",  # type: ignore[arg-type]
@@ -136,10 +144,10 @@ def test_a_job_cancelled_while_it_waits_ends_cancelled_with_its_report(
     task = make_task(tmp_path / "quad", name="quad", code=QUADRATIC, params=QUAD_SPACE, budget={"iterations": 3})
     parts = Collaborators(runner=sandbox)  # type: ignore[arg-type]
     job_id, _ = create_research_job(store, settings, task, strategy="search", gates={"idea": "always"})
-    assert drive_job(store, settings, job_id, parts).status == "waiting"
+    assert run_job_here(store, settings, job_id, parts).status == "waiting"
 
-    request_cancel(store, job_id)
-    outcome = drive_job(store, settings, job_id, parts)
+    Lifecycle(store).request_cancel(job_id)
+    outcome = run_job_here(store, settings, job_id, parts)
     assert outcome.status == "cancelled" and get_job(store, job_id).status == "cancelled"
     (decision,) = list_decisions(store, job_id)
     assert (decision.action, decision.decided_by) == ("reject", "system:cancel")

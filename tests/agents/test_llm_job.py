@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.research import Collaborators, chat_model
+from services.collaborators import Collaborators, chat_model
 from services.settings import Settings
 from services.store import Store, get_job, list_experiments
 from tests.agents.conftest import QUALITY, make_task, run_job
@@ -21,6 +21,7 @@ BROKEN = json.dumps({"explanation": "add a bonus", "edits": [
 FIXED = json.dumps({"explanation": "define the bonus", "edits": [
     {"path": "experiment.py", "search": "0.5 + undefined_bonus", "replace": "0.5 + 0.25"}]})
 REVIEW = json.dumps({"summary": "the bonus lifted the score", "lesson": "quality() dominates the score"})
+CRITIQUE = json.dumps({"soundness": "a constant bonus", "confounds": [], "ablation": "remove the bonus", "flaw": ""})
 
 
 @pytest.fixture
@@ -41,30 +42,32 @@ def _parts(sandbox: object, settings: Settings) -> Collaborators:
 def test_idea_edit_failure_debug_fix_and_verified_finding(
     tmp_path: Path, llm: FakeLLM, llm_settings: Settings, store: Store, sandbox: object
 ) -> None:
-    task = make_task(tmp_path / "quality", name="quality", code=QUALITY, budget={"iterations": 1})
+    task = make_task(tmp_path / "quality", name="quality", code=QUALITY, budget={"iterations": 2},
+                     search={"debug_prob": 1.0})
     llm.add("ideate", IDEA)
     llm.add("implement", BROKEN)
     llm.add("debug", FIXED)
-    llm.add("review", REVIEW)
+    llm.add("review", REVIEW, REVIEW)
+    llm.add("critique", CRITIQUE)
     outcome = run_job(store, llm_settings, task, _parts(sandbox, llm_settings), strategy="llm")
 
     assert outcome.status == "succeeded", outcome.error
     rows = {r.id.removeprefix(outcome.job_id + "-"): r for r in list_experiments(store, outcome.job_id)}
-    assert rows["1-candidate-0"].status == "failed"
-    assert "NameError" in (rows["1-candidate-0"].result or {}).get("stderr_tail", "")
-    assert rows["1-debug-1"].status == "succeeded"
-    assert "+    return 0.5 + 0.25" in rows["1-debug-1"].diff
-    assert {"0-baseline-1", "0-baseline-2", "1-replicate-1", "1-replicate-2"} <= set(rows)
+    assert rows["r1s0-candidate-0"].status == "failed"  # round 1 drafts from the root, and fails
+    assert "NameError" in (rows["r1s0-candidate-0"].result or {}).get("stderr_tail", "")
+    assert rows["r2s0-debug-0"].status == "succeeded"  # round 2 repairs the failed node from its files
+    assert "+    return 0.5 + 0.25" in rows["r2s0-debug-0"].diff
+    assert {"root-baseline-1", "root-baseline-2", "r2s0-replicate-1", "r2s0-replicate-2"} <= set(rows)
 
     (debug_prompt,) = llm.prompts("debug")
     assert "NameError: name 'undefined_bonus' is not defined" in debug_prompt  # the traceback
     assert ">>" in debug_prompt and "return 0.5 + undefined_bonus" in debug_prompt  # the line it points at
 
     (finding,) = outcome.summary["findings"]
-    assert finding["accepted"] and finding["experiment_id"].endswith("-1-debug-1")
+    assert finding["accepted"] and finding["experiment_id"].endswith("-r2s0-debug-0")
     assert finding["mean_gain"] == pytest.approx(0.25)
     assert outcome.summary["best"]["metrics"]["score"] == pytest.approx(0.75)
-    assert llm.calls() == 4 and outcome.summary["llm_tokens"] > 0
+    assert llm.calls() == 6 and outcome.summary["llm_tokens"] > 0
 
 
 def test_a_reply_that_is_not_json_is_retried_then_the_job_fails_cleanly(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from agents.verify import RULE
+from services.collaborators import Collaborators
 from services.memory import LexicalEmbedder, open_memory
-from services.research import Collaborators
 from services.settings import Settings
 from services.store import Store, list_experiments
 from tests.agents.conftest import QUAD_SPACE, QUADRATIC, make_task, run_job

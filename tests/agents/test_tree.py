@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from services.research import Checkpoint, Collaborators, chat_model
+from services.collaborators import Collaborators, chat_model
+from services.outcomes import Checkpoint
 from services.settings import Settings
 from services.store import Store, list_experiments
 from tests.agents.conftest import make_task, run_job

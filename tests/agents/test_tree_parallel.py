@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from services.research import Collaborators
+from services.collaborators import Collaborators
 from services.settings import Settings
 from services.store import Store, list_experiments
 from tests.agents.conftest import QUAD_SPACE, make_task, run_job

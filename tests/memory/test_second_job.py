@@ -16,8 +16,9 @@ from agents.recall import recall_for_ideation
 from agents.search import STARTUP_TRIALS, propose
 from agents.task import load_task
 from sandbox.runner import DockerSandbox
+from services.collaborators import Collaborators, chat_model
 from services.memory import ChromaMemory, LexicalEmbedder, open_memory
-from services.research import Checkpoint, Collaborators, chat_model
+from services.outcomes import Checkpoint
 from services.settings import Settings
 from services.store import Store, list_experiments, open_store
 from tests.agents.conftest import QUAD_SPACE, QUADRATIC, QUALITY, make_task, run_job

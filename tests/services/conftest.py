@@ -53,6 +53,7 @@ def task_files(name: str = "quick", *, slow: float = 0.0, iterations: int = 1) -
         "params": {"x": {"low": -3.0, "high": 3.0}},
         "budget": {"iterations": iterations, "experiment_timeout_s": 60, "debug_attempts": 1},
         "sandbox": {"cpus": 1.0, "memory": "256m", "network": "none"},
+        "search": {"parallel": 1},  # one branch a round: one gate a round, as the service tests expect
     }
     files = {"task.yaml": yaml.safe_dump(spec), "experiment.py": textwrap.dedent(EXPERIMENT).lstrip()}
     if slow:

@@ -15,7 +15,9 @@ import httpx
 import pytest
 
 from agents.protocols import ExperimentRecord
-from services.store import SqlJournal, create_checkpoint, create_job
+from services.lifecycle import Lifecycle
+from services.outcomes import Checkpoint, Paused
+from services.store import SqlJournal, create_job
 from tests.services.conftest import LABLOOP, TOKENS, Server, free_port, task_files, upload
 
 
@@ -192,8 +194,8 @@ def test_artifacts_are_served_but_nothing_outside_the_outputs(server: Server, tm
 def test_a_checkpoint_is_decided_once_by_the_token_holder(server: Server) -> None:
     with server.store() as store:
         job_id = create_job(store, task_name="basic", task_dir="/nowhere", strategy="search", status="waiting").id
-        create_checkpoint(store, checkpoint_id=f"{job_id}-1-idea-0", job_id=job_id, kind="idea",
-                          payload={"title": "try x=1"}, flagged=["close to a rejected idea"])
+        Lifecycle(store).pause(Paused((Checkpoint(id=f"{job_id}-1-idea-0", job_id=job_id, kind="idea",
+                                                  payload={"title": "try x=1"}, flagged=["close to a rejected idea"]),)))
     cid = f"{job_id}-1-idea-0"
     client = server.client("bob")
     pending = client.get("/v1/checkpoints", params={"job_id": job_id}).json()
@@ -223,8 +225,8 @@ def test_a_checkpoint_is_decided_once_by_the_token_holder(server: Server) -> Non
 def test_the_cli_lists_and_decides_checkpoints_through_the_server(server: Server) -> None:
     with server.store() as store:
         job_id = create_job(store, task_name="basic", task_dir="/nowhere", strategy="search", status="waiting").id
-        create_checkpoint(store, checkpoint_id=f"{job_id}-2-code-0", job_id=job_id, kind="code",
-                          payload={"title": "use sockets"}, flagged=["imports socket"])
+        Lifecycle(store).pause(Paused((Checkpoint(id=f"{job_id}-2-code-0", job_id=job_id, kind="code",
+                                                  payload={"title": "use sockets"}, flagged=["imports socket"]),)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABLOOP_")}
     env.update(LABLOOP_API_URL=server.url, LABLOOP_API_TOKEN=TOKENS["bob"], LABLOOP_HOME=str(server.home / "cli"))
 

@@ -14,23 +14,27 @@ from typing import Any
 
 import pytest
 
-from services.runs import Finish, Pause, RunManager
+from services.lifecycle import Lifecycle
+from services.outcomes import Checkpoint, Finished, Paused
+from services.runs import RunManager
 from services.store import (
-    SqlJournal,
     Store,
-    create_checkpoint,
     create_job,
-    decide_checkpoint,
     events_after,
+    get_decision,
     get_job,
     list_checkpoints,
     open_store,
 )
-from services.store.models import DecisionRow, JobRow
+from services.store.models import JobRow
 
 
 class ScriptedDriver:
-    """Pauses each job once at a checkpoint (like the graph: the row first), then finishes."""
+    """Pauses each job once at a checkpoint, then finishes with the decision recorded for it.
+
+    ``write_row_first`` writes the checkpoint's row from the job's thread before the pause is
+    returned, so a test can decide it before the run manager has recorded the pause.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -40,35 +44,45 @@ class ScriptedDriver:
         self.most = 0
         self.lock = threading.Lock()
         self.on_pause: Any = None
-        self.paused: dict[str, Pause] = {}
+        self.paused: dict[str, Checkpoint] = {}
         self.reported: list[str] = []
 
-    def waiting_at(self, job: JobRow) -> Pause | None:
-        return self.paused.get(job.id)
+    def waiting_at(self, job: JobRow) -> Paused | None:
+        return Paused((self.paused[job.id],)) if job.id in self.paused else None
 
-    def report_cancelled(self, job: JobRow) -> None:
+    def report_cancelled(self, job: JobRow) -> dict[str, Any] | None:
         self.reported.append(job.id)
+        return None
 
-    def advance(self, job: JobRow, *, decision: DecisionRow | None, cancelled: threading.Event) -> Pause | Finish:
+    def drive(self, job: JobRow, *, stop: Any) -> Paused | Finished:
         with self.lock:
             self.running += 1
             self.most = max(self.most, self.running)
         try:
             self.gate.wait(10)
             if job.id not in self.paused:
-                pause = Pause(f"{job.id}-1-code-0", "code", {"diff": "+x"}, ["imports socket"])
-                create_checkpoint(self.store, checkpoint_id=pause.checkpoint_id, job_id=job.id, kind="code",
-                                  payload=dict(pause.payload), flagged=pause.flagged)
-                self.paused[job.id] = pause
+                checkpoint = Checkpoint(f"{job.id}-1-code-0", job.id, "code", {"diff": "+x"}, ["imports socket"])
+                self.paused[job.id] = checkpoint
                 if self.on_pause is not None:
-                    self.on_pause(pause)
-                return pause
-            assert decision is not None and decision.checkpoint_id == self.paused[job.id].checkpoint_id
+                    self.on_pause(checkpoint)
+                return Paused((checkpoint,))
+            decision = get_decision(self.store, self.paused[job.id].id)
+            assert decision is not None
             self.paused.pop(job.id)
-            return Finish("succeeded", summary={"decided": decision.action})
+            return Finished(job.id, "succeeded", summary={"decided": decision.action})
         finally:
             with self.lock:
                 self.running -= 1
+
+
+class _Unheard:
+    """A journal whose events nobody sees (they were announced by a process that is gone)."""
+
+    def record_experiment(self, record: object) -> None:
+        return None
+
+    def emit(self, job_id: str, kind: str, data: object) -> None:
+        return None
 
 
 @pytest.fixture
@@ -78,7 +92,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def _manager(store: Store, driver: ScriptedDriver, limit: int = 2) -> RunManager:
-    return RunManager(store=store, driver=driver, emit=SqlJournal(store).emit, limit=limit)
+    return RunManager(store=store, driver=driver, lifecycle=Lifecycle(store), limit=limit)
 
 
 def _job(store: Store, status: str = "queued") -> str:
@@ -123,9 +137,10 @@ def test_a_decision_that_beats_the_recording_of_its_pause_still_resumes_the_job(
         runs = _manager(store, driver)
         loop = asyncio.get_running_loop()
 
-        def decide_at_once(pause: Pause) -> None:  # in the job's thread, before the run manager saw the pause
+        def decide_at_once(checkpoint: Checkpoint) -> None:  # in the job's thread, before the manager saw the pause
+            Lifecycle(store).pause(Paused((checkpoint,)))  # as if another process had recorded it already
             asyncio.run_coroutine_threadsafe(
-                runs.decide(pause.checkpoint_id, action="approve", reason="", edit=None, by="bob"), loop
+                runs.decide(checkpoint.id, action="approve", reason="", edit=None, by="bob"), loop
             ).result(10)
 
         driver.on_pause = decide_at_once
@@ -144,11 +159,11 @@ def test_recovery_resumes_running_and_decided_jobs_and_leaves_pending_ones_waiti
     interrupted = _job(store, status="running")  # was mid-node when the process died
     pending = _job(store, status="waiting")
     decided = _job(store, status="waiting")  # decided, but the process died before resuming it
+    before = Lifecycle(store, journal=_Unheard())  # what the previous process recorded and announced
     for job_id in (pending, decided):
-        driver.paused[job_id] = Pause(f"{job_id}-1-code-0", "code", {}, [])
-        create_checkpoint(store, checkpoint_id=f"{job_id}-1-code-0", job_id=job_id, kind="code", payload={},
-                          flagged=[])
-    decide_checkpoint(store, f"{decided}-1-code-0", action="approve", by="alice")
+        driver.paused[job_id] = Checkpoint(f"{job_id}-1-code-0", job_id, "code", {}, [])
+        before.pause(Paused((driver.paused[job_id],)))
+    before.decide(f"{decided}-1-code-0", action="approve", by="alice")
 
     async def scenario() -> None:
         runs = _manager(store, driver)

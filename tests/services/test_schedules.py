@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from services.jobs import JobTemplate
+from services.lifecycle import Lifecycle
 from services.schedules import Scheduler, next_after
-from services.store import Store, get_job, list_jobs, open_store, set_job_status
+from services.settings import Settings
+from services.store import Store, get_job, list_jobs, open_store
 from services.store.schedules import create_schedule, get_schedule, list_firings, update_schedule
 from services.store.tasks import add_task_version
 from tests.services.conftest import ServerFactory, task_files, upload, wait_for
@@ -27,7 +29,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def _scheduler(store: Store, grace_s: float = 3600) -> Scheduler:
-    return Scheduler(store=store, submit=lambda _job: None, grace_s=grace_s, tick_s=60)
+    return Scheduler(store=store, settings=Settings(llm_base_url=None, llm_api_key=None), submit=lambda _job: None,
+                     grace_s=grace_s, tick_s=60)
 
 
 def _schedule(store: Store, due: datetime, **kw: object) -> str:
@@ -85,7 +88,9 @@ def test_overlap_skip_waits_for_the_previous_job(store: Store) -> None:
     assert len(scheduler.tick(due)) == 2
     assert len(scheduler.tick(due + timedelta(hours=1))) == 1  # only 'allow' fires: sid's job is queued
     assert [f.outcome for f in list_firings(store, sid)] == ["fired", "skipped"]
-    set_job_status(store, get_schedule(store, sid).last_job_id or "", "succeeded")
+    last = get_schedule(store, sid).last_job_id or ""
+    Lifecycle(store).move(last, "running")
+    Lifecycle(store).move(last, "succeeded")
     assert len(scheduler.tick(due + timedelta(hours=2))) == 2
     assert len(list_jobs(store)) == 5 and len(list_firings(store, allow)) == 3
 

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from services.api.sse import EventHub, job_events, watch_events
-from services.store import append_event, create_job, open_store, set_job_status
+from services.lifecycle import Lifecycle
+from services.store import append_event, create_job, open_store
 
 
 def test_a_committed_event_wakes_the_stream_long_before_the_poll(tmp_path: Path) -> None:
@@ -24,7 +25,8 @@ def test_a_committed_event_wakes_the_stream_long_before_the_poll(tmp_path: Path)
                     for kind in ("node", "experiment"):
                         time.sleep(0.3)
                         append_event(store, job_id, kind, {"at": time.monotonic()})
-                    set_job_status(store, job_id, "succeeded")
+                    Lifecycle(store).move(job_id, "running")
+                    Lifecycle(store).move(job_id, "succeeded")
                     append_event(store, job_id, "job.finished", {"at": time.monotonic()})
 
                 threading.Thread(target=writer, daemon=True).start()

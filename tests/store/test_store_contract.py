@@ -10,21 +10,25 @@ from agents.errors import InvalidInput
 from agents.protocols import ExperimentRecord
 from sandbox.result import ExperimentResult
 from services.errors import Conflict, NotFound
+from services.lifecycle import Lifecycle
+from services.outcomes import Checkpoint, Paused
 from services.store import (
     SqlJournal,
     Store,
-    create_checkpoint,
     create_job,
-    decide_checkpoint,
     events_after,
     get_checkpoint,
     get_job,
     list_checkpoints,
     list_experiments,
     list_jobs,
-    request_cancel,
-    set_job_status,
 )
+
+
+def _open(store: Store, checkpoint_id: str, job_id: str, kind: str, payload: dict[str, object],
+          flagged: list[str]) -> None:
+    """Record a checkpoint as a paused graph's run does (its job waits there)."""
+    Lifecycle(store).pause(Paused((Checkpoint(checkpoint_id, job_id, kind, payload, flagged),)))  # type: ignore[arg-type]
 
 
 def _job(store: Store, **kw: object) -> str:
@@ -34,16 +38,16 @@ def _job(store: Store, **kw: object) -> str:
 def test_jobs_move_through_statuses_and_stay_finished(store: Store) -> None:
     job_id = _job(store, budget={"iterations": 3})
     assert get_job(store, job_id).status == "queued"
-    set_job_status(store, job_id, "running")
+    Lifecycle(store).move(job_id, "running")
     running = get_job(store, job_id)
     assert running.started_at is not None and running.budget == {"iterations": 3}
-    set_job_status(store, job_id, "succeeded", summary={"best": 0.9})
+    Lifecycle(store).move(job_id, "succeeded", summary={"best": 0.9})
     done = get_job(store, job_id)
     assert done.finished_at is not None and done.summary == {"best": 0.9}
     with pytest.raises(Conflict):
-        set_job_status(store, job_id, "running")
+        Lifecycle(store).move(job_id, "running")
     with pytest.raises(Conflict):
-        request_cancel(store, job_id)
+        Lifecycle(store).request_cancel(job_id)
     assert [j.id for j in list_jobs(store, status="succeeded")] == [job_id]
     assert list_jobs(store, status="queued") == []
 
@@ -82,32 +86,32 @@ def test_journal_upserts_experiments_and_numbers_events(store: Store) -> None:
 
 def test_a_checkpoint_is_decided_once(store: Store) -> None:
     job_id = _job(store)
-    create_checkpoint(store, checkpoint_id="cp-1", job_id=job_id, kind="code", payload={"diff": "+x"}, flagged=["imports socket"])
-    create_checkpoint(store, checkpoint_id="cp-1", job_id=job_id, kind="code", payload={}, flagged=[])
+    _open(store, "cp-1", job_id, "code", {"diff": "+x"}, ["imports socket"])
+    _open(store, "cp-1", job_id, "code", {}, [])
     pending = list_checkpoints(store, status="pending")
     assert [(c.id, c.payload, c.flagged) for c in pending] == [("cp-1", {"diff": "+x"}, ["imports socket"])]
     with pytest.raises(InvalidInput, match="reason"):
-        decide_checkpoint(store, "cp-1", action="reject", reason=" ", by="alice")
+        Lifecycle(store).decide("cp-1", action="reject", reason=" ", by="alice")
     with pytest.raises(InvalidInput, match="action"):
-        decide_checkpoint(store, "cp-1", action="maybe", by="alice")
-    decision = decide_checkpoint(store, "cp-1", action="reject", reason="uses the network", by="alice")
+        Lifecycle(store).decide("cp-1", action="maybe", by="alice")
+    decision = Lifecycle(store).decide("cp-1", action="reject", reason="uses the network", by="alice")
     assert decision.decided_by == "alice" and decision.decided_at is not None
     with pytest.raises(Conflict):
-        decide_checkpoint(store, "cp-1", action="approve", by="bob")
+        Lifecycle(store).decide("cp-1", action="approve", by="bob")
     assert get_checkpoint(store, "cp-1").status == "decided"
     assert list_checkpoints(store, status="pending") == []
 
 
 def test_concurrent_decisions_let_exactly_one_win(store: Store) -> None:
     job_id = _job(store)
-    create_checkpoint(store, checkpoint_id="cp-race", job_id=job_id, kind="idea", payload={}, flagged=[])
+    _open(store, "cp-race", job_id, "idea", {}, [])
     outcomes: list[str] = []
     barrier = threading.Barrier(4)
 
     def decide(who: str) -> None:
         barrier.wait()
         try:
-            decide_checkpoint(store, "cp-race", action="approve", by=who)
+            Lifecycle(store).decide("cp-race", action="approve", by=who)
             outcomes.append("won")
         except Conflict:
             outcomes.append("conflict")
@@ -129,11 +133,11 @@ def test_migrating_twice_keeps_data(store: Store) -> None:
 def test_a_finished_job_closes_its_pending_checkpoints(store: Store) -> None:
     job_id = _job(store)
     other = _job(store)
-    create_checkpoint(store, checkpoint_id="cp-a", job_id=job_id, kind="idea", payload={}, flagged=[])
-    create_checkpoint(store, checkpoint_id="cp-b", job_id=other, kind="idea", payload={}, flagged=[])
-    set_job_status(store, job_id, "running")
-    set_job_status(store, job_id, "failed", error="the sandbox image is missing")
+    _open(store, "cp-a", job_id, "idea", {}, [])
+    _open(store, "cp-b", other, "idea", {}, [])
+    Lifecycle(store).move(job_id, "running")
+    Lifecycle(store).move(job_id, "failed", error="the sandbox image is missing")
     assert [c.id for c in list_checkpoints(store, status="pending")] == ["cp-b"]
     assert get_checkpoint(store, "cp-a").status == "cancelled"
     with pytest.raises(Conflict):
-        decide_checkpoint(store, "cp-a", action="approve", by="alice")
+        Lifecycle(store).decide("cp-a", action="approve", by="alice")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from services.api.deps import RuntimeDep, StoreDep, UserDep
 from services.api.schemas import CheckpointOut, DecisionCreate, DecisionOut
+from services.statuses import CheckpointStatus
 from services.store import get_checkpoint, get_decision, list_checkpoints
 from services.store.db import Store
 from services.store.models import CheckpointRow
@@ -28,7 +29,7 @@ def checkpoint_out(store: Store, row: CheckpointRow) -> CheckpointOut:
 @router.get("", response_model=list[CheckpointOut])
 def get_checkpoints(
     store: StoreDep,
-    status: Annotated[str | None, Query(pattern="^(pending|decided|cancelled)$")] = "pending",
+    status: Annotated[CheckpointStatus | None, Query()] = "pending",
     job_id: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[CheckpointOut]:

@@ -14,14 +14,15 @@ from services.api.errors import BadRequest
 from services.api.schemas import ExperimentOut, JobCreate, JobOut, JobProgressOut
 from services.api.sse import job_events
 from services.errors import NotFound
-from services.jobs import build_job, save_job
+from services.jobs import new_job
+from services.statuses import JobStatus
 from services.store import get_job, list_experiments, list_jobs
 from services.store.progress import jobs_progress, task_version
 from services.store.stats import read_job_row
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 JobId = Annotated[str, Path(min_length=1, max_length=40)]
-Status = Annotated[str | None, Query(pattern="^(queued|running|waiting|succeeded|failed|cancelled)$")]
+Status = Annotated[JobStatus | None, Query()]
 
 
 def job_out(row: Any) -> JobOut:
@@ -34,9 +35,8 @@ def job_out(row: Any) -> JobOut:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=JobOut)
 async def create_job(body: JobCreate, runtime: RuntimeDep, user: UserDep) -> JobOut:
     """Start a job on the newest version of an uploaded task (queued beyond the concurrency limit)."""
-    job = await asyncio.to_thread(build_job, runtime.store, template=body, created_by=user)
-    await asyncio.to_thread(save_job, runtime.store, job)
-    await asyncio.to_thread(runtime.journal.emit, job.id, "job.queued", {"task": job.task_name, "by": user})
+    job = await asyncio.to_thread(new_job, runtime.store, runtime.settings, body, created_by=user)
+    await asyncio.to_thread(runtime.lifecycle.create, job)
     runtime.runs.submit(job.id)
     return job_out(job)
 

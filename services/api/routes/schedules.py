@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
 
-from services.api.deps import StoreDep, UserDep
+from services.api.deps import RuntimeDep, StoreDep, UserDep
 from services.api.schemas import ScheduleCreate, ScheduleOut, SchedulePatch
-from services.jobs import build_job
+from services.jobs import new_job
 from services.schedules import check_cron, next_after
 from services.store.schedules import (
     create_schedule,
@@ -24,11 +24,12 @@ ScheduleId = Annotated[str, Path(min_length=1, max_length=40)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ScheduleOut)
-def add_schedule(body: ScheduleCreate, store: StoreDep, user: UserDep) -> ScheduleOut:
+def add_schedule(body: ScheduleCreate, runtime: RuntimeDep, user: UserDep) -> ScheduleOut:
     """Create a schedule; its next run time is computed in its time zone."""
+    store = runtime.store
     check_cron(body.cron)
     first = next_after(body.cron, body.timezone, datetime.now(UTC))
-    build_job(store, template=body.template, created_by=user)  # the task must exist and the budget fit
+    new_job(store, runtime.settings, body.template, created_by=user)  # the task must exist and the budget fit
     row = create_schedule(
         store, cron=body.cron, timezone=body.timezone, template=body.template.model_dump(mode="json"),
         next_run_at=first if body.enabled else None, name=body.name, enabled=body.enabled,
@@ -50,13 +51,14 @@ def read_schedule(schedule_id: ScheduleId, store: StoreDep) -> ScheduleOut:
 
 
 @router.patch("/{schedule_id}", response_model=ScheduleOut)
-def change_schedule(schedule_id: ScheduleId, body: SchedulePatch, store: StoreDep, user: UserDep) -> ScheduleOut:
+def change_schedule(schedule_id: ScheduleId, body: SchedulePatch, runtime: RuntimeDep, user: UserDep) -> ScheduleOut:
     """Change fields; a new cron, zone or enabling recomputes the next run time."""
+    store = runtime.store
     current = get_schedule(store, schedule_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, mode="json")
     changes = {k: v for k, v in changes.items() if v is not None}
     if body.template is not None:
-        build_job(store, template=body.template, created_by=user)
+        new_job(store, runtime.settings, body.template, created_by=user)
     cron, zone = changes.get("cron", current.cron), changes.get("timezone", current.timezone)
     check_cron(cron)
     enabled = changes.get("enabled", current.enabled)
