@@ -56,7 +56,7 @@ def meter_for(ctx: ResearchContext, used: int, cost_usd: float = 0.0) -> TokenMe
     """A token meter that continues from ``used`` tokens (the job's, as the step sees them)."""
     return TokenMeter(budget=ctx.task.budget.llm_tokens, used=used, cost_usd=cost_usd,
                       price_per_1k_tokens=ctx.price_per_1k_tokens,
-                      reply_allowance=int(getattr(ctx.model, "max_tokens", 512)))
+                      reply_allowance=ctx.model.max_tokens if ctx.model is not None else 512)
 
 
 class Spending(TypedDict):

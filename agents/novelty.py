@@ -16,7 +16,7 @@ from agents.protocols import Memory, MemoryRecord
 from agents.recall import params_json
 
 DEFAULT_NOVELTY_THRESHOLD = 0.4
-"""Used when the memory does not say (``memory.novelty_threshold``) and none is given."""
+"""A :class:`Novelty`'s threshold when none is given (a memory states its own: ``memory.novelty_threshold``)."""
 
 
 class Neighbour(NamedTuple):
@@ -77,7 +77,7 @@ def check_novelty(
 
     ``idea_text`` should be :func:`agents.recall.idea_text` of the idea (the text ideas are
     stored by). ``threshold`` is a cosine distance; None takes ``memory.novelty_threshold``
-    (each embedder knows its own scale), else :data:`DEFAULT_NOVELTY_THRESHOLD`. When
+    (each embedder knows its own scale). When
     ``params`` is given, a tried idea with *different* recorded params is not a repeat
     (same plan, new point of the search space); a rejected one still is.
     Returns :class:`Novelty` with ``novel``, ``neighbours`` (id, text, distance, fate),
@@ -89,7 +89,7 @@ def check_novelty(
     becomes ``rejected`` with the reason (``idea_record(fate="rejected", reason=...)``, as
     ``decide`` writes it).
     """
-    limit = threshold if threshold is not None else getattr(memory, "novelty_threshold", DEFAULT_NOVELTY_THRESHOLD)
+    limit = threshold if threshold is not None else memory.novelty_threshold
     found: dict[str, MemoryRecord] = {}
     for where in ({"task": task}, {"fate": "rejected"}):
         for record in memory.nearest("ideas", idea_text, k=k, where=where):

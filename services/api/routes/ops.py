@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from services.api.deps import RuntimeDep, current_user
+from services.api.runtime import Runtime
 from services.metrics import CONTENT_TYPE
 from services.store.stats import ping
 
@@ -21,7 +21,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _check(name: str, runtime: Any) -> str | None:
+def _check(name: str, runtime: Runtime) -> str | None:
     """None when ``name`` answers, else why not."""
     try:
         if name == "database":
@@ -31,7 +31,7 @@ def _check(name: str, runtime: Any) -> str | None:
                 return None  # jobs run on queue workers, each with its own engine
             if runtime.sandbox is None:
                 return "not connected at start-up; start Docker and restart the server"
-            runtime.sandbox.client.ping()
+            runtime.sandbox.ping()
         elif name == "memory":
             if runtime.memory is None:
                 return "not opened at start-up; check LABLOOP_CHROMA_URL and restart the server"

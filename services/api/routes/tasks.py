@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from services.api.deps import RuntimeDep, StoreDep
 from services.api.errors import BadRequest
 from services.api.schemas import TaskOut, TaskUpload
+from services.store.db import Store
 from services.store.models import TaskRow
 from services.store.tasks import get_task, list_tasks, task_versions
 from services.tasks import read_tarball, save_task, task_file_list
@@ -42,7 +43,7 @@ async def _read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def task_out(store: Any, row: TaskRow) -> TaskOut:
+def task_out(store: Store, row: TaskRow) -> TaskOut:
     """A task version with its file list and the versions that exist."""
     out = TaskOut.model_validate(row)
     out.files = task_file_list(row)
