@@ -7,9 +7,11 @@ instantly (it scores the quadratic task from the workspace's params.json, as the
 would), there is no LLM (strategy ``search``: Optuna TPE) and no memory, gates are ``never``.
 What is left is the loop itself: sampling, workspaces (copy + params + diff), result files,
 the app-database journal (SQLite; a node's start and end events, as the service emits them), the state, and — for the graph only — LangGraph with the
-SQLite checkpointer saving every step (``durability="sync"``). An iteration is ideate →
-implement → execute → review (→ verify × (2R + 1) when the candidate beats the best) → decide
-(gates are passed through only when a human is asked); timed from one ideate to the next.
+SQLite checkpointer saving every step (``durability="sync"``). An iteration is one round of
+the tree with ``search.parallel: 1``: select → a branch (ideate → implement → execute →
+review, a subgraph with its own checkpoints) → join (→ verify → critique when the candidate
+beats the incumbent) → decide (gates are passed through only when a human is asked); timed
+from one select to the next.
 
 Target (DESIGN.md): framework overhead per iteration <= 25 ms at the median.
 """
@@ -30,22 +32,22 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from langgraph.graph import END  # noqa: E402
 from langgraph.runtime import Runtime  # noqa: E402
 
 from agents import nodes  # noqa: E402
 from agents.context import ResearchContext  # noqa: E402
 from agents.graph import (  # noqa: E402
-    after_change,
+    after_critique,
     after_decide,
-    after_execute,
-    after_gate_code,
-    after_gate_idea,
+    after_gate,
     after_ideate,
-    after_review,
+    after_implement,
+    after_join,
     after_verify,
     build_graph,
 )
-from agents.state import initial_state  # noqa: E402
+from agents.state import initial_state, upsert_nodes  # noqa: E402
 from agents.task import load_task  # noqa: E402
 from sandbox.result import ExperimentResult, OutputSink, RunRequest  # noqa: E402
 from services.checkpointer import open_checkpointer  # noqa: E402
@@ -63,9 +65,11 @@ params:
   y: {low: -3.0, high: 3.0}
 budget: {iterations: %d, experiment_timeout_s: 60}
 replicates: 2
+search: {parallel: 1}
 """
 EXPERIMENT = "# scored by the benchmark's instant runner\n"
-LISTS = ("experiments", "ideas", "findings", "decisions", "rejections", "notes")
+LISTS = ("experiments", "findings", "decisions", "rejections", "notes")
+COUNTS = ("tokens", "cost_usd")
 
 
 class InstantRunner:
@@ -105,7 +109,7 @@ def run_graph(ctx: ResearchContext, settings: Settings) -> list[Sample]:
     marks: list[Sample] = []
 
     def progress(p: Progress) -> None:
-        if p.kind == "node_started" and p.node in ("ideate", "report"):
+        if p.kind == "node_started" and p.node in ("select", "report"):
             marks.append(_clock())
 
     with open_checkpointer(settings) as saver:
@@ -115,26 +119,53 @@ def run_graph(ctx: ResearchContext, settings: Settings) -> list[Sample]:
     return _per_iteration(marks)
 
 
+def _merge(state: dict[str, Any], update: Any) -> None:
+    for key, value in (update or {}).items():
+        if key == "nodes":
+            state[key] = upsert_nodes(state.get(key, []), value)
+        elif key in LISTS:
+            state[key] = operator.add(state.get(key, []), value)
+        elif key in COUNTS:
+            state[key] = state.get(key, 0) + value
+        elif key == "stop_reason":
+            state[key] = state.get(key) or value
+        else:
+            state[key] = value
+
+
 def run_plain(ctx: ResearchContext) -> list[Sample]:
     """The same nodes called as plain functions, routed by the graph's own routers, state merged by hand."""
     runtime: Runtime[ResearchContext] = Runtime(context=ctx)
     state: dict[str, Any] = dict(initial_state(ctx.job_id, time.time()))
-    routes: dict[str, Callable[[Any], str]] = {
-        "baseline": lambda _s: "ideate", "ideate": after_ideate, "gate_idea": after_gate_idea,
-        "implement": after_change, "debug": after_change, "gate_code": after_gate_code,
-        "execute": lambda s: after_execute(s, ctx.task.budget.debug_attempts), "review": after_review,
-        "verify": after_verify, "gate_finding": lambda _s: "decide", "decide": after_decide, "report": lambda _s: "",
+    job_routes: dict[str, Callable[[Any], str]] = {
+        "baseline": lambda _s: "select", "select": lambda _s: "branches", "join": after_join,
+        "verify": after_verify, "critique": after_critique, "gate_finding": lambda _s: "decide",
+        "decide": after_decide, "report": lambda _s: "",
+    }
+    branch_routes: dict[str, Callable[[Any], str]] = {
+        "ideate": after_ideate, "gate_idea": after_gate, "implement": after_implement, "gate_code": after_gate,
+        "execute": lambda _s: "review", "review": lambda _s: END, "abandon": lambda _s: END,
     }
     marks: list[Sample] = []
     node = "baseline"
     while node:
-        if node in ("ideate", "report"):
+        if node in ("select", "report"):
             marks.append(_clock())
+        if node == "branches":  # one branch a round here (parallel: 1), run step by step
+            for send in nodes.fan_out(state):  # type: ignore[arg-type]
+                branch: dict[str, Any] = dict(send.arg)
+                step = "ideate"
+                while step != END:
+                    _merge(branch, getattr(nodes, step)(branch, runtime))
+                    step = branch_routes[step](branch)
+                _merge(state, {k: branch[k] for k in ("nodes", "experiments", "tokens", "cost_usd", "decisions",
+                                                      "rejections", "notes", "stop_reason") if k in branch})
+            node = "join"
+            continue
         ctx.journal.emit(ctx.job_id, "node", {"node": node, "phase": "started", "iteration": state["iteration"]})
-        for key, value in getattr(nodes, node)(state, runtime).items():
-            state[key] = operator.add(state[key], value) if key in LISTS else value
+        _merge(state, getattr(nodes, node)(state, runtime))
         ctx.journal.emit(ctx.job_id, "node", {"node": node, "phase": "finished", "iteration": state["iteration"]})
-        node = routes[node](state)
+        node = job_routes[node](state)
     return _per_iteration(marks)
 
 
