@@ -7,24 +7,45 @@ watch the job go on; the API is asked afterwards what really happened.
 from __future__ import annotations
 
 import io
+import json
 import re
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.conftest import DOCS, screenshot, sign_in
-from tests.services.conftest import TOKENS, Server, job_status, task_files, upload, wait_for
+from tests.services.conftest import (
+    TOKENS,
+    Server,
+    free_port,
+    job_status,
+    server_env,
+    task_files,
+    upload,
+    wait_for,
+)
+from tests.utils.fake_llm import FakeLLM
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
+
+
+def one_branch_task(name: str = "quick", *, iterations: int = 1) -> dict[str, str]:
+    """The service tests' quick task, one branch per round, so a job waits at one gate at a time."""
+    files = task_files(name, iterations=iterations)
+    spec = yaml.safe_load(files["task.yaml"])
+    spec["search"] = {"parallel": 1}
+    return {**files, "task.yaml": yaml.safe_dump(spec)}
 
 
 @pytest.fixture(scope="module")
 def app_server(server: Server, sandbox_image: str) -> Server:
     """The module's server with the quick task uploaded (the sandbox image must be built)."""
-    upload(server.client(), task_files("quick", iterations=2))
+    upload(server.client(), one_branch_task("quick", iterations=2))
     return server
 
 
@@ -59,14 +80,19 @@ def test_sign_in_follow_a_job_to_its_code_checkpoint_read_the_diff_approve_and_w
     expect(page.locator("#feed")).to_contain_text("is waiting for a human")
     expect(page.locator("#experiments")).to_contain_text("baseline")
     screenshot(page, "app-job.png")
+    checkpoint_id = code.get_attribute("data-checkpoint")
     code.get_by_role("button", name="Approve").click()
     expect(code).to_contain_text("Decided: approve")
     # The job goes on: its candidate runs and the live feed and the table show it.
-    expect(page.locator("#feed")).to_contain_text(re.compile(rf"experiment {job_id}-1-candidate-0 succeeded"))
-    expect(page.locator(f"tr[data-experiment='{job_id}-1-candidate-0']")).to_contain_text("succeeded")
+    expect(page.locator("#feed")).to_contain_text(re.compile(rf"experiment {job_id}-\S+-candidate-0 succeeded"))
+    expect(page.locator("#experiments tbody tr", has_text="candidate").first).to_contain_text("succeeded")
     expect(page.get_by_role("heading", level=1)).to_contain_text("succeeded", timeout=120_000)
     expect(page.get_by_role("heading", name="Report", exact=True)).to_be_visible()
-    decision = app_server.client().get(f"/v1/checkpoints/{job_id}-1-code-0").json()["decision"]
+    tree = page.locator("section.tree")
+    expect(tree.get_by_role("heading", name=re.compile("Tree of solutions"))).to_be_visible()
+    expect(tree.locator("li[data-node]").first).to_contain_text("succeeded")
+    tree.screenshot(path=str(DOCS / "app-tree.png"))
+    decision = app_server.client().get(f"/v1/checkpoints/{checkpoint_id}").json()["decision"]
     assert decision["action"] == "approve" and decision["decided_by"] == "alice"
 
 
@@ -93,6 +119,46 @@ def test_a_rejected_idea_s_reason_is_shown_with_the_next_idea(app_server: Server
     app_server.client().post(f"/v1/jobs/{job_id}/cancel")
 
 
+FIRST_IDEA = json.dumps({"title": "Push x to the edge", "hypothesis": "the score may peak at the bound",
+                         "plan": "set x to 3", "params": {"x": 3.0}})
+SECOND_IDEA = json.dumps({"title": "Centre x near one", "hypothesis": "a quadratic peaks in its middle",
+                          "plan": "set x close to 1", "params": {"x": 1.1}})
+
+
+@pytest.fixture
+def llm_server(tmp_path: Path, sandbox_image: str) -> Iterator[tuple[Server, FakeLLM]]:
+    """A server whose llm strategy talks to a scripted OpenAI-compatible server (the one double)."""
+    with FakeLLM({"ideate": [FIRST_IDEA, SECOND_IDEA]}) as llm:
+        home, port = tmp_path / "llm-home", free_port()
+        running = Server(home, port, server_env(home, port, LABLOOP_LLM_BASE_URL=llm.base_url,
+                                                LABLOOP_LLM_MODEL="fake-model")).start()
+        try:
+            upload(running.client(), one_branch_task("quick", iterations=2))
+            yield running, llm
+        finally:
+            running.kill()
+
+
+def test_a_rejection_reason_reaches_the_next_idea_s_prompt_and_is_shown_with_it(
+    llm_server: tuple[Server, FakeLLM], context: BrowserContext
+) -> None:
+    server, llm = llm_server
+    reply = server.client().post("/v1/jobs", json={"task": "quick", "strategy": "llm", "gates": {"idea": "always"}})
+    job_id = reply.json()["id"]
+    page = context.new_page()
+    sign_in(page, server, where=f"#/jobs/{job_id}")
+    first = card(page, "idea")
+    expect(first).to_contain_text("Push x to the edge")
+    reason = "the bound is where the toy model is least reliable"
+    first.get_by_label("Reason (required to reject)").fill(reason)
+    first.get_by_role("button", name="Reject").click()
+    second = page.locator("article[data-checkpoint]", has_text="Centre x near one")
+    expect(second.locator("details", has_text="Earlier decisions")).to_contain_text(reason)
+    prompts = llm.prompts("ideate")
+    assert len(prompts) == 2 and reason not in prompts[0] and reason in prompts[1], prompts[-1]
+    server.client().post(f"/v1/jobs/{job_id}/cancel")
+
+
 def test_params_edited_at_an_idea_gate_are_what_runs(app_server: Server, context: BrowserContext) -> None:
     job_id = start_job(app_server, {"idea": "always"}, iterations=1)
     page = context.new_page()
@@ -103,11 +169,11 @@ def test_params_edited_at_an_idea_gate_are_what_runs(app_server: Server, context
     x.fill("0.75")
     idea.get_by_role("button", name="Send edit").click()
     expect(idea).to_contain_text("Decided: edit")
-    run = page.locator(f"tr[data-experiment='{job_id}-1-candidate-0']")
+    run = page.locator("#experiments tbody tr", has_text="candidate").first
     expect(run).to_contain_text('{"x":0.75}')
     expect(run).to_contain_text("succeeded")
-    ran = app_server.client().get(f"/v1/experiments/{job_id}-1-candidate-0").json()
-    assert ran["params"] == {"x": 0.75} and ran["status"] == "succeeded"
+    ran = app_server.client().get(f"/v1/experiments/{run.get_attribute('data-experiment')}").json()
+    assert ran["params"] == {"x": 0.75} and ran["status"] == "succeeded" and ran["job_id"] == job_id
 
 
 def test_deciding_in_a_second_tab_shows_already_decided_and_refreshes(app_server: Server, context: BrowserContext) -> None:
@@ -118,12 +184,13 @@ def test_deciding_in_a_second_tab_shows_already_decided_and_refreshes(app_server
     mine, theirs = (page.locator("article[data-checkpoint]", has_text=job_id) for page in (first, second))
     expect(mine.get_by_role("button", name="Approve")).to_be_visible()
     expect(theirs.get_by_role("button", name="Approve")).to_be_visible()
+    checkpoint_id = mine.get_attribute("data-checkpoint")
     mine.get_by_role("button", name="Approve").click()
     expect(mine).to_contain_text("Decided: approve")
     theirs.get_by_role("button", name="Approve").click()
     expect(theirs.get_by_role("alert")).to_contain_text("Already decided")
     expect(theirs).to_have_count(0)  # the list refreshed without it
-    decision = app_server.client().get(f"/v1/checkpoints/{job_id}-1-code-0").json()["decision"]
+    decision = app_server.client().get(f"/v1/checkpoints/{checkpoint_id}").json()["decision"]
     assert decision["decided_by"] == "alice"
     wait_for(lambda: job_status(app_server.client(), job_id) == "succeeded", what="the job to finish", server=app_server)
 
@@ -131,7 +198,7 @@ def test_deciding_in_a_second_tab_shows_already_decided_and_refreshes(app_server
 def test_upload_a_task_and_create_a_job_from_the_form(app_server: Server, context: BrowserContext, tmp_path: Path) -> None:
     tarball = tmp_path / "formtask.tar.gz"
     with tarfile.open(tarball, "w:gz") as tar:
-        for name, text in task_files("formtask", iterations=1).items():
+        for name, text in one_branch_task("formtask", iterations=1).items():
             data = text.encode()
             info = tarfile.TarInfo(f"formtask/{name}")
             info.size = len(data)

@@ -42,20 +42,36 @@ function experimentsTable(experiments, metric) {
     el("tbody", {}, rows));
 }
 
-// The tree, when the engine gives each experiment its node and parent; else nothing.
-function solutionTree(experiments, metric) {
-  const nodes = experiments.filter((e) => e.node_id || (e.result && e.result.node_id));
-  if (!nodes.length) return null;
-  const id = (e) => e.node_id || e.result.node_id, parent = (e) => e.parent_id ?? (e.result || {}).parent_id ?? null;
-  const byNode = new Map();
-  for (const e of nodes) if (!byNode.has(id(e))) byNode.set(id(e), { e, children: [] });
-  const roots = [];
-  for (const n of byNode.values()) (byNode.get(parent(n.e)) || { children: roots }).children.push(n);
-  const item = (n) => el("li", {}, el("details", { open: true },
-    el("summary", { textContent: `${id(n.e)} · ${n.e.operator || n.e.role} · ${n.e.idea_title || "baseline"} · ${n.e.status} · ${fmt(valueOf(n.e, metric))}` }),
-    n.e.diff ? diffBlock(n.e.diff, "diff of node " + id(n.e)) : null),
-  n.children.length ? el("ul", {}, n.children.map(item)) : null);
-  return el("section", { className: "tree", "aria-labelledby": "tree-title" }, el("h2", { id: "tree-title", textContent: "Tree of solutions" }),
+// The tree of solutions, from the job's "tree" events (node, parent, operator, status, value) and
+// "idea" events (a node's idea); each node's diff is its seed-0 experiment's. Nothing without them.
+function solutionTree(tree, ideas, experiments, jobId, metric, incumbent) {
+  if (!tree.size) return null;
+  const baseline = experiments.find((e) => e.role === "baseline" && e.seed === 0);
+  if (!tree.has("root") && baseline) {  // the root is the baseline; the engine reports only the nodes it grows
+    tree = new Map([["root", { node: "root", parent: null, operator: "baseline", status: baseline.status, value: valueOf(baseline, metric) }], ...tree]);
+  }
+  const runOf = (node) => experiments.find((e) => e.id.startsWith(`${jobId}-${node}-`) && e.seed === 0 && e.role !== "replicate");
+  const children = new Map();
+  for (const n of tree.values()) {
+    const parent = n.parent && tree.has(n.parent) ? n.parent : null;
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent).push(n);
+  }
+  const item = (n) => {
+    const run = runOf(n.node);
+    const best = incumbent && incumbent.startsWith(`${jobId}-${n.node}-`);
+    const label = `${n.node} · ${n.operator || "?"} · ${ideas.get(n.node) || (run && run.idea_title) || "baseline"} · ${n.status}`
+      + (n.value !== undefined && n.value !== null ? ` · ${metric} ${fmt(n.value)}` : "") + (best ? " · incumbent" : "");
+    const kids = children.get(n.node) || [];
+    return el("li", { "data-node": n.node }, el("details", { open: kids.length > 0 || best },
+      el("summary", { className: best ? "incumbent" : "", textContent: label }),
+      run && run.diff ? diffBlock(run.diff, "diff of node " + n.node) : el("p", { className: "meta", textContent: "no change from the root" })),
+    kids.length ? el("ul", {}, kids.map(item)) : null);
+  };
+  const roots = children.get(null) || [];
+  return el("section", { className: "tree", "aria-labelledby": "tree-title" },
+    el("h2", { id: "tree-title", textContent: `Tree of solutions (${tree.size} nodes)` }),
+    el("p", { className: "meta", textContent: "Each node: id · operator · idea · fate · metric on seed 0. Open a node for its diff from the root." }),
     el("ul", {}, roots.map(item)));
 }
 
@@ -89,6 +105,7 @@ export function jobPage(main, jobId) {
     slots.tree, slots.experiments, slots.findings, slots.report);
 
   let task = null;
+  const tree = new Map(), ideas = new Map();
   async function refresh() {
     timer = null;
     try {
@@ -140,12 +157,13 @@ export function jobPage(main, jobId) {
         el("dt", { textContent: "Budget" }), el("dd", { textContent: Object.entries(job.budget || {}).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${v}`).join(" · ") }),
         el("dt", { textContent: "Gates" }), el("dd", { textContent: Object.entries(job.gates || {}).map(([k, v]) => `${k}: ${v}`).join(" · ") }),
         el("dt", { textContent: "Created" }), el("dd", { textContent: `${when(job.created_at)} by ${job.created_by}` }),
+        (job.notes || []).length ? [el("dt", { textContent: "Notes" }), el("dd", { textContent: job.notes.join(" ") })] : null,
         job.error ? [el("dt", { textContent: "Error" }), el("dd", { className: "error", textContent: job.error })] : null),
       el("div", { className: "row" }, cancel), confirm);
     if (focused) for (const b of slots.head.querySelectorAll("button")) if (b.textContent === focused) b.focus();
     renderCheckpoints(pending, decided, spec);
     slots.plot.replaceChildren(metricPlot(experiments, metric, direction));
-    slots.tree.replaceChildren(solutionTree(experiments, metric) || "");
+    slots.tree.replaceChildren(solutionTree(tree, ideas, experiments, jobId, metric, incumbent) || "");
     slots.experiments.replaceChildren(el("h2", { id: "experiments-title", textContent: "Experiments" }), experimentsTable(experiments, metric));
   }
 
@@ -185,6 +203,9 @@ export function jobPage(main, jobId) {
     feed.append(el("li", { textContent: `#${event.id} ${new Date(event.at || Date.now()).toLocaleTimeString()} ${describeEvent(event)}` }));
     while (feed.childElementCount > FEED_LINES) feed.firstChild.remove();
     feed.scrollTop = feed.scrollHeight;
+    const d = event.data || {};
+    if (event.kind === "tree" && d.node) tree.set(d.node, { ...(tree.get(d.node) || {}), ...d });
+    if (event.kind === "idea" && d.node) ideas.set(d.node, d.title);
     if (event.kind !== "output") soon(event.kind === "job.finished" ? 300 : 800);
   }, (state) => { feedState.textContent = "(" + state + ")"; });
   return () => { closed = true; stop(); if (timer) clearTimeout(timer); };

@@ -31,7 +31,7 @@ export function jobsPage(main, query) {
   const body = el("tbody");
   const note = message();
   const count = el("span", { className: "meta", role: "status" });
-  const table = el("table", { "aria-label": "Jobs" },
+  const table = el("table", { id: "jobs-table", "aria-label": "Jobs" },
     el("thead", {}, el("tr", {}, ["Job", "Status", "Task", "Strategy", "Iteration / budget", "Experiments", "Best", "Pending",
       "Created by", "Created"].map((h) => el("th", { scope: "col", textContent: h, className: ["Experiments", "Best", "Pending"].includes(h) ? "num" : "" })))),
     body);
