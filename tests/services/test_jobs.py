@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import docker
 import httpx
 import pytest
 
-from tests.services.conftest import Server, job_status, task_files, upload, wait_for
+from services.jobs import NO_LLM_NOTICE
+from services.store import list_jobs, open_store
+from tests.services.conftest import (
+    LABLOOP,
+    Server,
+    free_port,
+    job_status,
+    server_env,
+    task_files,
+    upload,
+    wait_for,
+)
 
 pytestmark = pytest.mark.docker
 ONLY_CODE = {"idea": "never", "code": "always", "finding": "never"}
@@ -191,3 +204,40 @@ def test_an_edit_at_the_code_gate_is_what_runs(jobs_server: Server) -> None:
     assert _finished(server, job_id)["status"] == "succeeded"
     candidate = next(e for e in server.client().get(f"/v1/jobs/{job_id}/experiments").json() if e["role"] == "candidate")
     assert candidate["params"] == {"x": 1.0} and candidate["result"]["metrics"]["score"] == 0.0
+
+
+NEVER_ASK = {"idea": "never", "code": "never", "finding": "never"}
+
+
+def test_an_llm_job_without_an_endpoint_falls_back_to_search_as_the_cli_does_and_says_so(
+    jobs_server: Server, tmp_path: Path
+) -> None:
+    server = jobs_server
+    reply = server.client().post("/v1/jobs", json={"task": "quick", "strategy": "llm", "gates": NEVER_ASK})
+    assert reply.status_code == 201, reply.text
+    api_job = reply.json()
+    assert api_job["strategy"] == "search" and api_job["notes"] == [NO_LLM_NOTICE]
+    done = _finished(server, api_job["id"])
+    assert done["status"] == "succeeded", done["error"]
+    assert done["notes"] == [NO_LLM_NOTICE]
+    report = server.client().get(f"/v1/jobs/{api_job['id']}/report").text
+    assert f"note: {NO_LLM_NOTICE}" in report
+
+    # The same task run by `labloop run --strategy llm` on a machine with no endpoint either.
+    folder = tmp_path / "quick"
+    folder.mkdir()
+    for rel, text in task_files("quick").items():
+        (folder / rel).write_text(text)
+    home = tmp_path / "cli-home"
+    env = server_env(home, free_port())
+    cli = subprocess.run(
+        [*LABLOOP, "run", str(folder), "--strategy", "llm", "--auto-approve", "--no-memory", "--json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert json.loads(cli.stdout)["status"] == "succeeded"
+    assert NO_LLM_NOTICE in " ".join(cli.stderr.split())  # the notice, once, however the terminal wraps it
+    with open_store(f"sqlite:///{home / 'labloop.db'}") as store:
+        (cli_job,) = list_jobs(store)
+    assert (cli_job.strategy, cli_job.notes) == (api_job["strategy"], api_job["notes"])
+    assert cli_job.budget == api_job["budget"]  # the task's budget, validated the same way

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.jobs import JobTemplate
+from services.jobs import NO_LLM_NOTICE, JobTemplate
 from services.lifecycle import Lifecycle
 from services.schedules import Scheduler, next_after
 from services.settings import Settings
@@ -93,6 +93,15 @@ def test_overlap_skip_waits_for_the_previous_job(store: Store) -> None:
     Lifecycle(store).move(last, "succeeded")
     assert len(scheduler.tick(due + timedelta(hours=2))) == 2
     assert len(list_jobs(store)) == 5 and len(list_firings(store, allow)) == 3
+
+
+def test_a_schedule_for_an_llm_job_with_no_endpoint_fires_a_search_job_that_says_so(store: Store) -> None:
+    due = datetime(2026, 5, 1, 10, tzinfo=UTC)
+    template = JobTemplate(task="quick", strategy="llm").model_dump(mode="json")
+    create_schedule(store, cron="0 * * * *", timezone="UTC", template=template, next_run_at=due)
+    (job_id,) = _scheduler(store).tick(due)
+    job = get_job(store, job_id)
+    assert (job.strategy, job.notes, job.status) == ("search", [NO_LLM_NOTICE], "queued")
 
 
 def test_a_due_schedule_fires_once_on_the_server_even_across_a_restart(make_server: ServerFactory) -> None:
