@@ -1,9 +1,10 @@
-"""Sandbox overhead: one trivial experiment end to end, four ways, side by side.
+"""Sandbox overhead: one trivial experiment end to end, several ways, side by side.
 
-    .venv/bin/python benchmarks/sandbox.py [--runs 20] [--throughput-runs 16]
+    .venv/bin/python benchmarks/sandbox.py [--runs 20] [--throughput-runs 16] [--runtimes runc,runsc]
 
 (a) a bare local subprocess, (b) DockerSandbox with a warm pool, (c) DockerSandbox cold,
-(d) ``docker run --rm`` from the CLI (same mounts, no network). Each sample is the whole
+(d) ``docker run --rm`` from the CLI (same mounts, no network); (b) and (c) again under each
+other runtime the engine has (gVisor's runsc). Each sample is the whole
 round trip: workspace in, ``sh exp.sh`` run (it writes metrics.json), metrics read back. Prints median and
 p90 of each and the overhead over (a), then throughput with 1, 2 and 4 experiments at once.
 """
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -128,20 +130,14 @@ def throughput(sandbox: DockerSandbox, parallel: int, total: int) -> float:
     return total / elapsed
 
 
-def main() -> None:
-    """Run every measurement and print the tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--throughput-runs", type=int, default=16)
-    args = parser.parse_args()
-    settings = get_settings()
-    client = connect()
-    image = settings.sandbox_image
-    work = Path(tempfile.mkdtemp(prefix="labloop-bench-sandbox-"))
-    rows: dict[str, list[float]] = {}
+def runtime_rows(client: Any, image: str, work: Path, runtime: str, runs: int) -> dict[str, list[float]]:
+    """(b) and (c) under ``runtime``."""
+    chosen = None if runtime == "runc" else runtime
     with (
-        DockerSandbox(client, image=image, work_dir=work / "warm", pool_size=2, reap_interval_s=None) as warm,
-        DockerSandbox(client, image=image, work_dir=work / "cold", pool_size=0, reap_interval_s=None) as cold,
+        DockerSandbox(client, image=image, work_dir=work / "warm", pool_size=2, reap_interval_s=None,
+                      runtime=chosen) as warm,
+        DockerSandbox(client, image=image, work_dir=work / "cold", pool_size=0, reap_interval_s=None,
+                      runtime=chosen) as cold,
     ):
         warm.prewarm(LIMITS)
 
@@ -149,28 +145,51 @@ def main() -> None:
             warm.pool.wait_ready(image, LIMITS)
             time.sleep(0.2)  # let the refill's container start settle, as on an idle service
 
-        rows["(a) bare subprocess"] = measure("bare", args.runs, bare)
-        rows["(b) sandbox, warm pool"] = measure("warm", args.runs, through(warm), refilled)
-        rows["(c) sandbox, cold"] = measure("cold", args.runs, through(cold))
-        rows["(d) docker run --rm (CLI)"] = measure("cli", args.runs, docker_cli(image))
+        return {
+            f"(b) sandbox, warm pool, {runtime}": measure("warm", runs, through(warm), refilled),
+            f"(c) sandbox, cold, {runtime}": measure("cold", runs, through(cold)),
+        }
 
-        base = statistics.median(rows["(a) bare subprocess"])
-        print(f"\nOne trivial experiment end to end, {args.runs} runs each, {os.cpu_count()} CPUs\n")
-        print("| path | median ms | p90 ms | overhead over (a), median ms |")
-        print("|---|---:|---:|---:|")
-        for name, samples in rows.items():
-            median = statistics.median(samples)
-            print(f"| {name} | {median * 1000:.0f} | {p90(samples) * 1000:.0f} | {(median - base) * 1000:+.0f} |")
 
-        with DockerSandbox(client, image=image, work_dir=work / "tp", pool_size=4, reap_interval_s=None) as tp:
-            tp.prewarm(LIMITS)
+def main() -> None:
+    """Run every measurement and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--throughput-runs", type=int, default=16)
+    parser.add_argument("--runtimes", default="runc,runsc", help="runtimes to measure (b) and (c) under")
+    args = parser.parse_args()
+    settings = get_settings()
+    client = connect()
+    image = settings.sandbox_image
+    work = Path(tempfile.mkdtemp(prefix="labloop-bench-sandbox-"))
+    rows: dict[str, list[float]] = {"(a) bare subprocess": measure("bare", args.runs, bare)}
+    available = set(client.info().get("Runtimes") or {})
+    for runtime in args.runtimes.split(","):
+        if runtime not in available:
+            print(f"(runtime {runtime} is not registered with the engine: skipped)")
+            continue
+        rows.update(runtime_rows(client, image, work / runtime, runtime, args.runs))
+    rows["(d) docker run --rm (CLI)"] = measure("cli", args.runs, docker_cli(image))
+    base = statistics.median(rows["(a) bare subprocess"])
+    print(f"\nOne trivial experiment end to end, {args.runs} runs each, {os.cpu_count()} CPUs\n")
+    print("| path | median ms | p90 ms | overhead over (a), median ms | target |")
+    print("|---|---:|---:|---:|---|")
+    for name, samples in rows.items():
+        overhead = statistics.median(samples) - base
+        target = 0.060 if "warm" in name else 0.400 if "cold" in name else None
+        verdict = "" if target is None else f"≤ {target * 1000:.0f} ms: {'met' if overhead <= target else 'MISSED'}"
+        print(f"| {name} | {statistics.median(samples) * 1000:.0f} | {p90(samples) * 1000:.0f} "
+              f"| {overhead * 1000:+.0f} | {verdict} |")
+
+    with DockerSandbox(client, image=image, work_dir=work / "tp", pool_size=4, reap_interval_s=None) as tp:
+        tp.prewarm(LIMITS)
+        tp.pool.wait_ready(image, LIMITS)
+        print(f"\nThroughput, {args.throughput_runs} experiments, warm pool of 4 (runc)\n")
+        print("| at once | experiments/s |")
+        print("|---:|---:|")
+        for parallel in (1, 2, 4):
             tp.pool.wait_ready(image, LIMITS)
-            print(f"\nThroughput, {args.throughput_runs} experiments, warm pool of 4\n")
-            print("| at once | experiments/s |")
-            print("|---:|---:|")
-            for parallel in (1, 2, 4):
-                tp.pool.wait_ready(image, LIMITS)
-                print(f"| {parallel} | {throughput(tp, parallel, args.throughput_runs):.1f} |")
+            print(f"| {parallel} | {throughput(tp, parallel, args.throughput_runs):.1f} |")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -71,6 +71,8 @@ class EngineLimits:
     cpu: bool
     cgroup_version: str
     server_version: str
+    runtimes: tuple[str, ...] = ()
+    default_runtime: str = "runc"
 
     @property
     def missing(self) -> list[str]:
@@ -90,4 +92,6 @@ def engine_limits(client: docker.DockerClient) -> EngineLimits:
         cpu=bool(info.get("CpuCfsQuota")),
         cgroup_version=str(info.get("CgroupVersion", "?")),
         server_version=str(info.get("ServerVersion", "?")),
+        runtimes=tuple(sorted(info.get("Runtimes") or {})),
+        default_runtime=str(info.get("DefaultRuntime", "runc")),
     )

@@ -102,6 +102,11 @@ class DockerSandbox:
     def check(self, limits: Limits, image: str | None = None) -> None:
         """Raise PolicyViolation unless this server's policy allows ``limits`` and ``image``."""
         self.policy.check(limits)
+        if limits.network != "none" and self.runtime == "runsc":
+            raise PolicyViolation(
+                "experiments under gVisor (LABLOOP_SANDBOX_RUNTIME=runsc) run without network; "
+                "use network: none, or the default runtime"
+            )
         image = image or self.image
         if self.policy.image_allowed_by_name(image, self.image):
             return

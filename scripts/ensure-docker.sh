@@ -1,13 +1,41 @@
 #!/usr/bin/env bash
 # Make sure a Docker engine answers. On a machine that already has one, use it and install
 # nothing; otherwise (root only) install Debian's docker.io and start dockerd in the background.
+# As root it also makes gVisor's runsc available to the engine as the runtime "runsc"
+# (LABLOOP_SANDBOX_RUNTIME=runsc), with no network of its own and the host FIFO the sandbox's
+# launcher reads; LABLOOP_NO_RUNSC=1 skips that.
 set -euo pipefail
 
 engine_answers() { docker info >/dev/null 2>&1; }
+has_runsc() { docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; }
+
+# Register runsc in /etc/docker/daemon.json (keeping whatever else is there).
+configure_runsc() {
+  [ "$(id -u)" = 0 ] && [ "${LABLOOP_NO_RUNSC:-0}" != 1 ] || return 1
+  if ! command -v runsc >/dev/null 2>&1; then
+    echo "ensure-docker: installing Debian's runsc (gVisor) ..." >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc >/dev/null || return 1
+  fi
+  mkdir -p /etc/docker
+  python3 - "$(command -v runsc)" <<'PY'
+import json, os, sys
+path = "/etc/docker/daemon.json"
+config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
+config.setdefault("runtimes", {})["runsc"] = {
+    "path": sys.argv[1], "runtimeArgs": ["--network=none", "--host-fifo=open"]}
+json.dump(config, open(path, "w"), indent=2)
+PY
+}
 
 if engine_answers; then
+  if ! has_runsc && configure_runsc && [ -f /var/run/docker.pid ]; then
+    kill -HUP "$(cat /var/run/docker.pid)"  # dockerd reloads its runtimes on SIGHUP
+    for _ in $(seq 1 20); do has_runsc && break; sleep 0.25; done
+  fi
   exit 0
 fi
+configure_runsc || echo "ensure-docker: runsc (gVisor) not set up; experiments use the default runtime" >&2
 if [ "$(id -u)" != 0 ]; then
   echo "ensure-docker: no Docker engine answers and we are not root; start Docker and retry." >&2
   exit 1

@@ -53,6 +53,14 @@ def doctor() -> None:
     typer.echo(f"engine: ok (Docker {limits.server_version}, cgroup v{limits.cgroup_version})")
     flags = {"memory": limits.memory, "memory+swap": limits.swap, "pids": limits.pids, "cpu": limits.cpu}
     typer.echo("limits enforced: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in flags.items()))
+    settings = get_settings()
+    shown = [f"{name} (default)" if name == limits.default_runtime else name for name in limits.runtimes]
+    typer.echo("runtimes: " + (", ".join(shown) or "?") + f"; experiments use {settings.sandbox_runtime or limits.default_runtime}")
+    if settings.sandbox_runtime and settings.sandbox_runtime not in limits.runtimes:
+        problems.append(
+            f"LABLOOP_SANDBOX_RUNTIME={settings.sandbox_runtime} is not a runtime of this engine; "
+            "register it in /etc/docker/daemon.json (scripts/ensure-docker.sh does for runsc)"
+        )
     if limits.missing:
         problems.append(
             f"the engine cannot enforce {', '.join(limits.missing)}: enable the cgroup controllers "
