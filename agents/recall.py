@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agents.protocols import Memory, MemoryRecord
+from agents.state import GateKind
 
 Record = tuple[str, str, dict[str, Any]]
 Direction = Literal["maximize", "minimize"]
@@ -164,7 +165,7 @@ def feedback_record(
     task: str,
     iteration: int,
     checkpoint_id: str,
-    checkpoint_kind: Literal["idea", "code", "finding"],
+    checkpoint_kind: GateKind,
     action: Decision,
     subject: str,
     reason: str = "",

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import ValidationError
 
+from agents.task import TASK_NAME
 from services.api.deps import RuntimeDep, StoreDep
 from services.api.errors import BadRequest
 from services.api.schemas import TaskOut, TaskUpload
@@ -18,7 +19,7 @@ from services.store.tasks import get_task, list_tasks, task_versions
 from services.tasks import read_tarball, save_task, task_file_list
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
-TaskName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+TaskName = Annotated[str, Path(pattern=TASK_NAME)]
 TARBALL_TYPES = ("application/gzip", "application/x-gzip", "application/x-tar+gzip", "application/octet-stream")
 
 _UPLOAD_BODY: dict[str, Any] = {
