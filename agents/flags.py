@@ -1,7 +1,10 @@
 """What the ``auto`` gate policy escalates to a human, and why (one reason per flag).
 
-* code: imports of network or process modules, process-spawning calls, and writes to absolute
-  paths or through ``..`` (outside the workspace);
+* code: every changed file that can run. Python: imports of network or process modules,
+  process-spawning and signal-sending calls, writes to absolute paths or through ``..``
+  (outside the workspace). Anything else but data and prose (shell scripts, Makefiles, R, ...):
+  commands that reach the network, send signals or start background processes. An edit of ``task.yaml``
+  (it changes nothing of the job: metric, budget and sandbox are fixed when the job is made);
 * ideas: close to one a human rejected (same params, similar text, or a rejected neighbour
   from the novelty check);
 * findings: a claimed gain that is large relative to the baseline.
@@ -11,14 +14,32 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
 from typing import Any
 
 NETWORK_OR_PROCESS = frozenset({
     "socket", "subprocess", "requests", "urllib", "urllib3", "http", "httpx", "aiohttp", "ftplib",
     "smtplib", "telnetlib", "paramiko", "pty", "multiprocessing", "asyncio.subprocess", "ctypes",
 })
-_SPAWNING = frozenset({"system", "popen", "spawnl", "spawnv", "execv", "execl", "execve", "fork", "kill"})
+_SPAWNING = frozenset({
+    "system", "popen", "spawnl", "spawnlp", "spawnv", "spawnvp", "execv", "execvp", "execl", "execlp",
+    "execve", "fork", "forkpty", "posix_spawn", "posix_spawnp", "kill", "killpg", "setsid", "setpgid",
+})
+# In any other text file: a command or construct that reaches out, signals or runs detached.
+_SHELL_RISKS = [
+    (re.compile(r"\b(curl|wget|nc|ncat|netcat|ssh|scp|rsync|ftp|telnet)\b"), "reaches the network ({0})"),
+    (re.compile(r"/dev/(tcp|udp)/"), "opens a network socket (/dev/{0})"),
+    (re.compile(r"\b(kill|pkill|killall|trap)\b"), "sends or traps signals ({0})"),
+    (re.compile(r"\b(nohup|setsid|disown|crontab|screen|tmux)\b"), "starts a detached process ({0})"),
+    (re.compile(r"(?<![&|>])&\s*(?:$|[;#)])", re.MULTILINE), "starts a background process (&)"),
+]
+_DATA_OR_PROSE = frozenset({".md", ".txt", ".rst", ".csv", ".tsv", ".json", ".yaml", ".yml", ".toml"})
+TASK_FILE_FLAG = (
+    "edits task.yaml: this changes nothing of the job (its metric, budget and sandbox were fixed "
+    "when it was created); check why the change wants it"
+)
 LARGE_GAIN = 0.2  # a claimed gain above 20 % of the baseline's magnitude is escalated
 SIMILAR_TEXT = 0.85
 
@@ -27,15 +48,31 @@ def code_flags(files: Mapping[str, str]) -> list[str]:
     """Reasons to show this code to a human before it runs (empty when nothing is suspicious)."""
     reasons: list[str] = []
     for rel, text in sorted(files.items()):
-        if not rel.endswith(".py"):
-            continue
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue  # the run will fail and say so; not a safety question
-        for node in ast.walk(tree):
-            reasons.extend(f"{rel}:{getattr(node, 'lineno', '?')}: {r}" for r in _node_flags(node))
+        if PurePosixPath(rel).name == "task.yaml":
+            reasons.append(f"{rel}: {TASK_FILE_FLAG}")
+        elif rel.endswith(".py"):
+            reasons.extend(_python_flags(rel, text))
+        elif PurePosixPath(rel).suffix.lower() not in _DATA_OR_PROSE:
+            reasons.extend(_text_flags(rel, text))
     return sorted(set(reasons))
+
+
+def _python_flags(rel: str, text: str) -> list[str]:
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []  # the run will fail and say so; not a safety question
+    return [f"{rel}:{getattr(node, 'lineno', '?')}: {r}" for node in ast.walk(tree) for r in _node_flags(node)]
+
+
+def _text_flags(rel: str, text: str) -> list[str]:
+    reasons = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        code = line.split("#", 1)[0] if not line.startswith("#!") else ""
+        for pattern, what in _SHELL_RISKS:
+            if found := pattern.search(code):
+                reasons.append(f"{rel}:{number}: {what.format(found.group(1) if found.groups() else '')}")
+    return reasons
 
 
 def _node_flags(node: ast.AST) -> list[str]:
