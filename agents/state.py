@@ -234,6 +234,7 @@ class BranchState(TypedDict, total=False):
     """
 
     expansion: Expansion
+    iteration: int  # the round (read-only here; progress lines show it)
     tree: list[Node]  # the tree as select saw it (read-only here)
     incumbent: str
     baseline: Json

@@ -54,7 +54,7 @@ def select_for(ctx: ResearchContext, *, round_: int, nodes: list[Node], incumben
 def fan_out(state: ResearchState) -> list[Send]:
     """One branch per expansion, run in parallel (LangGraph ``Send``), each with the tree as select saw it."""
     return [Send("branch", BranchState(
-        expansion=e, tree=list(state.get("nodes", [])), incumbent=state.get("incumbent", ROOT),
+        expansion=e, iteration=e["round"], tree=list(state.get("nodes", [])), incumbent=state.get("incumbent", ROOT),
         baseline=state.get("baseline", {}), prior_rejections=list(state.get("rejections", [])),
         tokens_before=state.get("tokens", 0),
     )) for e in state["expansions"]]

@@ -9,6 +9,7 @@ import typer
 
 from services.cli import app
 from services.cli.client import api_call
+from services.errors import ServerUnreachable
 from services.settings import Settings, get_settings
 
 
@@ -49,8 +50,14 @@ def checkpoints(
 
 
 def _decide(checkpoint_id: str, action: str, reason: str, as_json: bool) -> None:
-    decision = api_call("POST", f"/v1/checkpoints/{checkpoint_id}/decision",
-                        body={"action": action, "reason": reason})
+    try:
+        decision = api_call("POST", f"/v1/checkpoints/{checkpoint_id}/decision",
+                            body={"action": action, "reason": reason})
+    except ServerUnreachable:  # no server: decide in this machine's database and go on with the job here
+        from services.cli.run_cmd import decide_here
+
+        decide_here(checkpoint_id, action, reason, as_json=as_json)
+        return
     if as_json:
         typer.echo(json.dumps(decision, indent=2))
     else:

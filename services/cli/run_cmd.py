@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,14 +28,20 @@ if TYPE_CHECKING:  # the graph, the store and their libraries load only for comm
     from services.outcomes import Checkpoint, Finished, Paused
 
 DEMO_TASK = Path(__file__).resolve().parents[2] / "tasks" / "digits"
+WAITING_EXIT = 3  # the job waits at a checkpoint nobody here could answer: decide it, and it goes on
 err = Console(stderr=True)
 
 
 class _Terminal:
-    """Progress lines and a bar over the iteration budget; asks at checkpoints unless auto-approving."""
+    """Progress lines and a bar over the iteration budget; asks at checkpoints unless auto-approving.
 
-    def __init__(self, *, auto_approve: bool) -> None:
+    With no terminal to ask on (stdin is not a tty: a pipe, /dev/null, cron), a checkpoint is
+    left pending and the job waits; the command then says how to decide it.
+    """
+
+    def __init__(self, *, auto_approve: bool, interactive: bool | None = None) -> None:
         self.auto_approve = auto_approve
+        self.interactive = sys.stdin.isatty() if interactive is None else interactive
         self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), console=err, transient=True)
         self.task_id = self.bar.add_task("iterations", total=None)
@@ -54,6 +61,8 @@ class _Terminal:
         """Approve (with --auto-approve) or ask on the terminal, the progress bar paused meanwhile."""
         if self.auto_approve:
             return {"action": "approve", "reason": "", "by": "cli:auto-approve"}
+        if not self.interactive:
+            return None
         self.bar.stop()
         try:
             return _ask(cp)
@@ -73,7 +82,9 @@ def _ask(cp: Checkpoint) -> Mapping[str, Any]:
         err.print(payload.get("diff") or "(no change)", markup=False, highlight=False)
     else:
         err.print(f"[bold]{payload.get('title')}[/]: {(payload.get('verdict') or {}).get('reason')}")
-    action = typer.prompt("approve / reject / edit", default="approve", err=True).strip().lower()
+    # A flagged checkpoint has no default answer: a human must type one.
+    action = typer.prompt("approve / reject / edit", default=None if cp.flagged else "approve", err=True)
+    action = action.strip().lower()
     if action.startswith("r"):
         return {"action": "reject", "reason": typer.prompt("reason", err=True), "by": "cli"}
     if action.startswith("e"):
@@ -149,6 +160,8 @@ def _job_options(settings: Settings, folder: Path, *, strategy: str | None, iter
 
 
 def _finish(outcome: Paused | Finished, *, as_json: bool) -> None:
+    if outcome.status == "waiting":
+        _waiting(outcome, as_json=as_json)
     if as_json:
         typer.echo(json.dumps(outcome.summary, indent=2, default=str))
     elif outcome.status != "failed":
@@ -159,6 +172,35 @@ def _finish(outcome: Paused | Finished, *, as_json: bool) -> None:
     if outcome.status == "failed":
         err.print(f"[red]job {outcome.job_id} failed:[/] {outcome.error}")
         raise typer.Exit(1)
+
+
+def _waiting(outcome: Paused, *, as_json: bool) -> None:
+    """Say how to decide each pending checkpoint, then exit with WAITING_EXIT."""
+    err.print(f"[bold]job {outcome.job_id} is waiting[/] at {len(outcome.checkpoints)} checkpoint(s) "
+              "(no terminal to ask on). Decide each, and the job goes on:")
+    for cp in outcome.checkpoints:
+        flagged = f" [red](flagged: {'; '.join(cp.flagged)})[/]" if cp.flagged else ""
+        err.print(f"  {cp.kind} checkpoint {cp.id}: {cp.payload.get('title', '')}{flagged}\n"
+                  f"    labloop approve {cp.id}    or    labloop reject {cp.id} --reason '...'")
+    err.print(f"or answer on a terminal: labloop resume {outcome.job_id}")
+    if as_json:
+        typer.echo(json.dumps({"job_id": outcome.job_id, "status": "waiting", "checkpoints": [
+            {"id": cp.id, "kind": cp.kind, "flagged": cp.flagged, "title": cp.payload.get("title", "")}
+            for cp in outcome.checkpoints]}, indent=2))
+    raise typer.Exit(WAITING_EXIT)
+
+
+def decide_here(checkpoint_id: str, action: str, reason: str, *, as_json: bool) -> None:
+    """Decide a checkpoint in this machine's database (no server runs) and go on with its job here."""
+    from services import store as db
+    from services.lifecycle import Lifecycle
+
+    settings = get_settings()
+    with db.open_store(settings.db_url) as store:
+        job_id = db.get_checkpoint(store, checkpoint_id).job_id
+        Lifecycle(store).decide(checkpoint_id, action=action, reason=reason, edit=None, by="cli")
+    err.print(f"{action}d {checkpoint_id}; job {job_id} goes on in this process")
+    _finish(_drive(settings, job_id, auto_approve=False, memory=True), as_json=as_json)
 
 
 AutoApprove = Annotated[bool, typer.Option("--auto-approve", help="Approve every checkpoint without asking.")]
