@@ -53,11 +53,18 @@ async function pendingCount() {
 }
 
 async function start() {
-  try {
-    await pendingCount();
-  } catch (err) {
-    if (err.status === 401) { askForToken(token.get() ? "That token was refused: " + err.message : ""); return; }
-    $("status").textContent = err.message;
+  // With a token in this tab, show the page at once (a refused token brings the sign-in form back);
+  // without one, ask the server first whether it needs one.
+  const probe = pendingCount();
+  if (!token.get()) {
+    try {
+      await probe;
+    } catch (err) {
+      if (err.status === 401) { askForToken(); return; }
+      $("status").textContent = err.message;
+    }
+  } else {
+    probe.catch((err) => { if (err.status === 401) askForToken("That token was refused: " + err.message); });
   }
   signedIn = true;
   $("sign-in").hidden = true;
