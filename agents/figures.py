@@ -63,7 +63,7 @@ def plot_tree(nodes: Sequence[Node], incumbent: str, path: Path) -> None:
         rows[node["round"]] = row + 1
         where[node["id"]] = (float(node["round"]), -float(row))
     height = max([*rows.values(), 1])
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * (len(rows) + 1)), max(2.5, 0.8 * height + 1)))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * (len(rows) + 1)), max(3.0, 1.1 * height + 1.5)))
     for node in nodes:
         if node["parent"] in where:
             (x0, y0), (x1, y1) = where[node["parent"]], where[node["id"]]
@@ -78,6 +78,8 @@ def plot_tree(nodes: Sequence[Node], incumbent: str, path: Path) -> None:
               bbox_to_anchor=(1.0, 1.0), fontsize=7, title="fate (black ring: incumbent)", title_fontsize=7)
     ax.set_xlabel("round")
     ax.set_yticks([])
+    ax.set_ylim(-height + 0.4, 0.6)
+    ax.set_xlim(-0.5, max(rows) + 0.5)
     ax.set_title("tree of solutions")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
