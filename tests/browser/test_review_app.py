@@ -203,8 +203,16 @@ def test_upload_a_task_and_create_a_job_from_the_form(app_server: Server, contex
             info = tarfile.TarInfo(f"formtask/{name}")
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+    folder = tmp_path / "foldertask"
+    folder.mkdir()
+    for name, text in one_branch_task("foldertask", iterations=1).items():
+        (folder / name).write_text(text)
     page = context.new_page()
     sign_in(page, app_server, where="#/new")
+    page.get_by_label("Task folder").set_input_files(str(folder))
+    page.get_by_role("button", name="Upload folder").click()
+    expect(page.get_by_text("Uploaded foldertask v1 (2 files)")).to_be_visible()
+    assert app_server.client().get("/v1/tasks/foldertask").json()["files"] == ["experiment.py", "task.yaml"]
     page.get_by_label("Task as a .tar.gz").set_input_files(str(tarball))
     page.get_by_role("button", name="Upload .tar.gz").click()
     expect(page.get_by_text("Uploaded formtask v1")).to_be_visible()
@@ -311,6 +319,41 @@ def test_keyboard_alone_decides_a_checkpoint_and_every_control_has_a_name(app_se
     page.goto(app_server.url + f"/#/jobs/{job_id}")
     expect(page.get_by_role("heading", name="Report", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Cancel job…")).to_be_hidden()
+
+
+def test_the_event_feed_resumes_after_the_server_restarts_without_gaps_or_repeats(
+    app_server: Server, context: BrowserContext
+) -> None:
+    job_id = start_job(app_server, {"code": "always"}, iterations=1)
+    page = context.new_page()
+    sign_in(page, app_server, where=f"#/jobs/{job_id}")
+    feed = page.locator("#feed")
+    expect(feed).to_contain_text("is waiting for a human")
+    expect(page.locator("#feed-state")).to_have_text("(connected)")
+    app_server.kill()  # SIGKILL: the stream breaks mid-connection
+    expect(page.locator("#feed-state")).to_contain_text("disconnected")
+    app_server.start()
+    expect(page.locator("#feed-state")).to_contain_text("reconnected after event", timeout=30_000)
+    checkpoint = page.locator("article[data-checkpoint]").first.get_attribute("data-checkpoint")
+    reply = app_server.client().post(f"/v1/checkpoints/{checkpoint}/decision", json={"action": "approve"})
+    assert reply.status_code == 200, reply.text
+    expect(feed).to_contain_text("job finished: succeeded", timeout=120_000)
+    ids = [int(m) for m in re.findall(r"^#(\d+) ", feed.inner_text(), flags=re.MULTILINE)]
+    stored = [e["id"] for e in events_of(app_server, job_id)]
+    assert ids == stored, (ids, stored)  # every event once, in order, across the reconnect
+
+
+def events_of(server: Server, job_id: str) -> list[dict[str, Any]]:
+    """The job's events as the API replays them from the start."""
+    events, data = [], ""
+    with server.client() as client, client.stream("GET", f"/v1/jobs/{job_id}/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                data = line[5:].strip()
+            elif not line and data:
+                events.append(json.loads(data))
+                data = ""
+    return events
 
 
 def seed_job_with_experiments(server: Server, count: int) -> str:
