@@ -1,7 +1,7 @@
 """``labloop worker``: takes research jobs from the queue and drives them with this machine's Docker.
 
     start: app database (migrated), queue tables, memory (LABLOOP_CHROMA_URL), the local sandbox
-    each queue job "look at job J":
+    each queue job "look at job J" (RunManager.resume_or_wait, as at an API's start-up):
         J finished, or cancelled ─────────────────────────────► nothing to do
         J waits at a checkpoint nobody decided yet ───────────► nothing to do (a decision re-queues J)
         otherwise ─► run J (with the recorded decision, if any) until its next checkpoint or its end
