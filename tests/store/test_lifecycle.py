@@ -22,7 +22,14 @@ from services.statuses import (
     JobStatus,
     job_move_is_legal,
 )
-from services.store import Store, create_job, events_after, get_checkpoint, get_job, list_checkpoints
+from services.store import (
+    Store,
+    create_job,
+    events_after,
+    get_checkpoint,
+    get_job,
+    list_checkpoints,
+)
 
 PAIRS = list(itertools.product(JOB_STATUSES, repeat=2))
 
