@@ -128,7 +128,7 @@ SECOND_IDEA = json.dumps({"title": "Centre x near one", "hypothesis": "a quadrat
 @pytest.fixture
 def llm_server(tmp_path: Path, sandbox_image: str) -> Iterator[tuple[Server, FakeLLM]]:
     """A server whose llm strategy talks to a scripted OpenAI-compatible server (the one double)."""
-    with FakeLLM({"ideate": [FIRST_IDEA, SECOND_IDEA]}) as llm:
+    with FakeLLM() as llm:
         home, port = tmp_path / "llm-home", free_port()
         running = Server(home, port, server_env(home, port, LABLOOP_LLM_BASE_URL=llm.base_url,
                                                 LABLOOP_LLM_MODEL="fake-model")).start()
@@ -143,6 +143,7 @@ def test_a_rejection_reason_reaches_the_next_idea_s_prompt_and_is_shown_with_it(
     llm_server: tuple[Server, FakeLLM], context: BrowserContext
 ) -> None:
     server, llm = llm_server
+    llm.add("ideate", FIRST_IDEA, SECOND_IDEA)
     reply = server.client().post("/v1/jobs", json={"task": "quick", "strategy": "llm", "gates": {"idea": "always"}})
     job_id = reply.json()["id"]
     page = context.new_page()
@@ -156,6 +157,36 @@ def test_a_rejection_reason_reaches_the_next_idea_s_prompt_and_is_shown_with_it(
     expect(second.locator("details", has_text="Earlier decisions")).to_contain_text(reason)
     prompts = llm.prompts("ideate")
     assert len(prompts) == 2 and reason not in prompts[0] and reason in prompts[1], prompts[-1]
+    server.client().post(f"/v1/jobs/{job_id}/cancel")
+
+
+def test_files_edited_as_a_diff_at_a_code_gate_are_what_runs(
+    llm_server: tuple[Server, FakeLLM], context: BrowserContext
+) -> None:
+    server, llm = llm_server
+    llm.add("ideate", json.dumps({"title": "Move the default x", "hypothesis": "x nearer 1 scores better",
+                                  "plan": "change the default in experiment.py", "params": {}}))
+    llm.add("implement", json.dumps({"explanation": "a better default", "edits": [
+        {"path": "experiment.py", "search": 'p = {"x": -2.0}', "replace": 'p = {"x": 0.5}'}]}))
+    reply = server.client().post("/v1/jobs", json={"task": "quick", "strategy": "llm", "gates": {"code": "always"},
+                                                   "budget": {"iterations": 1}})
+    job_id = reply.json()["id"]
+    page = context.new_page()
+    sign_in(page, server, where=f"#/jobs/{job_id}")
+    code = card(page, "code")
+    expect(code.get_by_label("code diff")).to_contain_text('+p = {"x": 0.5}')
+    code.get_by_role("button", name="Edit…").click()
+    diff = code.get_by_label(re.compile("^Files, as a diff"))
+    edited = diff.input_value().replace('+p = {"x": 0.5}', '+p = {"x": 1.0}')
+    assert edited != diff.input_value()
+    diff.fill(edited)
+    code.get_by_role("button", name="Send edit").click()
+    expect(code).to_contain_text("Decided: edit")
+    run = page.locator("#experiments tbody tr", has_text="candidate").first
+    expect(run).to_contain_text("succeeded")
+    ran = server.client().get(f"/v1/experiments/{run.get_attribute('data-experiment')}").json()
+    assert '+p = {"x": 1.0}' in ran["diff"] and "0.5" not in ran["diff"]
+    assert ran["result"]["metrics"]["score"] == 0.0  # -(1.0 - 1)^2 on seed 0: the edited file ran
     server.client().post(f"/v1/jobs/{job_id}/cancel")
 
 

@@ -21,7 +21,7 @@ function paramsForm(space, values, uid) {
         selected: JSON.stringify(c) === JSON.stringify(current) })));
     } else if (spec.low !== undefined) {
       input = el("input", { id, type: "number", step: spec.integer ? "1" : "any", min: spec.low, max: spec.high,
-        value: current ?? "", required: true });
+        value: current ?? "" });
     } else {
       input = el("input", { id, type: "text", value: current === undefined ? "" : JSON.stringify(current) });
     }
@@ -30,18 +30,21 @@ function paramsForm(space, values, uid) {
       : spec.low !== undefined ? `${spec.low} … ${spec.high}${spec.log ? ", log scale" : ""}${spec.integer ? ", integer" : ""}` : "JSON";
     return el("div", { className: "field" }, el("label", { htmlFor: id, textContent: `${name} (${range})` }), input);
   });
+  if (!fields.length) return { node: null, read: () => ({}) };
   const read = () => {
     const out = {};
     for (const [name, { input, spec }] of inputs) {
       if (Array.isArray(spec.choices)) out[name] = JSON.parse(input.value);
       else if (spec.low !== undefined) {
-        if (input.value === "" || !input.checkValidity()) throw new Error(`${name} must be a number from ${spec.low} to ${spec.high}`);
+        if (input.value === "") continue;  // left empty: the experiment's own default
+        if (!input.checkValidity()) throw new Error(`${name} must be a number from ${spec.low} to ${spec.high}`);
         out[name] = Number(input.value);
       } else if (input.value.trim()) out[name] = JSON.parse(input.value);
     }
     return out;
   };
-  return { node: el("fieldset", {}, el("legend", { textContent: "Params" }), el("div", { className: "grid" }, fields)), read };
+  return { node: el("fieldset", {}, el("legend", { textContent: "Params (empty: the experiment's default)" }),
+    el("div", { className: "grid" }, fields)), read };
 }
 
 function body(cp) {
@@ -99,13 +102,13 @@ export function checkpointCard(cp, { space = {}, context = [], onDone = () => {}
       };
       const title = text("title", p.title, 1), hypothesis = text("hypothesis", p.hypothesis), plan = text("plan", p.plan, 3);
       const params = paramsForm(space, p.params, uid);
-      editBox.append(params.node);
+      if (params.node) editBox.append(params.node);
       readEdit = () => ({ title: title.value, hypothesis: hypothesis.value, plan: plan.value, params: params.read() });
     } else if (cp.kind === "code") {
       const params = paramsForm(space, p.params, uid);
       const original = withoutParams(p.diff || "");
       const diff = el("textarea", { id: uid + "-edit-diff", rows: 14, value: original, spellcheck: false });
-      editBox.append(params.node, el("div", { className: "field" },
+      editBox.append(params.node || "", el("div", { className: "field" },
         el("label", { htmlFor: diff.id, textContent: "Files, as a diff from the task's files (edit the + lines)" }), diff));
       readEdit = () => ({ params: params.read(), files: filesFromEditedDiff(p.files || {}, p.diff || "", diff.value) });
     } else {
