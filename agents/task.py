@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agents.errors import InvalidTask
 from sandbox.policy import parse_size
 from sandbox.result import Limits
 
 TASK_FILE = "task.yaml"
+REQUIREMENTS_FILE = "requirements.txt"
 TASK_NAME = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 """What a task may be called: a slug (it names folders, URLs and queue locks)."""
 _NAME = re.compile(TASK_NAME)
@@ -85,13 +86,28 @@ class SandboxSpec(_Strict):
     pids: int = Field(256, ge=16, le=65_536)
     disk: str = Field("256m", pattern=r"^\d+[kmg]?$")  # workspace + outputs, enforced by the kernel
     files: int = Field(20_000, ge=100, le=10_000_000)  # files and folders on that disk
+    gpus: int | Literal["all"] = 0  # NVIDIA GPUs through the engine's device requests
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpus_not_negative(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("gpus must be a count (0 or more) or 'all'")
+        return value
 
     def limits(self, timeout_s: float) -> Limits:
         """The sandbox limits for one run of this task."""
         return Limits(
             cpus=self.cpus, memory=self.memory, network=self.network, pids=self.pids, timeout_s=timeout_s,
             disk_bytes=parse_size(self.disk), max_files=self.files,
+            gpus=-1 if self.gpus == "all" else self.gpus,
         )
+
+
+class EnvironmentSpec(_Strict):
+    """The Python packages a task's experiments need beyond the sandbox image."""
+
+    requirements: str = Field(REQUIREMENTS_FILE, min_length=1)  # a file beside task.yaml
 
 
 class Search(_Strict):
@@ -115,6 +131,20 @@ class Task(_Strict):
     sandbox: SandboxSpec = Field(default_factory=SandboxSpec)
     replicates: int = Field(3, ge=2, le=50)
     search: Search = Field(default_factory=Search)
+    environment: EnvironmentSpec | None = None
+
+    def requirements(self, task_dir: Path) -> str | None:
+        """The text of the task's requirements (``environment.requirements`` or a
+        ``requirements.txt`` beside task.yaml), or None when it needs only the sandbox image."""
+        name = self.environment.requirements if self.environment else REQUIREMENTS_FILE
+        path = (task_dir / name).resolve()
+        if not path.is_relative_to(task_dir.resolve()):
+            raise InvalidTask(f"environment.requirements {name!r} must be a file inside the task folder")
+        if not path.is_file():
+            if self.environment is not None:
+                raise InvalidTask(f"environment.requirements names {name!r}, which is not in {task_dir}")
+            return None
+        return path.read_text(encoding="utf-8")
 
     @model_validator(mode="after")
     def _name_is_a_slug(self) -> Task:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.types
 
 from sandbox.result import Limits
 from sandbox.slot import CTL_MOUNT, HELLO, OUTPUT_MOUNT, WORKSPACE_MOUNT, Slot
@@ -100,7 +101,7 @@ def pool_key(image: str, limits: Limits) -> str:
     """Containers are interchangeable when image and container-level limits are equal."""
     fields = (
         image, limits.cpus, limits.memory, limits.pids, limits.network, limits.tmpfs_size,
-        limits.disk_bytes, limits.max_files,
+        limits.disk_bytes, limits.max_files, limits.gpus,
     )
     return hashlib.sha256(repr(fields).encode()).hexdigest()[:12]
 
@@ -185,6 +186,7 @@ def create(
         init=True,
         network_mode=network,
         runtime=runtime,
+        device_requests=device_requests(limits.gpus),
         pids_limit=limits.pids,
         mem_limit=limits.memory,
         memswap_limit=limits.memory,
@@ -201,6 +203,13 @@ def create(
         host_config=host_config,
     )
     return str(created["Id"])
+
+
+def device_requests(gpus: int) -> list[docker.types.DeviceRequest] | None:
+    """The engine's request for ``gpus`` NVIDIA GPUs (-1: all of them), or None for none."""
+    if gpus == 0:
+        return None
+    return [docker.types.DeviceRequest(driver="nvidia", count=gpus, capabilities=[["gpu"]])]
 
 
 Frames = Iterator[tuple[bytes | None, bytes | None]]

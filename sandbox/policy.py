@@ -43,9 +43,10 @@ class SandboxPolicy:
     max_gpus: int = 0
     allow_network: bool = False
 
-    def violations(self, limits: Limits, gpus: int = 0) -> list[str]:
+    def violations(self, limits: Limits) -> list[str]:
         """Each way ``limits`` break this policy, naming the setting that would allow it."""
         found = []
+        gpus = limits.gpus
         if limits.network != "none" and not self.allow_network:
             found.append(
                 f"network '{limits.network}' is off on this server (LABLOOP_SANDBOX_ALLOW_NETWORK); "
@@ -59,16 +60,18 @@ class SandboxPolicy:
             ("timeout", limits.timeout_s, self.max_timeout_s, "LABLOOP_SANDBOX_MAX_TIMEOUT_S",
              f"{self.max_timeout_s:g} s"),
             ("disk", limits.disk_bytes, parse_size(self.max_disk), "LABLOOP_SANDBOX_MAX_DISK", self.max_disk),
-            ("gpus", gpus, self.max_gpus, "LABLOOP_SANDBOX_MAX_GPUS", str(self.max_gpus)),
+            ("gpus", float("inf") if gpus < 0 else gpus, self.max_gpus, "LABLOOP_SANDBOX_MAX_GPUS",
+             str(self.max_gpus)),
         ]
         for name, asked, ceiling, setting, shown in checks:
             if asked > ceiling:
-                found.append(f"{name} {asked:g} is over this server's ceiling of {shown} ({setting})")
+                amount = "all" if asked == float("inf") else f"{asked:g}"
+                found.append(f"{name} {amount} is over this server's ceiling of {shown} ({setting})")
         return found
 
-    def check(self, limits: Limits, gpus: int = 0) -> None:
+    def check(self, limits: Limits) -> None:
         """Raise PolicyViolation, naming every setting that refuses, unless ``limits`` fit."""
-        found = self.violations(limits, gpus)
+        found = self.violations(limits)
         if found:
             raise PolicyViolation("the task's sandbox asks for more than this server allows: " + "; ".join(found))
 

@@ -53,6 +53,8 @@ class Limits(BaseModel):
     """The run's disk (workspace and outputs together), enforced by the kernel where it can be."""
     max_files: int = Field(20_000, gt=0)
     """How many files and folders the run's disk (and /tmp) may hold."""
+    gpus: int = Field(0, ge=-1)
+    """GPUs through the NVIDIA runtime: 0 none, N that many, -1 all."""
     output_cap_bytes: int = Field(64 * 1024 * 1024, gt=0)
     stream_cap_bytes: int = Field(1024 * 1024, gt=0)
     tail_bytes: int = Field(8 * 1024, gt=0)

@@ -17,7 +17,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ import requests.exceptions
 
 from sandbox.container import end_marker, pool_key, run_spec
 from sandbox.engine import docker_errors, require_image
+from sandbox.environment import ensure_environment
 from sandbox.errors import PolicyViolation, SandboxError
 from sandbox.network import ensure_egress_network
 from sandbox.outputs import collect
@@ -71,12 +72,14 @@ class DockerSandbox:
         reap_interval_s: float | None = 60.0,
         policy: SandboxPolicy | None = None,
         runtime: str | None = None,
+        registry: str | None = None,
     ) -> None:
         require_image(client, image)
         self.client = client
         self.image = image
         self.policy = policy or SandboxPolicy()
         self.runtime = runtime
+        self.registry = registry
         self.slots_dir = Path(work_dir).resolve() / "slots"
         self.slots_dir.mkdir(parents=True, exist_ok=True)
         self.expiry_s = expiry_s
@@ -100,7 +103,13 @@ class DockerSandbox:
         self.pool.warm(image or self.image, limits or Limits())
 
     def check(self, limits: Limits, image: str | None = None) -> None:
-        """Raise PolicyViolation unless this server's policy allows ``limits`` and ``image``."""
+        """Raise PolicyViolation unless this engine and server's policy allow ``limits`` and ``image``."""
+        if limits.gpus and not self._gpu_runtime():
+            raise PolicyViolation(
+                f"the task asks for {'all' if limits.gpus < 0 else limits.gpus} GPU(s), but this Docker "
+                "engine has no NVIDIA runtime: install the NVIDIA Container Toolkit and run "
+                "`nvidia-ctk runtime configure --runtime=docker`, or remove sandbox.gpus"
+            )
         self.policy.check(limits)
         if limits.network != "none" and self.runtime == "runsc":
             raise PolicyViolation(
@@ -116,6 +125,15 @@ class DockerSandbox:
                 f"image {image!r} is neither the sandbox image {self.image!r} nor built from it; "
                 "build it FROM the sandbox image or list it in LABLOOP_SANDBOX_ALLOWED_IMAGES"
             )
+
+    def environment(self, requirements: str, log: Callable[[str], None]) -> str:
+        """The image of a task environment (the sandbox image plus ``requirements``), built once."""
+        return ensure_environment(self.client, requirements, base_image=self.image,
+                                  cache_dir=self.slots_dir.parent / "envs", log=log, registry=self.registry)
+
+    def _gpu_runtime(self) -> bool:
+        with docker_errors("docker info"):
+            return "nvidia" in (self.client.info().get("Runtimes") or {})
 
     def run(self, request: RunRequest, on_output: OutputSink | None = None) -> ExperimentResult:
         """Run ``request`` to completion (or timeout); user-code failure is data.

@@ -54,7 +54,8 @@ def open_sandbox(settings: Settings) -> Sandbox:
 
     return DockerSandbox(connect(), image=settings.sandbox_image, work_dir=settings.home / "sandbox",
                          pool_size=settings.sandbox_pool_size, expiry_s=settings.sandbox_expiry_s,
-                         policy=settings.sandbox_policy(), runtime=settings.sandbox_runtime)
+                         policy=settings.sandbox_policy(), runtime=settings.sandbox_runtime,
+                         registry=settings.sandbox_registry)
 
 
 @contextmanager

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     sandbox_image: str = "labloop-sandbox:latest"
     sandbox_pool_size: int = Field(2, ge=0, le=32)
     sandbox_expiry_s: int = Field(6 * 3600, ge=60)
+    sandbox_registry: str | None = Field(None, description="Registry (host[:port]/path) that task environments are pulled from and pushed to.")
     sandbox_runtime: str | None = Field(None, description="OCI runtime of experiments, e.g. runsc (gVisor); default the engine's.")
     sandbox_allowed_images: str = Field("", description="Images a task may name besides the sandbox image and images built FROM it (comma-separated).")
     sandbox_allow_network: bool = Field(False, description="Let tasks ask for network (an isolated bridge that reaches neither the host nor other containers).")

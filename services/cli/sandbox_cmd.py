@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -33,10 +34,38 @@ def _progress(stream: str, text: str) -> None:
 
 @sandbox_app.command("build")
 def build(
-    force: Annotated[bool, typer.Option("--force", help="Rebuild even when up to date.")] = False,
+    task_dir: Annotated[Path | None, typer.Argument(help="Also build this task's environment.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild the sandbox image even when up to date.")] = False,
 ) -> None:
-    """Build the sandbox image when it is missing or its recipe changed."""
-    build_image(connect(), get_settings().sandbox_image, force=force)
+    """Build the sandbox image when it is missing or its recipe changed (and a task's environment)."""
+    settings = get_settings()
+    client = connect()
+    build_image(client, settings.sandbox_image, force=force)
+    if task_dir is None:
+        return
+    task = load_task(task_dir)
+    requirements = task.requirements(task_dir)
+    if requirements is None:
+        typer.echo(f"environment: task {task.name} needs only the sandbox image {settings.sandbox_image}", err=True)
+        return
+    with _sandbox(client) as sandbox:
+        tag = sandbox.environment(requirements, log=_line)
+    typer.echo(f"environment: task {task.name} runs in {tag}", err=True)
+
+
+def _line(text: str) -> None:
+    sys.stderr.write(text.rstrip("\n") + "\n")
+    sys.stderr.flush()
+
+
+def _sandbox(client: Any) -> DockerSandbox:
+    """A cold sandbox with this server's image, policy, runtime and registry."""
+    settings = get_settings()
+    return DockerSandbox(
+        client, image=settings.sandbox_image, work_dir=settings.runs_dir / "sandbox", pool_size=0,
+        expiry_s=settings.sandbox_expiry_s, reap_interval_s=None, policy=settings.sandbox_policy(),
+        runtime=settings.sandbox_runtime, registry=settings.sandbox_registry,
+    )
 
 
 @sandbox_app.command("doctor")
@@ -152,16 +181,10 @@ def run(
         image=task.sandbox.image or settings.sandbox_image,
     )
     typer.echo(f"sandbox: running {task.name} with params {chosen or '{}'} and seed {seed} ...", err=True)
-    with DockerSandbox(
-        connect(),
-        image=settings.sandbox_image,
-        work_dir=settings.runs_dir / "sandbox",
-        pool_size=0,
-        expiry_s=settings.sandbox_expiry_s,
-        reap_interval_s=None,
-        policy=settings.sandbox_policy(),
-        runtime=settings.sandbox_runtime,
-    ) as sandbox:
+    requirements = task.requirements(task_dir)
+    with _sandbox(connect()) as sandbox:
+        if requirements is not None:
+            request = dataclasses.replace(request, image=sandbox.environment(requirements, log=_line))
         result = sandbox.run(request, on_output=_progress)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))

@@ -29,15 +29,16 @@ REPO = Path(__file__).resolve().parents[2]
 def test_every_ceiling_names_its_setting() -> None:
     policy = SandboxPolicy(max_cpus=2, max_memory="4g", max_pids=512, max_timeout_s=600, max_disk="1g")
     asked = Limits(cpus=8, memory="100000g", pids=4096, timeout_s=86_400, network="bridge",
-                   disk_bytes=2 * 1024**3)
+                   disk_bytes=2 * 1024**3, gpus=-1)
 
     with pytest.raises(PolicyViolation) as refused:
-        policy.check(asked, gpus=1)
+        policy.check(asked)
 
     message = str(refused.value)
     for setting in ("ALLOW_NETWORK", "MAX_CPUS", "MAX_MEMORY", "MAX_PIDS", "MAX_TIMEOUT_S", "MAX_DISK", "MAX_GPUS"):
         assert f"LABLOOP_SANDBOX_{setting}" in message
     assert "memory 1.07374e+14 is over this server's ceiling of 4g" in message
+    assert "gpus all is over this server's ceiling of 0" in message
     policy.check(Limits(cpus=2, memory="4g", pids=512, timeout_s=600, disk_bytes=1024**3))  # at the ceiling
 
 
