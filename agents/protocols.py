@@ -7,7 +7,7 @@ imports an implementation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -33,6 +33,11 @@ class Sandbox(ExperimentRunner, Protocol):
 
     def cancel(self, job_id: str) -> int:
         """Kill the running containers of ``job_id``; return how many."""
+        ...
+
+    def environment(self, requirements: str, log: Callable[[str], None]) -> str:
+        """The image tag of a task environment (the sandbox image plus ``requirements``),
+        built once and cached; raise EnvironmentBuildFailed naming the package that failed."""
         ...
 
     def close(self) -> None:

@@ -116,6 +116,7 @@ def ensure_environment(
     """The tag of the environment image for ``requirements``, built (once) if missing."""
     env = describe(client, requirements, base_image, cache_dir, registry)
     if image_labels(client, env.tag) is not None:
+        log(f"environment: {env.tag} (built before)")
         return env.tag
     cache_dir.mkdir(parents=True, exist_ok=True)
     with _locked(cache_dir / f"{env.key}.lock"):

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from langgraph.types import Command, Interrupt
 
 from agents.context import DEFAULT_GATES, ResearchContext
-from agents.errors import ConfigError, DockerUnavailable, LabloopError
+from agents.errors import ConfigError, DockerUnavailable, InvalidTask, LabloopError
 from agents.graph import build_graph
 from agents.protocols import Journal
 from agents.report import write_report
@@ -85,7 +85,7 @@ class ResearchDriver:
         if job.status in FINISHED:
             return Finished(job.id, job.status, dict(job.summary or {}), job.error)  # type: ignore[arg-type]
         try:
-            task = task_of(job)
+            task = self._with_environment(job, task_of(job), on_progress)
             ctx = self._context(job, task, lambda: stop() or bool(get_job(self.store, job.id).cancel_requested))
             with open_checkpointer(self.settings) as saver:
                 graph = build_graph(saver, debug_attempts=task.budget.debug_attempts)
@@ -145,6 +145,26 @@ class ResearchDriver:
         state["report_path"] = str(path)
         self.journal.emit(job.id, "report", {"path": str(path)})
         return job_summary(task, state, status="cancelled", experiments=len(list_experiments(self.store, job.id)))
+
+    def _with_environment(self, job: JobRow, task: Task, on_progress: OnProgress) -> Task:
+        """``task`` running in its environment's image, built (once, before the baseline) when it
+        has requirements; the build's progress goes to the job's events."""
+        requirements = task.requirements(Path(job.task_dir))
+        if requirements is None:
+            return task
+        if task.sandbox.image:
+            raise InvalidTask("a task gives either sandbox.image or requirements, not both: the "
+                              "environment is built FROM the server's sandbox image")
+        if self.parts.runner is None:
+            raise DockerUnavailable("the sandbox was not available when the server started; "
+                                    "start Docker and restart the server")
+
+        def log(line: str) -> None:
+            self.journal.emit(job.id, "environment", {"line": line})
+            on_progress(Progress(job.id, "notice", message=line))
+
+        image = self.parts.runner.environment(requirements, log=log)
+        return task.model_copy(update={"sandbox": task.sandbox.model_copy(update={"image": image})})
 
     def _context(self, job: JobRow, task: Task, should_stop: Callable[[], bool]) -> ResearchContext:
         if self.parts.runner is None:
