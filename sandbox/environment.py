@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
+import platform
 import re
 import subprocess
 import sys
@@ -70,6 +71,7 @@ class Environment:
     key: str
     tag: str
     requirements: str
+    python: str  # major.minor of the image's Python, which the wheels are fetched for
 
 
 def normalise(requirements: str) -> str:
@@ -101,7 +103,7 @@ def describe(client: docker.DockerClient, requirements: str, base_image: str, ca
     python = image_python(client, base_image, cache_dir)
     key = hashlib.sha256(f"{recipe}\0{python}\0{text}".encode()).hexdigest()[:16]
     repository = f"{registry.rstrip('/')}/{ENV_REPOSITORY}" if registry else ENV_REPOSITORY
-    return Environment(key=key, tag=f"{repository}:{key}", requirements=text)
+    return Environment(key=key, tag=f"{repository}:{key}", requirements=text, python=python)
 
 
 def ensure_environment(
@@ -125,11 +127,10 @@ def ensure_environment(
             return env.tag
         if registry and _pull(client, env.tag, log):
             return env.tag
-        python = image_python(client, base_image, cache_dir)
         log(f"environment: building {env.tag} for {len(env.requirements.splitlines())} requirement(s) ...")
         with tempfile.TemporaryDirectory(prefix="labloop-env-") as tmp:
             wheels = Path(tmp) / "wheels"
-            pip_wheel = fetch_wheels(env.requirements, wheels, python=python, log=log)
+            pip_wheel = fetch_wheels(env.requirements, wheels, python=env.python, log=log)
             _build(client, env, base_image, wheels, pip_wheel, log)
         if registry:
             _push(client, env.tag, log)
@@ -218,8 +219,6 @@ def _image_id(client: docker.DockerClient, image: str) -> str:
 
 
 def _machine() -> str:
-    import platform
-
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine())
 
 

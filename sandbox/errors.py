@@ -10,7 +10,9 @@ the edge.
     LabloopError                  (sandbox.errors)
     ├── InvalidInput              bad user input; the message names the field     (HTTP 400/422)
     │   ├── InvalidTask           task.yaml or the task folder is wrong           (agents.errors)
-    │   └── PolicyViolation       a task asks for more than the server's sandbox policy allows
+    │   ├── PolicyViolation       a task asks for more than the server's sandbox policy allows
+    │   └── EnvironmentBuildFailed  a task's packages could not be fetched or installed
+    │                                                                   (sandbox.environment)
     ├── ConfigError               settings are missing or unsafe
     ├── SandboxError              the sandbox could not run an experiment at all
     │   ├── DockerUnavailable     no Docker engine answers
