@@ -71,6 +71,8 @@ def _conclude(ctx: ResearchContext, state: ResearchState) -> ResearchState:
                 node["fate"] = "not_verified"
         concluded.append(node)
         _remember(ctx, state, node)
+        ctx.journal.emit(ctx.job_id, "tree", {"node": node["id"], "parent": node["parent"], "operator": node["operator"],
+                                              "status": node["status"], "fate": node["fate"], "value": node["value"]})
     for made in state.get("decisions", []):
         if made["iteration"] == round_:
             subject = nodes.get(made["node"])
