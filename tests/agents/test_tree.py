@@ -143,3 +143,26 @@ def test_a_finding_is_verified_against_the_incumbent_and_a_critique_that_names_a
     report = Path(outcome.summary["report"]).read_text()
     assert "against the incumbent `r1s0`" in report and "overall gain over the baseline: 0.09" in report
     assert flaw in report and "(**flagged**)" in report
+
+
+def test_a_new_incumbent_with_two_parts_is_ablated_and_the_ablation_is_reported(
+    tmp_path: Path, llm: FakeLLM, llm_settings: Settings, store: Store, sandbox: object
+) -> None:
+    task = make_task(tmp_path / "parts", name="parts", code=COMBO, budget={"iterations": 2},
+                     search={"debug_prob": 0.0})
+    change = json.loads(_edit("BONUS = 0.0", "BONUS = 0.25"))
+    change["params"] = {"note": 1}  # a second part: params.json beside the code change
+    llm.add("ideate", _idea("Add a bonus and a note"))
+    llm.add("implement", json.dumps(change))
+    llm.add("review", _review("the bonus helps"), _review("without the code change the gain is gone"))
+    llm.add("critique", _critique())
+    outcome = run_job(store, llm_settings, task, _parts(sandbox, llm_settings), strategy="llm")
+
+    assert outcome.status == "succeeded", outcome.error
+    assert llm.calls("ideate") == llm.calls("implement") == 1  # the ablation asks no model for an idea or code
+    rows = {r.id.removeprefix(outcome.job_id + "-"): r for r in list_experiments(store, outcome.job_id)}
+    ablation = rows["r2s0-candidate-0"]
+    assert ablation.params == {"note": 1} and "BONUS = 0.25" not in ablation.diff  # the code part reverted
+    assert (ablation.result or {})["metrics"]["score"] == pytest.approx(0.5)
+    report = Path(outcome.summary["report"]).read_text()
+    assert "## Ablations" in report and "| r2s0 | r1s0 | revert experiment.py | 0.5 | -0.25 |" in report
