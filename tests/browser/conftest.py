@@ -20,6 +20,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DOCS = ROOT / "docs"
 pytestmark = pytest.mark.browser
+expect.set_options(timeout=30_000)  # a job's next step takes a few sandbox runs on a busy machine
 
 
 @pytest.fixture(scope="session")

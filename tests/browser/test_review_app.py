@@ -207,6 +207,28 @@ def test_params_edited_at_an_idea_gate_are_what_runs(app_server: Server, context
     assert ran["params"] == {"x": 0.75} and ran["status"] == "succeeded" and ran["job_id"] == job_id
 
 
+def test_a_finding_shows_its_paired_evidence_and_once_approved_is_listed_with_the_job(
+    app_server: Server, context: BrowserContext
+) -> None:
+    job_id = start_job(app_server, {"idea": "always", "finding": "always"}, iterations=1)
+    page = context.new_page()
+    sign_in(page, app_server, where=f"#/jobs/{job_id}")
+    idea = card(page, "idea")
+    idea.get_by_role("button", name="Edit…").click()
+    idea.get_by_label(re.compile(r"^x \(")).fill("0.9")  # far better than the baseline's x = -2
+    idea.get_by_role("button", name="Send edit").click()
+    finding = card(page, "finding")
+    expect(finding).to_contain_text("verified: mean paired gain")
+    evidence = finding.get_by_role("table", name="Paired runs against the incumbent (same seeds)")
+    expect(evidence.get_by_role("row")).to_have_count(3)  # a header and one row per replicate seed
+    expect(finding.get_by_label("code diff")).to_contain_text('"x": 0.9')
+    finding.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("succeeded", timeout=120_000)
+    found = page.locator("section[aria-labelledby='findings-title']")
+    expect(found.get_by_role("heading", level=3).first).to_have_text(re.compile("— accepted$"))
+    expect(found.get_by_role("table", name="Paired runs against the incumbent (same seeds)").first).to_be_visible()
+
+
 def test_deciding_in_a_second_tab_shows_already_decided_and_refreshes(app_server: Server, context: BrowserContext) -> None:
     job_id = start_job(app_server, {"code": "always"}, iterations=1)
     first, second = context.new_page(), context.new_page()
@@ -361,6 +383,7 @@ def test_the_event_feed_resumes_after_the_server_restarts_without_gaps_or_repeat
     feed = page.locator("#feed")
     expect(feed).to_contain_text("is waiting for a human")
     expect(page.locator("#feed-state")).to_have_text("(connected)")
+    page.wait_for_timeout(200)  # the server goes down whatever the page is doing
     app_server.kill()  # SIGKILL: the stream breaks mid-connection
     expect(page.locator("#feed-state")).to_contain_text("disconnected")
     app_server.start()

@@ -59,19 +59,36 @@ function body(cp) {
       el("h4", { textContent: "Diff" }), diffBlock(p.diff)];
   }
   if (cp.kind === "finding") {
-    const verdict = p.verdict || {};
-    const pairs = p.pairs || {};
-    return [fact("Verdict", verdict.reason || verdict), evidence(pairs), fact("Critique", p.critique), fact("Params", p.params),
+    return [fact("Verdict", verdictLine(p.verdict)), evidence(p.pairs, "Paired runs against the incumbent (same seeds)"),
+      evidence(p.baseline_pairs, "Paired runs against the baseline"), critiqueBlock(p.critique), fact("Params", p.params),
       el("h4", { textContent: "Diff" }), diffBlock(p.diff)];
   }
   return [fact("Payload", p)];
 }
 
-export function evidence(pairs) {
+export function verdictLine(v) {
+  if (!v || typeof v !== "object") return v;
+  const head = v.mean_gain === undefined ? "" : `${v.verified ? "verified" : "not verified"}: mean paired gain ${fmt(v.mean_gain)} ± ${fmt(v.stderr)} over ${v.n} seeds`
+    + (v.against ? ` against ${v.against}` : "") + (v.baseline_gain !== undefined && v.baseline_gain !== null ? `, ${fmt(v.baseline_gain)} over the baseline` : "");
+  return [head, v.reason].filter(Boolean).join(" — ");
+}
+
+// A reviewer's critique of a finding: soundness, confounds, a suggested ablation, and a flaw if it names one.
+export function critiqueBlock(c) {
+  if (!c) return null;
+  if (typeof c !== "object") return fact("Critique", c);
+  return el("section", { className: "critique", "aria-label": "Critique" }, el("h4", { textContent: "Critique" }),
+    c.flaw ? el("p", { className: "error", textContent: "Flaw named: " + c.flaw }) : null,
+    fact("Soundness", c.soundness),
+    (c.confounds || []).length ? el("div", {}, el("strong", { textContent: "Possible confounds:" }), el("ul", {}, c.confounds.map((x) => el("li", { textContent: x })))) : null,
+    fact("Suggested ablation", c.ablation));
+}
+
+export function evidence(pairs, caption = "Paired evidence (same seeds)") {
   const rows = Array.isArray(pairs) ? pairs : Object.entries(pairs || {}).map(([seed, v]) => ({ seed, ...(typeof v === "object" ? v : { value: v }) }));
   if (!rows.length) return null;
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  return el("table", {}, el("caption", { textContent: "Paired evidence (same seeds)" }),
+  return el("table", {}, el("caption", { textContent: caption }),
     el("thead", {}, el("tr", {}, keys.map((k) => el("th", { scope: "col", textContent: k })))),
     el("tbody", {}, rows.map((r) => el("tr", {}, keys.map((k) => el("td", { className: "num", textContent: fmt(r[k]) }))))));
 }

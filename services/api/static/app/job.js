@@ -4,7 +4,7 @@
 "use strict";
 import { api, follow } from "./api.js";
 import { el, fact, fmt, when, statusBadge, diffBlock, message } from "./dom.js";
-import { checkpointCard, evidence } from "./checkpoint.js";
+import { checkpointCard, evidence, verdictLine, critiqueBlock } from "./checkpoint.js";
 import { metricPlot, valueOf, better } from "./plot.js";
 import { renderMarkdown } from "./markdown.js";
 
@@ -78,13 +78,16 @@ function solutionTree(tree, ideas, experiments, jobId, metric, incumbent) {
 function findingsSection(job, findingCheckpoints, memory) {
   const found = (job.summary && job.summary.findings) || [];
   const items = found.map((f) => el("article", { className: "card" },
-    el("h3", { textContent: `${f.title} — ${f.accepted === false ? "not accepted" : "accepted"}` }),
-    el("p", { textContent: `${fmt(f.value)} (mean paired gain ${fmt(f.mean_gain)} ± ${fmt(f.stderr)}, n = ${f.n})` }),
-    fact("Rule", f.rule), fact("Summary", f.summary), fact("Params", f.params)));
+    el("h3", { textContent: `${f.title} — ${f.accepted === false ? "not accepted" : "accepted"}${f.decided_by ? " by " + f.decided_by : ""}` }),
+    el("p", { textContent: `${fmt(f.value)} (mean paired gain ${fmt(f.mean_gain)} ± ${fmt(f.stderr)}, n = ${f.n}${f.against ? ", against " + f.against : ""})` }),
+    fact("Rule", f.rule), fact("Summary", f.summary), fact("Params", f.params),
+    evidence(f.pairs, "Paired runs against the incumbent"), evidence(f.baseline_pairs, "Paired runs against the baseline"),
+    critiqueBlock(f.critique), f.diff ? diffBlock(f.diff, "diff of finding " + f.title) : null));
   for (const cp of findingCheckpoints) {
     const p = cp.payload || {};
     items.push(el("article", { className: "card" }, el("h3", { textContent: `Finding checkpoint: ${p.title || cp.id} (${cp.status})` }),
-      fact("Verdict", (p.verdict || {}).reason), evidence(p.pairs), fact("Critique", p.critique), diffBlock(p.diff)));
+      fact("Verdict", verdictLine(p.verdict)), evidence(p.pairs, "Paired runs against the incumbent (same seeds)"),
+      critiqueBlock(p.critique), diffBlock(p.diff)));
   }
   for (const m of memory) items.push(el("article", { className: "card" }, el("h3", { textContent: "Memory: " + (m.metadata.title || m.id) }),
     el("p", { textContent: m.text }), fact("Critique", m.metadata.critique)));
@@ -125,7 +128,11 @@ export function jobPage(main, jobId) {
         requestAnimationFrame(() => requestAnimationFrame(() => performance.mark("labloop:job-painted")));
         extras(job, decided);
       } else if (FINISHED.includes(job.status)) extras(job, decided);
-    } catch (err) { note.textContent = err.message; }
+      note.textContent = "";
+    } catch (err) {
+      note.textContent = err.message;
+      if (err.status !== 404 && err.status !== 401) soon(3000);  // the server may be restarting: try again
+    }
   }
   const soon = (ms = 800) => { if (!timer && !closed) timer = setTimeout(refresh, ms); };
 
@@ -207,6 +214,9 @@ export function jobPage(main, jobId) {
     if (event.kind === "tree" && d.node) tree.set(d.node, { ...(tree.get(d.node) || {}), ...d });
     if (event.kind === "idea" && d.node) ideas.set(d.node, d.title);
     if (event.kind !== "output") soon(event.kind === "job.finished" ? 300 : 800);
-  }, (state) => { feedState.textContent = "(" + state + ")"; });
+  }, (state) => {
+    feedState.textContent = "(" + state + ")";
+    if (state.startsWith("reconnected")) soon(0);  // what changed while the stream was down
+  });
   return () => { closed = true; stop(); if (timer) clearTimeout(timer); };
 }

@@ -49,7 +49,8 @@ function askForToken(text) {
 async function pendingCount() {
   const pending = await api("GET", "/v1/checkpoints?status=pending");
   $("pending-count").textContent = pending.length ? String(pending.length) : "";
-  $("pending-count").setAttribute("aria-label", pending.length + " pending");
+  if (pending.length) $("pending-count").setAttribute("aria-label", pending.length + " pending");
+  else $("pending-count").removeAttribute("aria-label");
 }
 
 async function start() {
