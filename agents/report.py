@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,20 +11,22 @@ from agents import tree
 from agents.figures import plot_metric, plot_tree
 from agents.state import ROOT, Finding, ResearchState
 from agents.task import Task
-from agents.verify import RULE
+from agents.verify import IDENTICAL, RULE, identical_replicates
 
 PLOT_FILE = "metric.png"
 TREE_FILE = "tree.png"
 
 
-def write_report(task: Task, state: ResearchState, job_dir: Path) -> Path:
-    """Write ``report.md`` and its figures under ``job_dir``; return the report's path."""
+def write_report(task: Task, state: ResearchState, job_dir: Path, *, plots: Sequence[str] = (),
+                 plot_error: str = "") -> Path:
+    """Write ``report.md`` and its figures under ``job_dir``; return the report's path. ``plots``:
+    an AI Scientist template's plot.py figures (relative to ``job_dir``), or why it failed."""
     job_dir.mkdir(parents=True, exist_ok=True)
     plot_metric(task, state.get("experiments", []), job_dir / PLOT_FILE)
     if state.get("nodes"):
         plot_tree(state["nodes"], state.get("incumbent", ROOT), job_dir / TREE_FILE)
     path = job_dir / "report.md"
-    path.write_text(render(task, state), encoding="utf-8")
+    path.write_text(render(task, state, plots=plots, plot_error=plot_error), encoding="utf-8")
     return path
 
 
@@ -37,7 +40,8 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE) -> str:
+def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE, plots: Sequence[str] = (),
+           plot_error: str = "") -> str:
     """The report's Markdown."""
     metric, base = task.metric.name, state.get("baseline") or {}
     nodes = tree.by_id(state.get("nodes", []))
@@ -61,6 +65,11 @@ def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE) -> s
         lines.append(f"| {n['id']} | {n['parent'] or '—'} | {n['operator']} | {_cell(n['idea']['title'])} | "
                      f"{n['fate']} | {_fmt(n['value'])} | {_cell(n['lesson'] or n['summary'] or (n['error'] or '')[:80])} |")
     lines += ["", "## Metric over rounds", "", f"![{metric} over rounds]({plot_name})", ""]
+    if plots or plot_error:
+        lines += ["## Template plots", "", "The template's plot.py, run in the sandbox over run_0/ (the baseline's "
+                  "outputs) and run_1/ (the incumbent's, when a change was verified).", ""]
+        lines += [f"![{Path(p).name}]({p})" for p in plots] + ([f"plot.py failed: {plot_error}"] if plot_error else [])
+        lines += [""]
     lines += ["## Experiments", "", f"| id | round | role | seed | params | status | {metric} | duration (s) | note |",
               "|---|---|---|---|---|---|---|---|---|"]
     for e in state.get("experiments", []):
@@ -103,6 +112,8 @@ def _finding(metric: str, f: Finding) -> list[str]:
              f"- overall gain over the baseline: {_fmt(f['baseline_gain'])} (seed: baseline → candidate: " + ", ".join(
                  f"{s}: {_fmt(p.get('baseline'))} → {_fmt(p.get('candidate'))}" for s, p in f["baseline_pairs"].items()) + ")",
              f"- experiment `{f['experiment_id']}`", ""]
+    if identical_replicates(f["pairs"]):
+        lines[-1:] = [f"- **note**: {IDENTICAL}", ""]
     review = f.get("critique")
     if review:
         lines += ["Critique" + (" (**flagged**)" if review["flagged"] else "") + ":", "",

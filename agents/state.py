@@ -30,7 +30,7 @@ class Idea(TypedDict):
     hypothesis: str
     plan: str
     params: Json
-    source: str  # "search" | "llm" | "baseline" | "ablate"
+    source: str  # "search" | "llm" | "seed" (a template's seed_ideas.json) | "baseline" | "ablate"
     neighbours: NotRequired[list[Json]]  # the novelty check's nearest memory records
     novelty: NotRequired[str]
     citations: NotRequired[list[str]]

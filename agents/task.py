@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from agents import template
 from agents.errors import InvalidTask
 from sandbox.policy import parse_size
 from sandbox.result import Limits
@@ -146,6 +148,11 @@ class Task(_Strict):
             return None
         return path.read_text(encoding="utf-8")
 
+    @property
+    def metric_given(self) -> bool:
+        """False for an AI Scientist template nobody named a metric for (its baseline lists what it reports)."""
+        return self.metric.name != template.METRIC_NOT_GIVEN
+
     @model_validator(mode="after")
     def _name_is_a_slug(self) -> Task:
         if not _NAME.match(self.name):
@@ -183,12 +190,30 @@ def parse_task(text: str, source: str = TASK_FILE) -> Task:
         raise InvalidTask(_describe(exc, source)) from exc
 
 
-def load_task(folder: str | Path) -> Task:
-    """Load the task in ``folder``; raise InvalidTask with a fix-it message when it is wrong."""
+def load_task(folder: str | Path, *, fields: Mapping[str, Any] | None = None) -> Task:
+    """Load the task in ``folder`` — its task.yaml, or an AI Scientist template with the job's
+    ``fields`` (e.g. its metric) over its labloop.yaml; InvalidTask with a fix-it message when wrong."""
     path = Path(folder)
     spec = path / TASK_FILE
     if not path.is_dir():
         raise InvalidTask(f"task folder {path} does not exist or is not a folder")
-    if not spec.is_file():
-        raise InvalidTask(f"{path} has no {TASK_FILE}; every task folder needs one")
-    return parse_task(spec.read_text(encoding="utf-8"), source=str(spec))
+    if spec.is_file():
+        if fields:
+            raise InvalidTask(f"{spec} names the task's metric; a metric given with the job (--metric) is "
+                              "for AI Scientist templates (folders without task.yaml) only")
+        return parse_task(spec.read_text(encoding="utf-8"), source=str(spec))
+    if not template.is_template(path):
+        raise InvalidTask(f"{path} has no {TASK_FILE}; every task folder needs one (or, for an AI Scientist "
+                          f"template, {template.EXPERIMENT_FILE} and {template.PROMPT_FILE})")
+    return template_task(template.folder_reader(path), default_name=template.slug(path.resolve().name),
+                         fields=fields, source=f"the template {path}")
+
+
+def template_task(read: template.Reader, *, default_name: str | None, fields: Mapping[str, Any] | None = None,
+                  source: str = "the template") -> Task:
+    """An AI Scientist template as a task (see :mod:`agents.template`)."""
+    raw = template.template_spec(read, default_name=default_name, fields=fields)
+    try:
+        return Task.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidTask(_describe(exc, f"{source} (with its {template.LABLOOP_FILE} and the job's fields)")) from exc

@@ -13,11 +13,24 @@ metric's direction), mean m and standard error se = sd(g) / sqrt(R), the finding
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from agents.task import Metric
 
 RULE = "verified iff the mean paired gain m > 0 and m > 2 × its standard error (sd / √R) over R paired seeds"
+
+
+IDENTICAL = ("the replicates are identical: every seed gave the same value (the experiment ignores LABLOOP_SEED "
+             "and is not random on its own), so the standard error is 0 and the paired test cannot separate "
+             "signal from noise; the gain is exact for this one computation, not shown to hold beyond it")
+
+
+def identical_replicates(pairs: Mapping[str, Mapping[str, float | None]]) -> bool:
+    """True when, on each side of the pairs (e.g. incumbent and candidate), every seed gave the same value."""
+    if len(pairs) < 2:
+        return False
+    sides = {side for pair in pairs.values() for side in pair}
+    return all(len({pair.get(side) for pair in pairs.values()}) == 1 for side in sides)
 
 
 def replicate_seeds(replicates: int) -> list[int]:

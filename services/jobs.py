@@ -1,7 +1,8 @@
 """What a job is made from, and :func:`new_job`: the one way the CLI, the API and schedules make one.
 
-    JobTemplate {task, strategy, budget, gates}   POST /v1/jobs, a schedule's template, `labloop run`
-        │  the task: an uploaded one by name (its newest version), or a folder (the CLI)
+    JobTemplate {task, strategy, budget, gates, metric}   POST /v1/jobs, a schedule's template, `labloop run`
+        │  the task: an uploaded one by name (its newest version), or a folder (the CLI); an AI
+        │  Scientist template takes its metric from the job (kept in the job's task_fields)
         │  the budget: the task's own, with the template's fields over it, validated as a Budget
         │  the strategy: llm with no LLM endpoint configured falls back to search, said in the notes
         ▼
@@ -21,7 +22,8 @@ from pydantic.fields import FieldInfo
 
 from agents.context import DEFAULT_GATES, GateKind, GatePolicy, Strategy
 from agents.errors import InvalidInput
-from agents.task import TASK_NAME, Budget, SandboxSpec, load_task
+from agents.task import TASK_NAME, Budget, Metric, SandboxSpec, load_task
+from agents.template import SEED_NOTE, folder_reader, is_template, reads_seed
 from services.settings import Settings
 from services.statuses import INITIAL
 from services.store.db import Store
@@ -59,6 +61,13 @@ class JobTemplate(BaseModel):
     strategy: Strategy = "search"
     budget: BudgetPatch = Field(default_factory=BudgetPatch)
     gates: dict[GateKind, GatePolicy] = Field(default_factory=dict)
+    metric: Metric | None = Field(None, description=(
+        "For an AI Scientist template (experiment.py, prompt.json; no task.yaml): the metric of its "
+        "final_info.json means to optimise, e.g. {\"name\": \"loss\", \"direction\": \"minimize\"}."))
+
+    def task_fields(self) -> dict[str, Any]:
+        """The task fields the job gives a template (none for a task with task.yaml)."""
+        return {"metric": self.metric.model_dump()} if self.metric is not None else {}
 
 
 def template(**fields: Any) -> JobTemplate:
@@ -85,9 +94,10 @@ def new_job(
     InvalidInput when the budget does not fit; NotFound when no task has that name. Strategy
     ``llm`` with no LLM endpoint configured becomes ``search``, and the job's notes say so.
     """
+    fields = job.task_fields()
     if folder is not None:
         folder = folder.resolve()
-        task = load_task(folder)
+        task = load_task(folder, fields=fields)
         if task.name != job.task:
             raise InvalidInput(f"the task in {folder} is {task.name!r}, not {job.task!r}")
         task_dir, base_budget = str(folder), task.budget.model_dump(exclude_defaults=True)
@@ -96,6 +106,8 @@ def new_job(
         uploaded = get_task(store, job.task)
         task_dir, base_budget = uploaded.path, dict(uploaded.spec.get("budget") or {})
         sandbox_spec = SandboxSpec.model_validate(uploaded.spec.get("sandbox") or {})
+        if fields:
+            load_task(task_dir, fields=fields)  # a metric for a task with task.yaml is refused, naming why
     merged = {**base_budget, **job.budget.model_dump(exclude_none=True)}
     try:
         budget = Budget.model_validate(merged).model_dump(mode="json")
@@ -107,8 +119,10 @@ def new_job(
     strategy, notes = job.strategy, []
     if strategy == "llm" and not settings.llm_configured:
         strategy, notes = "search", [NO_LLM_NOTICE]
+    if is_template(task_dir) and not reads_seed(folder_reader(Path(task_dir))):
+        notes.append(SEED_NOTE)
     return JobRow(
         id=new_job_id(), task_name=job.task, task_dir=task_dir, strategy=strategy, status=INITIAL, budget=budget,
-        gates={**DEFAULT_GATES, **job.gates}, notes=notes,
+        gates={**DEFAULT_GATES, **job.gates}, notes=notes, task_fields=fields or None,
         created_by=created_by, schedule_id=schedule_id, cancel_requested=False, created_at=utcnow(),
     )

@@ -26,7 +26,8 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy.exc import IntegrityError
 
 from agents.errors import InvalidInput, InvalidTask
-from agents.task import TASK_FILE, parse_task
+from agents.task import TASK_FILE, parse_task, template_task
+from agents.template import has_template_files
 from services.store.db import Store
 from services.store.models import TaskRow
 from services.store.tasks import add_task_version, next_task_version
@@ -175,13 +176,13 @@ def save_task(
     blobs = {str(clean_relative_path(p)): (b.encode() if isinstance(b, str) else b) for p, b in files.items()}
     if sum(len(b) for b in blobs.values()) > max_bytes:
         raise InvalidInput(f"the upload is too large: at most {max_bytes} bytes")
-    if TASK_FILE not in blobs:
-        raise InvalidTask(f"the upload has no {TASK_FILE} at its top level; every task needs one")
-    try:
-        text = blobs[TASK_FILE].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidTask(f"{TASK_FILE} is not UTF-8 text") from exc
-    task = parse_task(text)
+    if TASK_FILE in blobs:
+        task = parse_task(_text(blobs, TASK_FILE) or "")
+    elif has_template_files(blobs):  # an AI Scientist template: its metric comes with each job
+        task = template_task(lambda rel: _text(blobs, rel), default_name=None, source="the uploaded template")
+    else:
+        raise InvalidTask(f"the upload has no {TASK_FILE} at its top level; every task needs one (or, for an AI "
+                          "Scientist template, experiment.py and prompt.json)")
     staging = tasks_dir / task.name / f".upload-{uuid.uuid4().hex[:8]}"
     try:
         _write(staging, blobs)
@@ -200,6 +201,15 @@ def save_task(
         raise InvalidInput(f"too many concurrent uploads of task {task.name!r}; try again")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _text(blobs: Mapping[str, bytes], rel: str) -> str | None:
+    if rel not in blobs:
+        return None
+    try:
+        return blobs[rel].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidTask(f"{rel} is not UTF-8 text") from exc
 
 
 def _write(root: Path, blobs: Mapping[str, bytes]) -> None:

@@ -9,6 +9,7 @@ from agents.context import ResearchContext
 from agents.errors import InvalidTask
 from agents.experiments import brief, output_tail, run_experiment
 from agents.state import ROOT, Idea, Node, ResearchState
+from agents.template import no_metric_refusal
 
 
 def baseline(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
@@ -16,6 +17,8 @@ def baseline(state: ResearchState, runtime: Runtime[ResearchContext]) -> Researc
     ctx = runtime.context
     run = run_experiment(ctx, node=ROOT, iteration=0, role="baseline", n=0, seed=0, params={}, files={},
                          idea_title="baseline")
+    if not ctx.task.metric_given and run["metrics"]:  # an AI Scientist template run without --metric
+        raise InvalidTask(no_metric_refusal(ctx.task_dir, run["metrics"]))
     if run["value"] is None:
         raise InvalidTask(
             f"the baseline experiment of task {ctx.task.name!r} failed ({run['error'] or run['status']}); "

@@ -1,7 +1,8 @@
 """``ideate`` (a branch's first step): the idea of the branch's operator; memory checks it is new.
 
 ``draft`` and ``improve`` ask the strategy (the search sampler's proposal from select, or the
-model with the chosen node's code and the job's context); ``debug`` and ``ablate`` need no
+model with the chosen node's code and the job's context; with strategy llm, an AI Scientist
+template's seed ideas come first, one a slot, before the model is asked); ``debug`` and ``ablate`` need no
 idea from anyone: they repair a failed node or revert one part of the incumbent's change.
 """
 
@@ -19,6 +20,7 @@ from agents.llm_steps import meter_for, propose_idea, spent
 from agents.nodes.gates import request
 from agents.search import propose
 from agents.state import ROOT, BranchState, Idea, Json, Node
+from agents.template import seed_ideas_of
 
 REPROPOSALS = 3  # an idea too close to one tried or rejected is re-proposed at most this often
 
@@ -34,6 +36,14 @@ def _search_idea(ctx: ResearchContext, state: BranchState, prior: list[tuple[dic
     avoid = [r["idea"].get("params") or {} for r in state.get("prior_rejections", [])] + [p for p, _ in own]
     return propose(ctx.task, job_id=ctx.job_id, iteration=expansion["round"] * 100 + expansion["slot"],
                    own=own, prior=prior, avoid=avoid, attempt=attempt, failed=failed)
+
+
+def _seed_idea(ctx: ResearchContext, state: BranchState) -> Json | None:
+    """The template's next seed idea not yet in the tree (slot k of a round takes the k-th left)."""
+    used = {n["idea"]["title"] for n in state["tree"] if n["idea"]["source"] == "seed"}
+    left = [idea for idea in seed_ideas_of(ctx.task_dir) if idea["title"] not in used]
+    slot = state["expansion"]["slot"]
+    return {**left[slot], "params": {}, "source": "seed"} if slot < len(left) else None
 
 
 def _fixed_idea(state: BranchState) -> Idea:
@@ -72,9 +82,12 @@ def ideate(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState
     best = nodes.get(state["incumbent"])
     retry_note = ""
     idea: Json = {}
+    seeded = _seed_idea(ctx, state) if ctx.strategy == "llm" else None
     try:
         for attempt in range(REPROPOSALS + 1):
-            if ctx.strategy == "search":
+            if seeded is not None and attempt == 0:
+                idea = dict(seeded)
+            elif ctx.strategy == "search":
                 idea = _search_idea(ctx, state, recalled.prior_trials if recalled else [], attempt)
             else:
                 idea = propose_idea(ctx, meter, briefing, operator=expansion["operator"],

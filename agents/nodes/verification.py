@@ -22,7 +22,7 @@ from agents.flags import finding_flags
 from agents.nodes.gates import request
 from agents.protocols import ExperimentRole
 from agents.state import ROOT, Json, Node, ResearchState, Run, Verdict, Verification
-from agents.verify import judge, replicate_seeds
+from agents.verify import IDENTICAL, identical_replicates, judge, replicate_seeds
 
 
 def join(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
@@ -93,5 +93,7 @@ def _verdict(ctx: ResearchContext, pairs: dict[str, Json], baseline_pairs: dict[
     mean, se, n = float(judged["mean_gain"]), float(judged["stderr"]), int(judged["n"])
     reason = (f"mean paired gain over {against} {mean:.4g} ± {se:.2g} (se) over {n} seeds: "
               + ("verified" if judged["verified"] else "not verified"))
+    if identical_replicates(pairs):
+        reason += f"; {IDENTICAL}"
     return Verdict(verified=bool(judged["verified"]), mean_gain=mean, stderr=se, n=n, reason=reason, against=against,
                    pairs=pairs, baseline_pairs=baseline_pairs, baseline_gain=baseline_gain)

@@ -148,15 +148,17 @@ class JobOptions:
 
 
 def _job_options(settings: Settings, folder: Path, *, strategy: str | None, iterations: int | None,
-                 gates: dict[str, str], created_by: str = "cli") -> JobOptions:
+                 gates: dict[str, str], created_by: str = "cli", metric: str | None = None) -> JobOptions:
     """Check the options as the API checks a job's body (the same template, the same messages)."""
     from agents.task import load_task
+    from agents.template import metric_option
     from services.jobs import default_strategy, template
 
-    name = load_task(folder).name
+    fields = {"metric": metric_option(metric)} if metric is not None else {}
+    name = load_task(folder, fields=fields).name
     budget = {"iterations": iterations} if iterations is not None else {}
     return JobOptions(folder, template(task=name, strategy=strategy or default_strategy(settings), budget=budget,
-                                       gates=gates), created_by)
+                                       gates=gates, **fields), created_by)
 
 
 def _finish(outcome: Paused | Finished, *, as_json: bool) -> None:
@@ -210,13 +212,15 @@ UseMemory = Annotated[bool, typer.Option("--memory/--no-memory", help="Use the f
 
 @app.command("run")
 def run(
-    task_dir: Annotated[Path, typer.Argument(help="The task folder (with task.yaml).")],
+    task_dir: Annotated[Path, typer.Argument(help="The task folder (with task.yaml), or an AI Scientist template.")],
     strategy: Annotated[str | None, typer.Option(help="search | llm (default: llm when configured)")] = None,
     iterations: Annotated[int | None, typer.Option(min=1, help="Override the task's iteration budget.")] = None,
     gate: Annotated[list[str] | None, typer.Option(help="KIND=POLICY, e.g. idea=always (policies: always|never|auto).")] = None,
     auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True,
+    metric: Annotated[str | None, typer.Option(help="NAME:maximize|minimize, for an AI Scientist template "
+                                                    "(a mean of its final_info.json).")] = None,
 ) -> None:
-    """Run a research job on TASK_DIR to the end in this process."""
+    """Run a research job on TASK_DIR (a task folder or an AI Scientist template) to the end in this process."""
     if strategy not in (None, *STRATEGIES):
         raise typer.BadParameter(f"--strategy must be one of {', '.join(STRATEGIES)}")
     gates = dict(item.partition("=")[::2] for item in gate or [])
@@ -224,7 +228,7 @@ def run(
         raise typer.BadParameter(f"--gate takes KIND=POLICY with KIND {'|'.join(GATE_KINDS)} and POLICY "
                                  f"{'|'.join(GATE_POLICIES)}")
     settings = get_settings()
-    options = _job_options(settings, task_dir, strategy=strategy, iterations=iterations, gates=gates)
+    options = _job_options(settings, task_dir, strategy=strategy, iterations=iterations, gates=gates, metric=metric)
     _finish(_drive(settings, options, auto_approve=auto_approve, memory=memory), as_json=as_json)
 
 

@@ -61,6 +61,8 @@ class JobRow(Base):
     budget: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     gates: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     notes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # e.g. "no LLM endpoint: search is used"
+    # The task fields an AI Scientist template lacks, given with the job (e.g. {"metric": {...}}).
+    task_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[str] = mapped_column(String(64), default="cli")
     schedule_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

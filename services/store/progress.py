@@ -70,7 +70,7 @@ def jobs_progress(store: Store, jobs: Sequence[JobRow]) -> dict[str, JobProgress
         value_rows = session.execute(values).all()
     out: dict[str, JobProgress] = {}
     for job in jobs:
-        metric = (spec_rows.get(job.task_dir) or {}).get("metric") or {}
+        metric = (job.task_fields or {}).get("metric") or (spec_rows.get(job.task_dir) or {}).get("metric") or {}
         n, last, bad = count_rows.get(job.id, (0, 0, 0))
         pending, gate = asked_rows.get(job.id, (0, 0))
         out[job.id] = JobProgress(
