@@ -23,7 +23,8 @@ class _Out(BaseModel):
 
 
 class TaskUpload(_In):
-    """A task folder as text files by relative path (task.yaml required)."""
+    """A task folder as text files by relative path (task.yaml required, or an AI Scientist template:
+    experiment.py, prompt.json and a labloop.yaml that names it)."""
 
     files: dict[str, str] = Field(description="Relative path → file text, e.g. {'task.yaml': '...'}")
 
