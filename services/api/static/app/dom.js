@@ -65,3 +65,10 @@ export function message(text = "", kind = "error") {
 export function mount(main, ...children) {
   main.replaceChildren(...children.flat().filter(Boolean));
 }
+
+// The navigation's count of pending checkpoints (any page that reads them keeps it current).
+export function showPendingCount(count) {
+  const badge = document.getElementById("pending-count");
+  badge.textContent = count ? String(count) : "";
+  if (count) badge.setAttribute("aria-label", count + " pending"); else badge.removeAttribute("aria-label");
+}

@@ -2,6 +2,7 @@
 // none), the pending count in the navigation, and a hash router over the pages.
 "use strict";
 import { api, token, onUnauthorised } from "./api.js";
+import { showPendingCount } from "./dom.js";
 import { jobsPage } from "./jobs.js";
 import { jobPage } from "./job.js";
 import { checkpointsPage } from "./pending.js";
@@ -48,9 +49,7 @@ function askForToken(text) {
 
 async function pendingCount() {
   const pending = await api("GET", "/v1/checkpoints?status=pending");
-  $("pending-count").textContent = pending.length ? String(pending.length) : "";
-  if (pending.length) $("pending-count").setAttribute("aria-label", pending.length + " pending");
-  else $("pending-count").removeAttribute("aria-label");
+  showPendingCount(pending.length);
 }
 
 async function start() {

@@ -2,7 +2,7 @@
 // job's goal and the decisions already made in that job.
 "use strict";
 import { api } from "./api.js";
-import { el, message } from "./dom.js";
+import { el, message, showPendingCount } from "./dom.js";
 import { checkpointCard } from "./checkpoint.js";
 
 const REFRESH_MS = 4000;
@@ -29,6 +29,7 @@ export function checkpointsPage(main) {
   async function refresh() {
     try {
       const pending = await api("GET", "/v1/checkpoints?status=pending");
+      showPendingCount(pending.length);
       pending.sort((a, b) => (b.flagged.length > 0) - (a.flagged.length > 0));
       const ids = new Set(pending.map((cp) => cp.id));
       for (const [id, card] of shown) if (!ids.has(id) && !card.contains(document.activeElement)) { card.remove(); shown.delete(id); }
@@ -38,7 +39,8 @@ export function checkpointsPage(main) {
         if (closed) return;
         const card = checkpointCard(cp, { space: (task.spec || {}).params, context: decided,
           onDone: () => { card.remove(); shown.delete(cp.id); refresh(); } });
-        card.insertBefore(el("p", { className: "goal", textContent: `Goal of ${job.task_name}: ${(task.spec || {}).goal || ""}` }), card.children[1]);
+        // After the heading and the flagged reasons: the goal of the job it belongs to.
+        card.insertBefore(el("p", { className: "goal", textContent: `Goal of ${job.task_name}: ${(task.spec || {}).goal || ""}` }), card.querySelector("p.meta"));
         shown.set(cp.id, card);
         if (cp.flagged.length) list.prepend(card); else list.append(card);
       }
