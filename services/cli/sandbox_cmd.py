@@ -157,7 +157,7 @@ def _summary(result: ExperimentResult, output_dir: Path) -> str:
 
 @sandbox_app.command("run")
 def run(
-    task_dir: Annotated[Path, typer.Argument(help="A task folder with task.yaml.")],
+    task_dir: Annotated[Path, typer.Argument(help="A task folder with task.yaml, or an AI Scientist template.")],
     params: Annotated[str | None, typer.Option("--params", help="Parameters as a JSON object.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Passed to the experiment as LABLOOP_SEED.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result object as JSON.")] = False,
@@ -176,7 +176,7 @@ def run(
         command=task.entrypoint,
         limits=task.sandbox.limits(task.budget.experiment_timeout_s),
         seed=seed,
-        metric=task.metric.name,
+        metric=task.metric.name if task.metric_given else None,  # a template without one: list what it reports
         labels={"task": task.name},
         image=task.sandbox.image or settings.sandbox_image,
     )

@@ -164,6 +164,12 @@ def test_a_template_without_a_metric_runs_its_baseline_once_and_is_refused_with_
     assert f"labloop run {folder.resolve()} --metric easy.score:minimize (or :maximize)" in (job.error or "")
     assert "--metric" in ran.stderr and "hard.score" in ran.stderr
 
+    # One experiment without the graph lists what the template reports, with no metric to miss.
+    one = subprocess.run([LABLOOP, "sandbox", "run", str(folder), "--json"], env=_env(home),
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr
+    assert json.loads(one.stdout)["metrics"] == {"easy.score": 0.8, "hard.score": 0.5, "hard.steps": 10.0}
+
 
 def test_a_metric_given_for_a_task_with_task_yaml_is_refused(tmp_path: Path, home: Path, store: Store,
                                                               settings: Settings) -> None:
