@@ -12,7 +12,7 @@ from typing import Any, TypedDict
 
 from pydantic import BaseModel, Field
 
-from agents.briefing import Briefing
+from agents.briefing import CHARS_PER_TOKEN, PROMPT_TOKENS, Briefing, clip
 from agents.context import ResearchContext
 from agents.edits import CodeChange, apply_change, traceback_sources
 from agents.errors import ConfigError
@@ -20,6 +20,7 @@ from agents.llm import TokenMeter, ask_json
 from agents.prompts import messages
 from agents.protocols import ChatModel
 from agents.state import Critique, Json, Node, Verdict
+from agents.template import system_text
 
 OPERATOR_NOTES = {
     "draft": "a new approach from the root (the task as given); do not repeat an approach the tree already has.",
@@ -86,8 +87,9 @@ def propose_idea(ctx: ResearchContext, meter: TokenMeter, briefing: Briefing, *,
     task = ctx.task
     space = {name: p.model_dump(exclude_none=True, exclude_defaults=True) for name, p in task.params.items()}
     msgs = messages(
-        "ideate", goal=task.goal, metric=task.metric.name, direction=task.metric.direction, baseline=baseline,
-        best=best, space=json.dumps(space) if space else "(none: change the code)", operator=operator,
+        "ideate", instructions=system_text(ctx.task_dir), goal=task.goal, metric=task.metric.name,
+        direction=task.metric.direction, baseline=baseline, best=best,
+        space=json.dumps(space) if space else "(none: change the code)", operator=operator,
         parent=parent, operator_note=OPERATOR_NOTES.get(operator, ""),
         retry_note=f"\n{retry_note}\n" if retry_note else "", **briefing.values(),
     )
@@ -99,7 +101,8 @@ def write_code(ctx: ResearchContext, meter: TokenMeter, idea: Mapping[str, Any],
                parent: str, originals: Mapping[str, str], changed: Mapping[str, str],
                params: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any], str]:
     """Ask the model to implement ``idea`` on top of the parent's ``changed`` files; return (files, params, why)."""
-    msgs = messages("implement", title=idea["title"], hypothesis=idea.get("hypothesis", ""),
+    msgs = messages("implement", instructions=system_text(ctx.task_dir), title=idea["title"],
+                    hypothesis=idea.get("hypothesis", ""),
                     plan=idea.get("plan", ""), params=json.dumps(idea.get("params") or {}), parent=parent,
                     code=briefing.code, metrics=briefing.metrics, lessons=briefing.lessons)
     return _change(ctx, meter, msgs, originals, changed, params)
@@ -111,7 +114,8 @@ def repair_code(ctx: ResearchContext, meter: TokenMeter, failed: Node, briefing:
     current = {**originals, **failed["files"]}
     stderr = failed["output_tail"]
     msgs = messages(
-        "debug", attempt=failed["debug_depth"] + 1, max_attempts=max_depth, parent=failed["id"],
+        "debug", instructions=system_text(ctx.task_dir), attempt=failed["debug_depth"] + 1, max_attempts=max_depth,
+        parent=failed["id"],
         title=failed["idea"]["title"], plan=failed["idea"]["plan"], error=failed["error"] or "failed",
         traceback=stderr or "(no output)", sources=traceback_sources(stderr, current) or "(none found)",
         code=briefing.code, lessons=briefing.lessons,
@@ -132,7 +136,8 @@ def review_outcome(ctx: ResearchContext, meter: TokenMeter, idea: Mapping[str, A
     """Ask the model what an outcome teaches."""
     outcome = (f"{run['status']}, {ctx.task.metric.name} = {run.get('value')}"
                + (f", error: {run['error']}" if run.get("error") else ""))
-    msgs = messages("review", title=idea.get("title", ""), hypothesis=idea.get("hypothesis", ""),
+    msgs = messages("review", instructions=system_text(ctx.task_dir), title=idea.get("title", ""),
+                    hypothesis=idea.get("hypothesis", ""),
                     outcome=outcome, metric=ctx.task.metric.name, baseline=baseline, best=best,
                     tree=briefing.tree, lessons=briefing.lessons, output=briefing.output)
     return ask_json(_model(ctx), meter, msgs, Review)
@@ -143,9 +148,10 @@ def critique_finding(ctx: ResearchContext, meter: TokenMeter, node: Node, verdic
     """Ask the model for a structured critique of a verified finding; a named flaw flags it."""
     evidence = (f"{verdict['reason']} against node {verdict['against']}; pairs (seed: incumbent → candidate) "
                 + ", ".join(f"{s}: {p.get('incumbent')} → {p.get('candidate')}" for s, p in verdict["pairs"].items()))
-    msgs = messages("critique", goal=ctx.task.goal, title=node["idea"]["title"],
+    msgs = messages("critique", instructions=system_text(ctx.task_dir), goal=ctx.task.goal,
+                    title=node["idea"]["title"],
                     hypothesis=node["idea"]["hypothesis"], evidence=evidence, rule=rule,
-                    diff=node["diff"] or "(no change)")
+                    diff=clip(node["diff"] or "(no change)", PROMPT_TOKENS * CHARS_PER_TOKEN // 2, what="diff"))
     reply = ask_json(_model(ctx), meter, msgs, CritiqueReply)
     flaw = reply.flaw.strip()
     return Critique(soundness=reply.soundness, confounds=list(reply.confounds), ablation=reply.ablation,

@@ -187,8 +187,9 @@ def resume_value(decision: DecisionRow) -> dict[str, Any]:
 
 
 def task_of(job: JobRow) -> Task:
-    """The job's task: its folder's task.yaml with the job's budget over the task's own."""
-    task = load_task(job.task_dir)
+    """The job's task: its folder's task.yaml (or template, with the job's task fields) with the
+    job's budget over the task's own."""
+    task = load_task(job.task_dir, fields=job.task_fields)
     overrides = {k: v for k, v in (job.budget or {}).items() if v is not None}
     return task.model_copy(update={"budget": task.budget.model_copy(update=overrides)}) if overrides else task
 
@@ -235,11 +236,12 @@ def job_summary(task: Task, state: ResearchState, *, status: str, experiments: i
         "status": status,
         "baseline": {metric: base.get("value")},
         "best": {"metrics": best.get("metrics", {}), "params": best.get("params", {}),
-                 "experiment_id": best.get("experiment_id")},
+                 "experiment_id": best.get("experiment_id"), "node": best.get("node")},
         "experiments": experiments,
         "findings": [
-            {k: f[k] for k in ("iteration", "title", "summary", "experiment_id", "value", "params", "mean_gain",
-                               "stderr", "n", "accepted", "rule")}
+            {k: f.get(k) for k in ("iteration", "node", "title", "summary", "experiment_id", "value", "params",
+                                   "mean_gain", "stderr", "n", "accepted", "rule", "against", "pairs",
+                                   "baseline_pairs", "baseline_gain", "critique")}
             for f in state.get("findings", [])
         ],
         "report": state.get("report_path"),
