@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from tests.services.conftest import ROOT, TOKENS, Server, free_port, server_env
+from tests.services.conftest import ROOT, TOKENS, Server, free_port, make_server, server_env
+
+__all__ = ["make_server"]  # the service tests' factory of servers, as a fixture here too
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

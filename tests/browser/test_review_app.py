@@ -62,6 +62,32 @@ def card(page: Page, kind: str) -> Any:
     return page.locator("article[data-checkpoint]", has=page.get_by_role("heading", name=re.compile(f"^{kind} checkpoint"))).first
 
 
+def test_a_wrong_token_is_refused_plainly_and_the_token_stays_in_its_tab(app_server: Server, context: BrowserContext) -> None:
+    page = context.new_page()
+    page.goto(app_server.url + "/")
+    page.get_by_label("API bearer token").fill("not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("That token was refused")
+    sign_in(page, app_server)
+    assert page.evaluate("() => sessionStorage.getItem('labloop-token')") == TOKENS["alice"]
+    assert page.evaluate("() => localStorage.length") == 0 and context.cookies() == []
+    other = context.new_page()  # another tab of the same browser: signs in on its own
+    other.goto(app_server.url + "/")
+    expect(other.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.getItem('labloop-token')") is None
+
+
+def test_a_token_less_loopback_server_asks_for_no_token(make_server: Any, context: BrowserContext) -> None:
+    server = make_server(LABLOOP_API_TOKENS="").start()
+    page = context.new_page()
+    page.goto(server.url + "/")
+    expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+    expect(page.get_by_text("local server: no sign-in needed")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_hidden()
+
+
 def test_sign_in_follow_a_job_to_its_code_checkpoint_read_the_diff_approve_and_watch_it_go_on(
     app_server: Server, context: BrowserContext
 ) -> None:
