@@ -260,6 +260,24 @@ def test_a_finding_shows_its_paired_evidence_and_once_approved_is_listed_with_th
     expect(found.get_by_role("table", name="Paired runs against the incumbent (same seeds)").first).to_be_visible()
 
 
+def test_cancel_asks_for_confirmation_then_stops_the_job(app_server: Server, context: BrowserContext) -> None:
+    job_id = start_job(app_server, {"code": "always"}, iterations=1)
+    page = context.new_page()
+    sign_in(page, app_server, where=f"#/jobs/{job_id}")
+    expect(card(page, "code")).to_be_visible()
+    page.get_by_role("button", name="Cancel job…").click()
+    confirm = page.get_by_role("group", name="Confirm cancel")
+    expect(confirm.get_by_role("button", name="Yes, cancel the job")).to_be_focused()
+    confirm.get_by_role("button", name="No, keep it running").click()
+    expect(confirm).to_be_hidden()
+    assert job_status(app_server.client(), job_id) == "waiting"
+    page.get_by_role("button", name="Cancel job…").click()
+    confirm.get_by_role("button", name="Yes, cancel the job").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("cancelled")
+    assert job_status(app_server.client(), job_id) == "cancelled"
+    expect(page.locator("article[data-checkpoint]")).to_have_count(0)  # its checkpoint closed with it
+
+
 def test_deciding_in_a_second_tab_shows_already_decided_and_refreshes(app_server: Server, context: BrowserContext) -> None:
     job_id = start_job(app_server, {"code": "always"}, iterations=1)
     first, second = context.new_page(), context.new_page()
