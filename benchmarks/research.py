@@ -171,13 +171,13 @@ def throughput(parallel: int, experiments: int, work_dir: Path, work: str = "cpu
     import sqlite3
 
     with DockerSandbox(docker.from_env(), image=os.environ.get("LABLOOP_SANDBOX_IMAGE", "labloop-sandbox"),
-                       work_dir=work_dir / f"sandbox-{work}-{parallel}", pool_size=parallel,
+                       work_dir=work_dir / f"sandbox-{work}-{parallel}", pool_size=4,
                        reap_interval_s=None) as runner:
         ctx = ResearchContext(job_id=job_id, task=task, task_dir=task_dir, runner=runner, journal=_NoJournal(),
                               runs_dir=work_dir / "runs", strategy="search",
                               gates={"idea": "never", "code": "never", "finding": "never"})
-        runner.prewarm(task.sandbox.limits(task.budget.experiment_timeout_s), None)
-        time.sleep(2.0)  # let the pool fill, so both variants start warm
+        image = os.environ.get("LABLOOP_SANDBOX_IMAGE", "labloop-sandbox")
+        runner.pool.wait_ready(image, task.sandbox.limits(task.budget.experiment_timeout_s), timeout_s=60)
         conn = sqlite3.connect(str(work_dir / f"ckpt-{work}-{parallel}.sqlite"), check_same_thread=False)
         graph = build_graph(SqliteSaver(conn))
         config: Any = {"configurable": {"thread_id": job_id}, "recursion_limit": 10_000}
