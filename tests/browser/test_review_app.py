@@ -276,6 +276,12 @@ def test_cancel_asks_for_confirmation_then_stops_the_job(app_server: Server, con
     expect(page.get_by_role("heading", level=1)).to_contain_text("cancelled")
     assert job_status(app_server.client(), job_id) == "cancelled"
     expect(page.locator("article[data-checkpoint]")).to_have_count(0)  # its checkpoint closed with it
+    page.get_by_role("link", name="Jobs").click()
+    page.get_by_label("Filter by status").select_option("cancelled")
+    expect(page).to_have_url(re.compile(r"#/jobs\?status=cancelled$"))
+    expect(page.locator(f"tr[data-job='{job_id}']")).to_be_visible()
+    statuses = page.locator("#jobs-table tbody tr .status").all_inner_texts()
+    assert statuses and set(statuses) == {"cancelled"}, statuses
 
 
 def test_deciding_in_a_second_tab_shows_already_decided_and_refreshes(app_server: Server, context: BrowserContext) -> None:
