@@ -45,10 +45,10 @@ export function jobsPage(main, query) {
   async function refresh() {
     try {
       const status = filter.value;
-      const jobs = await api("GET", "/v1/jobs?limit=200" + (status ? "&status=" + status : ""));
+      const jobs = await api("GET", "/v1/jobs?limit=100" + (status ? "&status=" + status : ""));
       body.replaceChildren(...jobs.map(row));
       if (!jobs.length) body.append(el("tr", {}, el("td", { colSpan: 10, textContent: "No jobs yet. Start one from New job." })));
-      count.textContent = `${jobs.length} jobs · updated ${new Date().toLocaleTimeString()}`;
+      count.textContent = `${jobs.length === 100 ? "the newest 100" : jobs.length} jobs · updated ${new Date().toLocaleTimeString()}`;
       note.textContent = "";
     } catch (err) { note.textContent = err.message; }
   }
