@@ -26,7 +26,12 @@ export const json = (value) => JSON.stringify(value, null, 2);
 
 export function fmt(value) {
   if (value === null || value === undefined) return "—";
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+  if (typeof value === "number") {
+    if (Number.isInteger(value)) return String(value);
+    const size = Math.abs(value);
+    if (size < 1e-3 || size >= 1e6) return value.toExponential(2);
+    return String(Number(value.toPrecision(4)));  // four significant digits, no trailing zeros
+  }
   return String(value);
 }
 

@@ -174,7 +174,8 @@ export function jobPage(main, jobId) {
       el("div", { className: "row" }, cancel), confirm);
     if (focused) for (const b of slots.head.querySelectorAll("button")) if (b.textContent === focused) b.focus();
     renderCheckpoints(pending, decided, spec);
-    slots.plot.replaceChildren(metricPlot(experiments, metric, direction));
+    slots.plot.replaceChildren(metricPlot(experiments, metric, direction), el("p", { className: "meta",
+      textContent: `Dots: each run on seed 0 · green line: best so far (${direction}) · dashed: the baseline · red crosses: failed runs` }));
     slots.tree.replaceChildren(solutionTree(tree, ideas, experiments, jobId, metric, incumbent) || "");
     slots.experiments.replaceChildren(el("h2", { id: "experiments-title", textContent: "Experiments" }), experimentsTable(experiments, metric));
   }

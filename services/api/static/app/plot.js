@@ -2,7 +2,7 @@
 "use strict";
 import { svg, fmt } from "./dom.js";
 
-const W = 640, H = 260, PAD = { l: 56, r: 12, t: 14, b: 34 };
+const W = 640, H = 260, PAD = { l: 64, r: 12, t: 14, b: 34 };
 
 export function metricPlot(experiments, metric, direction) {
   const runs = experiments.filter((e) => e.role !== "replicate" && !(e.role === "baseline" && e.seed !== 0));
