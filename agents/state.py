@@ -38,6 +38,16 @@ class Idea(TypedDict):
     edited_by: NotRequired[str]
 
 
+class Change(TypedDict):
+    """A branch's candidate workspace: every changed file and the params, cumulative from the root."""
+
+    params: Json
+    files: dict[str, str]
+    diff: str  # unified diff from the root
+    explanation: str
+    edited_by: NotRequired[str]  # a human changed it at the code gate
+
+
 class Run(TypedDict):
     """One finished experiment, as the job keeps it (output tails only on a node's own run)."""
 
@@ -241,7 +251,7 @@ class BranchState(TypedDict, total=False):
     prior_rejections: list[Rejection]
     tokens_before: int  # the job's tokens when the round started
     idea: Idea | None
-    candidate: Json | None  # {"params", "files", "diff", "explanation"}
+    candidate: Change | None
     run: Run | None
     checkpoint: CheckpointRequest | None
     gate: Decision | None

@@ -12,7 +12,8 @@ from agents.state import BranchState
 def execute(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
     """Run the branch's candidate (seed 0); its experiment id names the tree node."""
     ctx, expansion = runtime.context, state["expansion"]
-    candidate, idea = state["candidate"] or {}, state["idea"]
+    candidate, idea = state["candidate"], state["idea"]
+    assert candidate is not None
     run = run_experiment(
         ctx, node=expansion["node"], iteration=expansion["round"],
         role="debug" if expansion["operator"] == "debug" else "candidate", n=0, seed=0,

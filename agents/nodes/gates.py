@@ -23,7 +23,15 @@ from agents import tree
 from agents.context import ResearchContext
 from agents.errors import InvalidInput
 from agents.experiments import diff_of
-from agents.state import BranchState, CheckpointRequest, Decision, GateKind, Json, ResearchState
+from agents.state import (
+    BranchState,
+    Change,
+    CheckpointRequest,
+    Decision,
+    GateKind,
+    Json,
+    ResearchState,
+)
 
 _IDEA_FIELDS = ("title", "hypothesis", "plan", "params")
 
@@ -79,8 +87,9 @@ def gate_idea(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
 
 def gate_code(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
     """Before execute (the action guard): approve, reject or edit files/params; an edit is what runs."""
-    ctx, candidate, expansion = runtime.context, dict(state["candidate"] or {}), state["expansion"]
-    idea = state.get("idea")
+    ctx, expansion, idea = runtime.context, state["expansion"], state.get("idea")
+    assert state["candidate"] is not None
+    candidate = Change(**state["candidate"])
     payload = {"iteration": expansion["round"], "node": expansion["node"], "parent": expansion["parent"],
                "title": idea["title"] if idea else "", "params": candidate["params"],
                "files": candidate["files"], "diff": candidate["diff"]}
@@ -88,8 +97,8 @@ def gate_code(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
     if made["action"] == "edit":
         files = {**candidate["files"], **made["edit"].get("files", {})}
         params = made["edit"].get("params", candidate["params"])
-        candidate.update(files=files, params=params, diff=diff_of(ctx.task_dir, files, params),
-                         edited_by=made["by"])
+        candidate = Change(files=files, params=params, diff=diff_of(ctx.task_dir, files, params),
+                           explanation=candidate["explanation"], edited_by=made["by"])
     return {"gate": made, "decisions": [made], "candidate": candidate, "checkpoint": None}
 
 

@@ -20,7 +20,7 @@ from agents.experiments import diff_of, source_files
 from agents.flags import code_flags
 from agents.llm_steps import meter_for, repair_code, spent, write_code
 from agents.nodes.gates import request
-from agents.state import BranchState, Json
+from agents.state import BranchState, Change, Json
 
 
 def used_tokens(state: BranchState) -> int:
@@ -63,8 +63,7 @@ def implement(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
         except BudgetExhausted as exc:
             return {"stop_reason": str(exc), **spent(ctx, meter, "implement", before=before)}
         update = {**spent(ctx, meter, "implement", before=before)}
-    candidate = {"params": params, "files": files, "explanation": explanation,
-                 "diff": diff_of(ctx.task_dir, files, params)}
+    candidate = Change(params=params, files=files, explanation=explanation, diff=diff_of(ctx.task_dir, files, params))
     changed = {rel: text for rel, text in files.items() if not parent or parent["files"].get(rel) != text}
     return {**update, "candidate": candidate, "gate": None,
             "checkpoint": request(ctx, "code", code_flags(changed))}

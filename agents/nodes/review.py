@@ -17,15 +17,15 @@ from agents.state import BranchState, Idea, Node, Rejection, Run
 def branch_node(state: BranchState, *, status: str, run: Run | None = None, summary: str = "",
                 lesson: str = "") -> Node:
     """The tree node a branch made, from its expansion, idea, change and run."""
-    expansion, candidate = state["expansion"], state.get("candidate") or {}
+    expansion, candidate = state["expansion"], state.get("candidate")
     parent = tree.by_id(state["tree"]).get(expansion["parent"])
     idea = state.get("idea") or Idea(title="(no idea)", hypothesis="", plan="", params={}, source="")
     depth = (parent["debug_depth"] + 1 if parent else 1) if expansion["operator"] == "debug" else 0
     return Node(
         id=expansion["node"], parent=expansion["parent"], operator=expansion["operator"], round=expansion["round"],
-        debug_depth=depth, idea=idea, files=dict(candidate.get("files") or {}),
-        params=dict(candidate.get("params") or {}), diff=str(candidate.get("diff") or ""),
-        explanation=str(candidate.get("explanation") or ""),
+        debug_depth=depth, idea=idea, files=dict(candidate["files"]) if candidate else {},
+        params=dict(candidate["params"]) if candidate else {}, diff=candidate["diff"] if candidate else "",
+        explanation=candidate["explanation"] if candidate else "",
         status="rejected" if status == "rejected" else "succeeded" if run and run["value"] is not None else "failed",
         value=run["value"] if run else None, metrics=dict(run["metrics"]) if run else {},
         error=run["error"] if run else None, output_tail=output_tail(run) if run else "",
