@@ -4,7 +4,8 @@
   process-spawning and signal-sending calls, writes to absolute paths or through ``..``
   (outside the workspace). Anything else but data and prose (shell scripts, Makefiles, R, ...):
   commands that reach the network, send signals or start background processes. An edit of ``task.yaml``
-  (it changes nothing of the job: metric, budget and sandbox are fixed when the job is made);
+  or a template's ``labloop.yaml`` (it changes nothing of the job: metric, budget and sandbox are
+  fixed when the job is made);
 * ideas: close to one a human rejected (same params, similar text, or a rejected neighbour
   from the novelty check);
 * findings: a claimed gain that is large relative to the baseline.
@@ -50,6 +51,8 @@ def code_flags(files: Mapping[str, str]) -> list[str]:
     for rel, text in sorted(files.items()):
         if PurePosixPath(rel).name == "task.yaml":
             reasons.append(f"{rel}: {TASK_FILE_FLAG}")
+        elif rel == "labloop.yaml":  # an AI Scientist template's task fields: fixed with the job too
+            reasons.append(f"{rel}: {TASK_FILE_FLAG.replace('task.yaml', 'labloop.yaml')}")
         elif rel.endswith(".py"):
             reasons.extend(_python_flags(rel, text))
         elif PurePosixPath(rel).suffix.lower() not in _DATA_OR_PROSE:

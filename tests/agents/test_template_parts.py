@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from agents.errors import InvalidInput, InvalidTask
+from agents.flags import code_flags
 from agents.task import load_task, template_task
 from agents.template import (
     ENTRYPOINT,
@@ -185,3 +186,8 @@ def test_the_example_template_is_valid_and_names_its_metric() -> None:
     assert (task.name, task.metric.name, task.metric.direction) == ("ode_template", "forecast_rmse", "minimize")
     assert reads_seed(folder_reader(ROOT / "tasks" / "ode_template"))
     assert len(seed_ideas(folder_reader(ROOT / "tasks" / "ode_template"))) == 2
+
+
+def test_a_change_to_a_templates_labloop_yaml_is_shown_to_a_human() -> None:
+    (flag,) = code_flags({"labloop.yaml": "metric: {name: fit_time_s, direction: minimize}\n"})
+    assert flag.startswith("labloop.yaml: edits labloop.yaml: this changes nothing of the job")
