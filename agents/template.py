@@ -150,7 +150,10 @@ def system_text(task_dir: Path) -> str:
     "" for a task with task.yaml."""
     if not is_template(task_dir):
         return ""
-    return "\n".join(part for part in (prompt(folder_reader(task_dir))["system"], TEMPLATE_NOTE) if part)
+    read = folder_reader(task_dir)
+    seeds = "".join(f"\n- {idea['title']}" for idea in seed_ideas(read))[:2000]
+    listed = f"The template's seed ideas (tried first, one a branch):{seeds}" if seeds else ""
+    return "\n".join(part for part in (prompt(read)["system"], TEMPLATE_NOTE, listed) if part)
 
 
 def reads_seed(read: Reader) -> bool:

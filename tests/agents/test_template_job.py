@@ -130,6 +130,7 @@ def test_a_template_runs_end_to_end_with_the_llm_strategy_and_its_metrics_come_f
     implement = llm.prompts("implement")[0]
     assert SYSTEM in implement and "Raise the hard score." in implement and "final_info.json" in implement
     assert "Add 0.25 to quality()." in implement  # the seed idea's Experiment is the plan
+    assert "seed ideas (tried first, one a branch):\n- Add a bonus to quality" in llm.prompts("ideate")[0]
 
     # The template ignores LABLOOP_SEED: the job says so, and verification says its replicates are identical.
     assert SEED_NOTE in notes
