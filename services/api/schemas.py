@@ -68,6 +68,8 @@ class JobOut(_Out):
     budget: dict[str, Any]
     gates: dict[str, Any]
     notes: list[str] = Field(default_factory=list, description="How the job was set up, e.g. the llm → search fallback.")
+    task_fields: dict[str, Any] | None = Field(None, description=(
+        "The task fields given with the job for an AI Scientist template, e.g. {\"metric\": {...}}."))
     created_by: str
     schedule_id: str | None
     error: str | None

@@ -36,8 +36,10 @@ def test_an_uploaded_template_runs_with_the_metric_of_the_jobs_body(server: Serv
 
     reply = client.post("/v1/jobs", json={"task": "tpl-api", "metric": {"name": "hard.score", "direction": "minimize"}})
     assert reply.status_code == 201, reply.text
+    assert reply.json()["task_fields"] == {"metric": {"name": "hard.score", "direction": "minimize"}}
     job = _finished(server, reply.json()["id"])
     assert job["status"] == "succeeded", job["error"]
+    assert job["task_fields"]["metric"]["name"] == "hard.score"  # GET /v1/jobs/{id} shows it too
     assert job["summary"]["baseline"] == {"hard.score": 0.5}  # final_info.json's means, flattened
     assert SEED_NOTE in job["notes"]
     listed = {j["id"]: j for j in client.get("/v1/jobs").json()}[job["id"]]
