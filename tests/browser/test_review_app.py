@@ -286,7 +286,11 @@ def test_cancel_asks_for_confirmation_then_stops_the_job(app_server: Server, con
 
 def test_deciding_in_a_second_tab_shows_already_decided_and_refreshes(app_server: Server, context: BrowserContext) -> None:
     job_id = start_job(app_server, {"code": "always"}, iterations=1)
+    wait_for(lambda: app_server.client().get("/v1/checkpoints", params={"job_id": job_id}).json(),
+             what="the code checkpoint", server=app_server)
     first, second = context.new_page(), context.new_page()
+    # Bob's tab keeps its clock still, so its own 4 s refresh cannot drop the card before he clicks.
+    second.clock.install()
     sign_in(first, app_server, where="#/checkpoints")
     sign_in(second, app_server, user="bob", where="#/checkpoints")
     mine, theirs = (page.locator("article[data-checkpoint]", has_text=job_id) for page in (first, second))
@@ -297,6 +301,7 @@ def test_deciding_in_a_second_tab_shows_already_decided_and_refreshes(app_server
     expect(mine).to_contain_text("Decided: approve")
     theirs.get_by_role("button", name="Approve").click()
     expect(theirs.get_by_role("alert")).to_contain_text("Already decided")
+    second.clock.run_for(3000)
     expect(theirs).to_have_count(0)  # the list refreshed without it
     decision = app_server.client().get(f"/v1/checkpoints/{checkpoint_id}").json()["decision"]
     assert decision["decided_by"] == "alice"
