@@ -53,8 +53,23 @@ def select_for(ctx: ResearchContext, *, round_: int, nodes: list[Node], incumben
 
 def fan_out(state: ResearchState) -> list[Send]:
     """One branch per expansion, run in parallel (LangGraph ``Send``), each with the tree as select saw it."""
+    incumbent = state.get("incumbent", ROOT)
     return [Send("branch", BranchState(
-        expansion=e, iteration=e["round"], tree=list(state.get("nodes", [])), incumbent=state.get("incumbent", ROOT),
+        expansion=e, iteration=e["round"], tree=slim(state.get("nodes", []), e, incumbent), incumbent=incumbent,
         baseline=state.get("baseline", {}), prior_rejections=list(state.get("rejections", [])),
         tokens_before=state.get("tokens", 0),
     )) for e in state["expansions"]]
+
+
+def slim(nodes: list[Node], expansion: Expansion, incumbent: str) -> list[Node]:
+    """The tree a branch gets: every node, but only the ones it may build on keep their files and output.
+
+    A branch reads the code of its parent, the parent's parent (an ablation) and the incumbent
+    (a draft's prompt); the rest it sees through the tree summary and the lessons. The branch's
+    checkpoints store its input, so a lean tree keeps every step's write small.
+    """
+    by_id = tree.by_id(nodes)
+    parent = by_id.get(expansion["parent"])
+    keep = {expansion["parent"], incumbent, (parent["parent"] if parent else None) or ROOT}
+    return [n if n["id"] in keep else Node(**{**n, "files": {}, "diff": "", "output_tail": ""})
+            for n in nodes]
