@@ -131,8 +131,8 @@ export function jobPage(main, jobId) {
         // The first frame that shows the job: marked once built, and again after the browser painted it.
         performance.mark("labloop:job-rendered");
         requestAnimationFrame(() => requestAnimationFrame(() => performance.mark("labloop:job-painted")));
-        extras(job, decided);
-      } else if (FINISHED.includes(job.status)) extras(job, decided);
+      }
+      extras(job, decided);
       note.textContent = "";
     } catch (err) {
       note.textContent = err.message;
@@ -193,13 +193,15 @@ export function jobPage(main, jobId) {
     slots.checkpoints.hidden = shown.size === 0;
   }
 
-  let extrasDone = false;
+  // Findings and the report change rarely: read them again only when a finding was decided or the job ended.
+  let shownState = null;
   async function extras(job, decided) {
-    if (extrasDone) return;
     const finished = FINISHED.includes(job.status);
-    if (finished) extrasDone = true;
-    const memory = await api("GET", "/v1/findings?verified=true&job_id=" + encodeURIComponent(jobId)).catch(() => []);
     const findingCps = decided.filter((cp) => cp.kind === "finding");
+    const state = `${findingCps.length}/${finished}`;
+    if (state === shownState) return;
+    shownState = state;
+    const memory = await api("GET", "/v1/findings?verified=true&job_id=" + encodeURIComponent(jobId)).catch(() => []);
     if (!closed) slots.findings.replaceChildren(findingsSection(job, findingCps, memory));
     if (!finished) return;
     try {
