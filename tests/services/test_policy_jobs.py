@@ -7,7 +7,15 @@ from pathlib import Path
 
 import yaml
 
-from tests.services.conftest import LABLOOP, Server, ServerFactory, free_port, server_env, task_files, upload
+from tests.services.conftest import (
+    LABLOOP,
+    Server,
+    ServerFactory,
+    free_port,
+    server_env,
+    task_files,
+    upload,
+)
 
 GREEDY = {"cpus": 1.0, "memory": "64g", "network": "bridge"}
 
