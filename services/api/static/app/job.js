@@ -142,7 +142,9 @@ export function jobPage(main, jobId) {
   const soon = (ms = 800) => { if (!timer && !closed) timer = setTimeout(refresh, ms); };
 
   function render(job, experiments, pending, decided) {
-    const spec = task.spec || {}, metric = (spec.metric || {}).name, direction = (spec.metric || {}).direction || "maximize";
+    // A template's metric comes with the job (task_fields), a task's from its task.yaml.
+    const spec = { ...(task.spec || {}), ...(job.task_fields || {}) };
+    const metric = (spec.metric || {}).name, direction = (spec.metric || {}).direction || "maximize";
     const ok = experiments.filter((e) => e.status === "succeeded" && e.role !== "replicate" && valueOf(e, metric) !== null);
     const baseline = ok.find((e) => e.role === "baseline");
     const bestRun = ok.reduce((m, e) => (m === null || better(valueOf(e, metric), valueOf(m, metric), direction) ? e : m), null);

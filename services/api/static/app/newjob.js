@@ -19,20 +19,30 @@ export function templateForm(prefix, tasks, template = {}) {
     ...POLICIES.map((p) => el("option", { value: p, textContent: p })))]);
   const budget = BUDGET.map(([key, label, step]) => [key, label, el("input", { id: `${prefix}-budget-${key}`, type: "number", min: step === "1" ? 0 : 0.001, step })]);
   const goal = el("p", { className: "meta", role: "status" });
+  // An AI Scientist template names no metric of its own: the job says which final_info.json mean to optimise.
+  const metricName = el("input", { id: prefix + "-metric", type: "text", spellcheck: false, value: (template.metric || {}).name || "" });
+  const metricDirection = el("select", { id: prefix + "-metric-direction" },
+    ...["maximize", "minimize"].map((d) => el("option", { value: d, textContent: d })));
+  const metricBox = el("fieldset", { hidden: true }, el("legend", { textContent: "Metric (this task is a template without one)" }),
+    el("div", { className: "row" }, field(metricName.id, "Metric name", metricName), field(metricDirection.id, "Direction", metricDirection)));
   const showGoal = () => {
     const t = tasks.find((x) => x.name === task.value);
-    goal.textContent = t ? `${t.spec.goal} Metric: ${t.spec.metric.name} (${t.spec.metric.direction}); task budget ${JSON.stringify(t.spec.budget || {})}.` : "";
+    const spec = (t && t.spec) || {};
+    const metric = spec.metric;
+    metricBox.hidden = !t || Boolean(metric);
+    goal.textContent = t ? `${spec.goal || ""} ${metric ? `Metric: ${metric.name} (${metric.direction}).` : ""} Task budget ${JSON.stringify(spec.budget || {})}.` : "";
   };
   task.addEventListener("change", showGoal);
   showGoal();
   const node = el("div", {},
-    el("div", { className: "row" }, field(task.id, "Task", task), field(strategy.id, "Strategy", strategy)), goal,
+    el("div", { className: "row" }, field(task.id, "Task", task), field(strategy.id, "Strategy", strategy)), goal, metricBox,
     el("fieldset", {}, el("legend", { textContent: "Human checkpoints (policy per kind)" }),
       el("div", { className: "row" }, gates.map(([kind, input]) => field(input.id, `${kind} gate`, input)))),
     el("fieldset", {}, el("legend", { textContent: "Budget (empty: the task's own)" }),
       el("div", { className: "grid" }, budget.map(([, label, input]) => field(input.id, label, input)))));
   const read = () => {
     const out = { task: task.value, strategy: strategy.value, gates: {}, budget: {} };
+    if (!metricBox.hidden && metricName.value.trim()) out.metric = { name: metricName.value.trim(), direction: metricDirection.value };
     for (const [kind, input] of gates) out.gates[kind] = input.value;
     for (const [key, label, input] of budget) {
       if (input.value === "") continue;
