@@ -59,13 +59,17 @@ def _debuggable(nodes: Sequence[Node], max_depth: int, taken: set[str]) -> Node 
 
 
 def _ablation_due(nodes: Sequence[Node], incumbent: str) -> bool:
-    if incumbent == ROOT:
+    """The incumbent's change has two or more parts and no ablation of it was made yet."""
+    tree = by_id(nodes)
+    if incumbent == ROOT or incumbent not in tree:
         return False
-    return not any(n["operator"] == "ablate" and n["parent"] == incumbent for n in nodes)
+    if any(n["operator"] == "ablate" and n["parent"] == incumbent for n in nodes):
+        return False
+    return len(ablate_parts(tree.get(tree[incumbent]["parent"] or ""), tree[incumbent])) >= 2
 
 
 def select_expansions(task: Task, *, job_id: str, round_: int, nodes: Sequence[Node], incumbent: str,
-                      strategy: str, can_ablate: bool) -> list[Expansion]:
+                      strategy: str) -> list[Expansion]:
     """The round's expansions, one per parallel slot, by the policy in this module's docstring."""
     search = task.search
     max_depth = search.max_debug_depth if search.max_debug_depth is not None else task.budget.debug_attempts
@@ -76,7 +80,7 @@ def select_expansions(task: Task, *, job_id: str, round_: int, nodes: Sequence[N
     for slot in range(search.parallel):
         rng = _rng(job_id, round_, slot)
         operator: Operator
-        if slot == 0 and can_ablate and _ablation_due(nodes, incumbent):
+        if slot == 0 and strategy == "llm" and _ablation_due(nodes, incumbent):
             operator, parent = "ablate", incumbent
         elif strategy == "llm" and drafts < search.drafts:
             operator, parent = "draft", ROOT

@@ -23,10 +23,8 @@ def select(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
     """The round's expansions; strategy search gets its distinct points here, one study for all slots."""
     ctx, round_ = runtime.context, state["iteration"]
     nodes, incumbent = state.get("nodes", []), state.get("incumbent", ROOT)
-    parts = tree.ablate_parts(tree.by_id(nodes).get(tree.by_id(nodes)[incumbent]["parent"] or ""),
-                              tree.by_id(nodes)[incumbent]) if incumbent != ROOT else []
-    expansions = select_for(ctx, round_=round_, nodes=nodes, incumbent=incumbent, can_ablate=len(parts) >= 2)
-    expansions = expansions[: _slots(ctx, state)]
+    expansions = tree.select_expansions(ctx.task, job_id=ctx.job_id, round_=round_, nodes=nodes, incumbent=incumbent,
+                                        strategy=ctx.strategy)[: _slots(ctx, state)]
     if ctx.strategy == "search" and ctx.task.params:
         recalled = remember.recall(ctx, ctx.task.goal)
         own = [(n["params"], float(n["value"])) for n in nodes if n["value"] is not None and n["params"]]
@@ -42,13 +40,6 @@ def select(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
         {"node": e["node"], "operator": e["operator"], "parent": e["parent"]} for e in expansions]})
     return {"expansions": expansions, "verification": None, "verdict": None, "critique": None, "checkpoint": None,
             "gate": None}
-
-
-def select_for(ctx: ResearchContext, *, round_: int, nodes: list[Node], incumbent: str,
-               can_ablate: bool) -> list[Expansion]:
-    """The policy's expansions for this round (ablation only for strategy llm)."""
-    return tree.select_expansions(ctx.task, job_id=ctx.job_id, round_=round_, nodes=nodes, incumbent=incumbent,
-                                  strategy=ctx.strategy, can_ablate=can_ablate and ctx.strategy == "llm")
 
 
 def fan_out(state: ResearchState) -> list[Send]:

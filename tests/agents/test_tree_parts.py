@@ -35,25 +35,21 @@ ROOT_NODE = node(ROOT, parent=None, round_=0, value=0.5, operator="root")
 
 
 def test_selection_drafts_first_then_repairs_failures_and_climbs_from_distinct_best_nodes() -> None:
-    first = tree.select_expansions(TASK, job_id="j", round_=1, nodes=[ROOT_NODE], incumbent=ROOT, strategy="llm",
-                                   can_ablate=False)
+    first = tree.select_expansions(TASK, job_id="j", round_=1, nodes=[ROOT_NODE], incumbent=ROOT, strategy="llm")
     assert [(e["operator"], e["parent"]) for e in first] == [("draft", ROOT), ("improve", ROOT)]
     assert [e["node"] for e in first] == ["r1s0", "r1s1"]
 
     nodes = [ROOT_NODE, node("r1s0", value=None, files={"a.py": "x"}, operator="draft"), node("r1s1", value=0.7)]
-    second = tree.select_expansions(TASK, job_id="j", round_=2, nodes=nodes, incumbent=ROOT, strategy="llm",
-                                    can_ablate=False)
+    second = tree.select_expansions(TASK, job_id="j", round_=2, nodes=nodes, incumbent=ROOT, strategy="llm")
     assert [(e["operator"], e["parent"]) for e in second] == [("debug", "r1s0"), ("improve", "r1s1")]
     assert second == tree.select_expansions(TASK, job_id="j", round_=2, nodes=nodes, incumbent=ROOT,
-                                            strategy="llm", can_ablate=False)  # deterministic for a job
+                                            strategy="llm")  # deterministic for a job
 
     deep = [ROOT_NODE, node("r1s1", value=0.7, operator="draft"), node("r3s0", value=None, files={"a.py": "x"}, depth=2)]
-    third = tree.select_expansions(TASK, job_id="j", round_=4, nodes=deep, incumbent=ROOT, strategy="llm",
-                                   can_ablate=False)
+    third = tree.select_expansions(TASK, job_id="j", round_=4, nodes=deep, incumbent=ROOT, strategy="llm")
     assert [(e["operator"], e["parent"]) for e in third] == [("improve", "r1s1"), ("improve", ROOT)]  # depth cap
 
-    search = tree.select_expansions(TASK, job_id="j", round_=2, nodes=nodes, incumbent=ROOT, strategy="search",
-                                    can_ablate=False)
+    search = tree.select_expansions(TASK, job_id="j", round_=2, nodes=nodes, incumbent=ROOT, strategy="search")
     assert [e["operator"] for e in search] == ["improve", "improve"]  # search neither drafts nor repairs
 
 
@@ -68,7 +64,7 @@ def test_ties_go_to_the_newer_node_and_ablation_reverts_one_part_of_the_incumben
     assert parts["revert b.py"] == {"files": {"a.py": "A2"}, "params": {"x": 0.2}}
     assert parts["revert param x"] == {"files": {"a.py": "A2", "b.py": "B"}, "params": {"x": 0.1}}
     chosen = tree.select_expansions(TASK, job_id="j", round_=3, nodes=[ROOT_NODE, parent, incumbent],
-                                    incumbent="r2s0", strategy="llm", can_ablate=True)
+                                    incumbent="r2s0", strategy="llm")
     assert (chosen[0]["operator"], chosen[0]["parent"]) == ("ablate", "r2s0")
 
 
