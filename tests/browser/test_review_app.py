@@ -345,6 +345,28 @@ def test_upload_a_task_and_create_a_job_from_the_form(app_server: Server, contex
     expect(page.get_by_role("heading", level=1)).to_contain_text("succeeded", timeout=120_000)
 
 
+def test_a_job_on_an_ai_scientist_template_names_its_metric_in_the_form(
+    app_server: Server, context: BrowserContext
+) -> None:
+    from tests.services.test_template_api import _template_files
+
+    upload(app_server.client(), _template_files("tpl-form"))
+    page = context.new_page()
+    sign_in(page, app_server, where="#/new")
+    page.get_by_label("Task", exact=True).select_option("tpl-form")
+    page.get_by_label("Metric name").fill("hard.score")
+    page.get_by_label("Direction").select_option("minimize")
+    page.get_by_label("Strategy").select_option("search")
+    page.get_by_role("button", name="Start job").click()
+    started = page.get_by_role("status").filter(has_text="Started").get_by_role("link")
+    job = app_server.client().get(f"/v1/jobs/{started.inner_text()}").json()
+    assert job["task_fields"] == {"metric": {"name": "hard.score", "direction": "minimize"}}
+    page.get_by_label("Task", exact=True).select_option("quick")
+    expect(page.get_by_label("Metric name")).to_be_hidden()  # a task with task.yaml names its own
+    started.click()
+    expect(page.locator("dl.facts")).to_contain_text("hard.score (minimize)")
+
+
 def test_schedules_are_listed_created_and_disabled(app_server: Server, context: BrowserContext) -> None:
     page = context.new_page()
     sign_in(page, app_server, where="#/schedules")

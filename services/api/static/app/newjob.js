@@ -28,8 +28,9 @@ export function templateForm(prefix, tasks, template = {}) {
   const showGoal = () => {
     const t = tasks.find((x) => x.name === task.value);
     const spec = (t && t.spec) || {};
-    const metric = spec.metric;
-    metricBox.hidden = !t || Boolean(metric);
+    const template = Boolean(t) && !(t.files || []).includes("task.yaml");  // an AI Scientist template
+    const metric = template ? null : spec.metric;
+    metricBox.hidden = !template;
     goal.textContent = t ? `${spec.goal || ""} ${metric ? `Metric: ${metric.name} (${metric.direction}).` : ""} Task budget ${JSON.stringify(spec.budget || {})}.` : "";
   };
   task.addEventListener("change", showGoal);
