@@ -30,6 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sandbox.reaper import reap_slots  # noqa: E402
 from services.store import create_job, events_after, open_store  # noqa: E402
 from services.store.schedules import as_utc  # noqa: E402
 from tests.services.conftest import free_port, task_files  # noqa: E402
@@ -168,6 +169,9 @@ def main() -> None:
             bare.terminate()
             lab.wait(15)
             bare.wait(15)
+            # A run still in flight when the server stopped leaves its slot's disk mounted; a
+            # later labloop process's reaper would remove it, this one ends here.
+            reap_slots(home / "sandbox" / "slots", max_age_s=-1)
     print(f"{'GET /v1/jobs/{id}':<18} {'clients':>7} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}")
     for name, clients, n, p50, p95, p99, rate in rows:
         print(f"{name:<18} {clients:>7} {n:>8} {p50:>8.2f} {p95:>8.2f} {p99:>8.2f} {rate:>8.0f}")

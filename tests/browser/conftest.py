@@ -25,9 +25,10 @@ pytestmark = pytest.mark.browser
 expect.set_options(timeout=30_000)  # a job's next step takes a few sandbox runs on a busy machine
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless chromium for the session."""
+    """One headless chromium per module: Playwright's sync API keeps an event loop running in
+    this thread while it is open, which later tests calling ``asyncio.run()`` cannot share."""
     assert Path(CHROMIUM).exists(), "the browser tests need Debian's chromium: run `make browser`"
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
