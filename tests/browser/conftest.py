@@ -7,13 +7,25 @@ sandbox. Playwright's own browser download cannot be reached here, so it drives
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from tests.services.conftest import ROOT, TOKENS, Server, free_port, make_server, server_env
+from tests.services.conftest import (
+    ROOT,
+    TOKENS,
+    Server,
+    free_port,
+    make_server,
+    server_env,
+    task_files,
+    upload,
+)
 
 __all__ = ["make_server"]  # the service tests' factory of servers, as a fixture here too
 
@@ -70,3 +82,31 @@ def screenshot(page: Page, name: str) -> Path:
     path = DOCS / name
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def one_branch_task(name: str = "quick", *, iterations: int = 1) -> dict[str, str]:
+    """The service tests' quick task, one branch per round, so a job waits at one gate at a time."""
+    files = task_files(name, iterations=iterations)
+    spec = yaml.safe_load(files["task.yaml"])
+    spec["search"] = {"parallel": 1}
+    return {**files, "task.yaml": yaml.safe_dump(spec)}
+
+
+@pytest.fixture(scope="module")
+def app_server(server: Server, sandbox_image: str) -> Server:
+    """The module's server with the quick task uploaded (the sandbox image must be built)."""
+    upload(server.client(), one_branch_task("quick", iterations=2))
+    return server
+
+
+def start_job(server: Server, gates: dict[str, str], **budget: Any) -> str:
+    """Start a job on the quick task through the API; its id."""
+    body = {"task": "quick", "gates": {"idea": "never", "code": "never", "finding": "never", **gates}, "budget": budget}
+    reply = server.client().post("/v1/jobs", json=body)
+    assert reply.status_code == 201, reply.text
+    return str(reply.json()["id"])
+
+
+def card(page: Page, kind: str) -> Any:
+    """The first pending checkpoint card of ``kind`` on the page."""
+    return page.locator("article[data-checkpoint]", has=page.get_by_role("heading", name=re.compile(f"^{kind} checkpoint"))).first
