@@ -236,7 +236,20 @@ class ResearchState(TypedDict, total=False):
     notes: Annotated[list[str], operator.add]  # one-line notices for the report (fallbacks, budget)
 
 
-class BranchState(TypedDict, total=False):
+class BranchOutput(TypedDict, total=False):
+    """What a branch returns to the job: its node, its runs, its spending and its decisions."""
+
+    nodes: Annotated[list[Node], upsert_nodes]
+    experiments: Annotated[list[Run], operator.add]
+    tokens: Annotated[int, operator.add]
+    cost_usd: Annotated[float, operator.add]
+    decisions: Annotated[list[Decision], operator.add]
+    rejections: Annotated[list[Rejection], operator.add]
+    notes: Annotated[list[str], operator.add]
+    stop_reason: Annotated[str | None, first_reason]
+
+
+class BranchState(BranchOutput, total=False):
     """One parallel branch: ideate → gate_idea → implement → gate_code → execute → review.
 
     ``expansion`` and the ``tree`` snapshot come from select; the rest is the branch's own
@@ -255,27 +268,6 @@ class BranchState(TypedDict, total=False):
     run: Run | None
     checkpoint: CheckpointRequest | None
     gate: Decision | None
-    nodes: Annotated[list[Node], upsert_nodes]
-    experiments: Annotated[list[Run], operator.add]
-    tokens: Annotated[int, operator.add]
-    cost_usd: Annotated[float, operator.add]
-    decisions: Annotated[list[Decision], operator.add]
-    rejections: Annotated[list[Rejection], operator.add]
-    notes: Annotated[list[str], operator.add]
-    stop_reason: Annotated[str | None, first_reason]
-
-
-class BranchOutput(TypedDict, total=False):
-    """What a branch returns to the job: its node, its runs, its spending and its decisions."""
-
-    nodes: Annotated[list[Node], upsert_nodes]
-    experiments: Annotated[list[Run], operator.add]
-    tokens: Annotated[int, operator.add]
-    cost_usd: Annotated[float, operator.add]
-    decisions: Annotated[list[Decision], operator.add]
-    rejections: Annotated[list[Rejection], operator.add]
-    notes: Annotated[list[str], operator.add]
-    stop_reason: Annotated[str | None, first_reason]
 
 
 def initial_state(job_id: str, started_at: float) -> ResearchState:
