@@ -15,7 +15,7 @@ import yaml
 
 from agents.task import load_task
 from sandbox.runner import DockerSandbox
-from services.collaborators import Collaborators
+from services.collaborators import Collaborators, chat_model
 from services.jobs import new_job, template
 from services.lifecycle import Lifecycle
 from services.local_run import run_job_here
@@ -23,6 +23,7 @@ from services.outcomes import Checkpoint, Finished, Paused
 from services.settings import Settings
 from services.store import Store, open_store
 from tests.conftest import TEST_SERVICE
+from tests.utils.fake_llm import FakeLLM
 
 # Maximise -(x-1.5)^2 - (y+0.5)^2: the optimum is 0 at (1.5, -0.5); the baseline (-3, 3) scores -32.5.
 # The seed adds the same small offset to every run on that seed (it stands for the data split),
@@ -135,3 +136,21 @@ def create_research_job(store: Store, settings: Settings, task_dir: Path, *, str
     job = template(task=load_task(task_dir).name, strategy=strategy, gates=dict(gates or {}))
     row = Lifecycle(store).create(new_job(store, settings, job, created_by="cli", folder=task_dir))
     return row.id, list(row.notes)
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeLLM]:
+    """The scripted OpenAI-compatible server (the only double: the real openai client talks to it)."""
+    with FakeLLM() as server:
+        yield server
+
+
+@pytest.fixture
+def llm_settings(home: Path, llm: FakeLLM) -> Settings:
+    """Settings under the fresh home, pointed at the scripted server."""
+    return Settings(home=home, llm_base_url=llm.base_url, llm_model="fake-model", llm_max_retries=1)
+
+
+def model_parts(sandbox: object, settings: Settings) -> Collaborators:
+    """The shared sandbox and the model ``settings`` configure."""
+    return Collaborators(runner=sandbox, model=chat_model(settings))  # type: ignore[arg-type]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from services.collaborators import Collaborators, chat_model
 from services.settings import Settings
 from services.store import Store, get_job, list_experiments
-from tests.agents.conftest import QUALITY, make_task, run_job
+from tests.agents.conftest import QUALITY, make_task, model_parts, run_job
 from tests.utils.fake_llm import FakeLLM, Scripted
 
 IDEA = json.dumps({"title": "Raise the quality", "hypothesis": "a bonus term lifts the score",
@@ -24,19 +22,7 @@ REVIEW = json.dumps({"summary": "the bonus lifted the score", "lesson": "quality
 CRITIQUE = json.dumps({"soundness": "a constant bonus", "confounds": [], "ablation": "remove the bonus", "flaw": ""})
 
 
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    with FakeLLM() as server:
-        yield server
 
-
-@pytest.fixture
-def llm_settings(home: Path, llm: FakeLLM) -> Settings:
-    return Settings(home=home, llm_base_url=llm.base_url, llm_model="fake-model", llm_max_retries=1)
-
-
-def _parts(sandbox: object, settings: Settings) -> Collaborators:
-    return Collaborators(runner=sandbox, model=chat_model(settings))  # type: ignore[arg-type]
 
 
 def test_idea_edit_failure_debug_fix_and_verified_finding(
@@ -49,7 +35,7 @@ def test_idea_edit_failure_debug_fix_and_verified_finding(
     llm.add("debug", FIXED)
     llm.add("review", REVIEW, REVIEW)
     llm.add("critique", CRITIQUE)
-    outcome = run_job(store, llm_settings, task, _parts(sandbox, llm_settings), strategy="llm")
+    outcome = run_job(store, llm_settings, task, model_parts(sandbox, llm_settings), strategy="llm")
 
     assert outcome.status == "succeeded", outcome.error
     rows = {r.id.removeprefix(outcome.job_id + "-"): r for r in list_experiments(store, outcome.job_id)}
@@ -75,7 +61,7 @@ def test_a_reply_that_is_not_json_is_retried_then_the_job_fails_cleanly(
 ) -> None:
     task = make_task(tmp_path / "quality", name="quality", code=QUALITY, budget={"iterations": 1})
     llm.add("ideate", "Sure! Here is an idea: make it better.", '{"title": ', "```json\n[1, 2]\n```")
-    outcome = run_job(store, llm_settings, task, _parts(sandbox, llm_settings), strategy="llm")
+    outcome = run_job(store, llm_settings, task, model_parts(sandbox, llm_settings), strategy="llm")
 
     assert outcome.status == "failed"
     assert "did not parse as Idea after 3 attempts" in (outcome.error or "")
@@ -95,7 +81,7 @@ def test_the_token_budget_stops_the_job_before_the_call_that_would_exceed_it(
                      budget={"iterations": 2, "llm_tokens": budget})
     llm.add("ideate", Scripted(IDEA, prompt_tokens=2400, completion_tokens=100))  # 2500 of 4000 used
     llm.add("implement", BROKEN)  # never asked: it could take more than the 1500 left
-    outcome = run_job(store, llm_settings, task, _parts(sandbox, llm_settings), strategy="llm")
+    outcome = run_job(store, llm_settings, task, model_parts(sandbox, llm_settings), strategy="llm")
 
     assert outcome.status == "succeeded", outcome.error
     assert llm.calls() == 1 and llm.calls("implement") == 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -89,11 +88,6 @@ def make_template(folder: Path, *, seed_ideas: bool = True) -> Path:
 def _files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir()}
 
-
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    with FakeLLM() as server:
-        yield server
 
 
 def test_a_template_runs_end_to_end_with_the_llm_strategy_and_its_metrics_come_from_final_info(

@@ -5,17 +5,15 @@ are verified against the incumbent and critiqued (real sandbox, real SQLite, rea
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.collaborators import Collaborators, chat_model
 from services.outcomes import Checkpoint
 from services.settings import Settings
 from services.store import Store, list_experiments
-from tests.agents.conftest import make_task, run_job
+from tests.agents.conftest import make_task, model_parts, run_job
 from tests.utils.fake_llm import FakeLLM
 
 # Two settings that pay off only together: SCALE alone or SHIFT alone leave the score at 0.5.
@@ -60,19 +58,7 @@ def _critique(flaw: str = "") -> str:
 LESSON = "SCALE = 2.0 alone changes nothing; it needs SHIFT = 1.0 beside it"
 
 
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    with FakeLLM() as server:
-        yield server
 
-
-@pytest.fixture
-def llm_settings(home: Path, llm: FakeLLM) -> Settings:
-    return Settings(home=home, llm_base_url=llm.base_url, llm_model="fake-model", llm_max_retries=1)
-
-
-def _parts(sandbox: object, settings: Settings) -> Collaborators:
-    return Collaborators(runner=sandbox, model=chat_model(settings))  # type: ignore[arg-type]
 
 
 def test_two_changes_that_pay_off_only_together_compound_and_prompts_carry_code_and_lessons(
@@ -84,7 +70,7 @@ def test_two_changes_that_pay_off_only_together_compound_and_prompts_carry_code_
     llm.add("implement", _edit("SCALE = 1.0", "SCALE = 2.0"), _edit("SHIFT = 0.0", "SHIFT = 1.0"))
     llm.add("review", _review(LESSON), _review("together they pay off"))
     llm.add("critique", _critique())
-    outcome = run_job(store, llm_settings, task, _parts(sandbox, llm_settings), strategy="llm")
+    outcome = run_job(store, llm_settings, task, model_parts(sandbox, llm_settings), strategy="llm")
 
     assert outcome.status == "succeeded", outcome.error
     first_idea, second_idea = llm.prompts("ideate")
@@ -124,7 +110,7 @@ def test_a_finding_is_verified_against_the_incumbent_and_a_critique_that_names_a
         asked.append(cp)
         return {"action": "reject", "reason": "agreed with the critique", "by": "frank"}
 
-    outcome = run_job(store, llm_settings, task, _parts(sandbox, llm_settings), strategy="llm",
+    outcome = run_job(store, llm_settings, task, model_parts(sandbox, llm_settings), strategy="llm",
                       gates={"finding": "auto"}, on_checkpoint=decide)
 
     assert outcome.status == "succeeded", outcome.error
@@ -156,7 +142,7 @@ def test_a_new_incumbent_with_two_parts_is_ablated_and_the_ablation_is_reported(
     llm.add("implement", json.dumps(change))
     llm.add("review", _review("the bonus helps"), _review("without the code change the gain is gone"))
     llm.add("critique", _critique())
-    outcome = run_job(store, llm_settings, task, _parts(sandbox, llm_settings), strategy="llm")
+    outcome = run_job(store, llm_settings, task, model_parts(sandbox, llm_settings), strategy="llm")
 
     assert outcome.status == "succeeded", outcome.error
     assert llm.calls("ideate") == llm.calls("implement") == 1  # the ablation asks no model for an idea or code

@@ -20,14 +20,13 @@ from tests.services.conftest import (
     ROOT,
     TOKENS,
     Server,
-    free_port,
     make_server,
-    server_env,
+    server,
     task_files,
     upload,
 )
 
-__all__ = ["make_server"]  # the service tests' factory of servers, as a fixture here too
+__all__ = ["make_server", "server"]  # the service tests' server fixtures, here too
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -47,15 +46,6 @@ def browser() -> Iterator[Browser]:
         yield launched
         launched.close()
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One running server (two named tokens, the real sandbox) shared by a module's tests."""
-    home = tmp_path_factory.mktemp("home")
-    port = free_port()
-    running = Server(home, port, server_env(home, port)).start()
-    yield running
-    running.kill()
 
 
 @pytest.fixture
