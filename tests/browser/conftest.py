@@ -7,7 +7,9 @@ sandbox. Playwright's own browser download cannot be reached here, so it drives
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,9 @@ __all__ = ["make_server", "server"]  # the service tests' server fixtures, here 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-DOCS = ROOT / "docs"
+# The README's screenshots and timings: written to docs/ when LABLOOP_UPDATE_DOCS=1, else to a
+# scratch folder, so that a test run leaves the work tree as it found it.
+DOCS = ROOT / "docs" if os.environ.get("LABLOOP_UPDATE_DOCS") == "1" else Path(tempfile.gettempdir()) / "labloop-docs"
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=30_000)  # a job's next step takes a few sandbox runs on a busy machine
 
@@ -66,10 +70,15 @@ def sign_in(page: Page, server: Server, user: str = "alice", where: str = "") ->
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page PNG under docs/ for the README."""
+def docs_path(name: str) -> Path:
+    """Where the README's file ``name`` is written (see DOCS)."""
     DOCS.mkdir(exist_ok=True)
-    path = DOCS / name
+    return DOCS / name
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page PNG for the README."""
+    path = docs_path(name)
     page.screenshot(path=str(path), full_page=True)
     return path
 

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.conftest import (
-    DOCS,
+    docs_path,
     one_branch_task,
     screenshot,
     sign_in,
@@ -275,7 +275,7 @@ def test_the_job_page_of_a_job_with_500_experiments_paints_within_a_second(
         page.goto("about:blank")
     page.goto(f"{app_server.url}/#/jobs/{job_id}")
     expect(page.locator("#experiments tbody tr")).to_have_count(500)
-    page.locator("section[aria-labelledby='plot-title']").screenshot(path=str(DOCS / "app-plot.png"))
+    page.locator("section[aria-labelledby='plot-title']").screenshot(path=str(docs_path("app-plot.png")))
     static = sum(size for url, size in sizes.items() if "/v1/" not in url)
     api = sum(size for url, size in sizes.items() if "/v1/" in url)
     best = min(t["painted"] for t in timings)
@@ -289,7 +289,7 @@ def test_the_job_page_of_a_job_with_500_experiments_paints_within_a_second(
              f"  target: painted within 1 s -> {verdict} (best of the three loads: {best:.0f} ms)"]
     report = "\n".join(lines)
     print(report)
-    (DOCS / "app-performance.txt").write_text(report + "\n")
+    docs_path("app-performance.txt").write_text(report + "\n")
     assert static < 200 * 1024, report
     # The target is 1 s (reported above); the bound is generous so a machine busy with other work
     # does not fail the suite, while a page that got several times slower still does.

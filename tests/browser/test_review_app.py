@@ -16,8 +16,8 @@ import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from tests.browser.conftest import (
-    DOCS,
     card,
+    docs_path,
     one_branch_task,
     screenshot,
     sign_in,
@@ -93,7 +93,7 @@ def test_sign_in_follow_a_job_to_its_code_checkpoint_read_the_diff_approve_and_w
     tree = page.locator("section.tree")
     expect(tree.get_by_role("heading", name=re.compile("Tree of solutions"))).to_be_visible()
     expect(tree.locator("li[data-node]").first).to_contain_text("succeeded")
-    tree.screenshot(path=str(DOCS / "app-tree.png"))
+    tree.screenshot(path=str(docs_path("app-tree.png")))
     decision = app_server.client().get(f"/v1/checkpoints/{checkpoint_id}").json()["decision"]
     assert decision["action"] == "approve" and decision["decided_by"] == "alice"
 
