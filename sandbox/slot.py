@@ -57,14 +57,16 @@ class Slot:
     def create(cls, slots_dir: Path, limits: Limits) -> Slot:
         """Make a fresh slot, with its own disk and hand-over FIFO, under ``slots_dir``."""
         slot = cls(slots_dir / uuid.uuid4().hex[:16])
-        slot.ctl.mkdir(parents=True, mode=0o755)
-        slot.disk.mkdir(mode=0o755)
+        slot.ctl.mkdir(parents=True)
+        slot.ctl.chmod(0o755)  # explicit: the service's umask must not lock the sandbox uid out
+        slot.disk.mkdir()
         try:
             slot.disk_enforced = disk.mount_tmpfs(slot.disk, size_bytes=limits.disk_bytes, files=limits.max_files)
             for folder in (slot.workspace, slot.output):
                 folder.mkdir()
                 _give_to_sandbox(folder)
-            os.mkfifo(slot.ctl / "go", 0o644)  # the service's: the sandbox uid may only read it
+            os.mkfifo(slot.ctl / "go")
+            (slot.ctl / "go").chmod(0o644)  # the service's: the sandbox uid may only read it
         except BaseException:
             slot.remove()
             raise
