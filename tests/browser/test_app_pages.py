@@ -96,7 +96,7 @@ def test_a_job_on_an_ai_scientist_template_names_its_metric_in_the_form(
 def test_schedules_are_listed_created_and_disabled(app_server: Server, context: BrowserContext) -> None:
     page = context.new_page()
     sign_in(page, app_server, where="#/schedules")
-    page.get_by_label("Name").fill("nightly quick")
+    page.get_by_label("Name", exact=True).fill("nightly quick")
     page.get_by_label("Cron (minute hour day month weekday)").fill("30 2 * * *")
     page.get_by_label("Time zone (IANA)").fill("Europe/Berlin")
     page.get_by_label("Task", exact=True).select_option("quick")
