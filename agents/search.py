@@ -1,13 +1,14 @@
 """Strategy ``search``: Optuna's TPE sampler proposes params from the task's space.
 
-The study is rebuilt from measurements on every call (the job's own experiments and, when
+The study is made from measurements (the job's own experiments in the order they ran and, when
 memory is given, trials recalled from earlier jobs), so nothing but the job's state needs to
-survive a crash, and a resumed job proposes exactly what it would have proposed.
+survive a crash, and a resumed job proposes exactly what it would have proposed. Within a
+process the study is kept between rounds and told only the new trials (:class:`_Studies`).
 
 **Failures teach.** A point whose run failed (crashed, timed out, no metric) is told to the
-sampler as a completed trial with a *penalised* value — worse than the worst measured value by
-the spread of the measured values — so TPE puts it in its "bad" group and leaves a crashing
-region. (Optuna's TPE ignores FAIL trials, so telling it FAIL would teach it nothing.)
+sampler as a completed trial with a *penalised* value — worse than any measured value — so
+TPE puts it in its "bad" group and leaves a crashing region. (Optuna's TPE ignores FAIL
+trials, so telling it FAIL would teach it nothing.)
 **Parallel slots** ask one study several times; the points not yet measured are pending
 (RUNNING) trials and TPE's *constant liar* counts them as bad, so the slots get distinct points.
 """
@@ -15,7 +16,11 @@ region. (Optuna's TPE ignores FAIL trials, so telling it FAIL would teach it not
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,10 +31,12 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from optuna.trial import TrialState
 
 from agents.task import Task
 
-Trial = tuple[Mapping[str, Any], float]
+Trial = tuple[Mapping[str, Any], float]  # a measured point
+Told = tuple[Mapping[str, Any], float | None]  # a point of this job: its value, or None when its run failed
 STARTUP_TRIALS = 3  # random points before TPE models the good/bad split
 
 optuna.logging.set_verbosity(logging.WARNING)
@@ -64,57 +71,99 @@ def _fits(params: Mapping[str, Any], dists: Mapping[str, BaseDistribution]) -> b
         return False
 
 
-def penalty(task: Task, values: Sequence[float]) -> float:
-    """The value a failed point is told as: worse than the worst measured value by their spread."""
-    if not values:
-        return -1.0 if task.metric.direction == "maximize" else 1.0
-    worst = min(values) if task.metric.direction == "maximize" else max(values)
-    spread = max(max(values) - min(values), abs(worst) * 0.1, 1e-6)
-    return worst - spread if task.metric.direction == "maximize" else worst + spread
+def penalty(task: Task) -> float:
+    """The value a failed point is told as: worse than any value a run can measure.
+
+    TPE uses values only to rank trials into its "good" and "bad" groups, so an infinite
+    penalty ranks a failure below every measured point, now and after later measurements,
+    which keeps the told trials of a job append-only (see :class:`_Studies`).
+    """
+    return -math.inf if task.metric.direction == "maximize" else math.inf
+
+
+class _Studies:
+    """One Optuna study per job, kept between rounds, extended with only the new trials.
+
+    Rebuilding a study costs ~0.3 ms a trial (Optuna deep-copies each one it is given), so a
+    job of a few hundred experiments would spend more on rebuilding than on sampling. A kept
+    study is used only when the trials it was told are a prefix of the trials to tell now;
+    the previous round's asked points (left RUNNING for the constant liar) are marked FAIL,
+    which TPE ignores, and each call gets a fresh sampler seeded by (job, round, attempt). So
+    a kept study proposes exactly what a study rebuilt from the same trials proposes (a test
+    holds it to this), and a resumed job or another worker, with an empty cache, proposes the
+    same points.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self._kept: OrderedDict[str, tuple[optuna.Study, list[tuple[str, float]]]] = OrderedDict()
+        """job id → (its study, the keys of the trials told, in order: the space, then each point)"""
+
+    def study(self, job_id: str, direction: str, dists: Mapping[str, BaseDistribution],
+              trials: Sequence[tuple[Mapping[str, Any], float]]) -> optuna.Study:
+        """A study told exactly ``trials`` (in order), with no RUNNING trial; call under ``lock``."""
+        keys = [(f"{direction} {sorted(dists.items())!r}", 0.0)]
+        keys += [(json.dumps(dict(p), sort_keys=True, default=str), v) for p, v in trials]
+        kept = self._kept.pop(job_id, None)
+        if kept is not None and keys[: len(kept[1])] == kept[1]:
+            study, told = kept
+            for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                study.tell(trial.number, state=TrialState.FAIL)
+        else:
+            study, told = optuna.create_study(direction=direction), keys[:1]
+        study.add_trials(optuna.trial.create_trial(params=dict(p), distributions=dict(dists), value=v)
+                         for p, v in trials[len(told) - 1:])
+        self._kept[job_id] = (study, keys)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+        return study
+
+
+_STUDIES = _Studies()
 
 
 def propose(
-    task: Task, *, job_id: str, iteration: int, own: Sequence[Trial], prior: Sequence[Trial] = (),
-    avoid: Sequence[Mapping[str, Any]] = (), attempt: int = 0, failed: Sequence[Mapping[str, Any]] = (),
+    task: Task, *, job_id: str, iteration: int, told: Sequence[Told], prior: Sequence[Trial] = (),
+    avoid: Sequence[Mapping[str, Any]] = (), attempt: int = 0,
 ) -> dict[str, Any]:
     """An idea ``{title, hypothesis, plan, params}`` for the next point to try, saying why."""
-    return propose_many(task, job_id=job_id, iteration=iteration, own=own, prior=prior, avoid=avoid,
-                        attempt=attempt, failed=failed, count=1)[0]
+    return propose_many(task, job_id=job_id, iteration=iteration, told=told, prior=prior, avoid=avoid,
+                        attempt=attempt, count=1)[0]
 
 
 def propose_many(
-    task: Task, *, job_id: str, iteration: int, own: Sequence[Trial], prior: Sequence[Trial] = (),
-    avoid: Sequence[Mapping[str, Any]] = (), attempt: int = 0, failed: Sequence[Mapping[str, Any]] = (),
-    count: int = 1,
+    task: Task, *, job_id: str, iteration: int, told: Sequence[Told], prior: Sequence[Trial] = (),
+    avoid: Sequence[Mapping[str, Any]] = (), attempt: int = 0, count: int = 1,
 ) -> list[dict[str, Any]]:
     """``count`` distinct ideas for one round's parallel slots (constant liar), each saying why.
 
-    ``failed`` are points whose runs failed; they are told to the sampler with a penalised value.
+    ``told`` are the job's own points in the order they ran, each with its measured value, or
+    None when its run failed (told to the sampler with the penalty); ``prior`` are measured
+    points recalled from earlier jobs, told first.
     """
     dists = distributions(task)
     if not dists:
         raise ValueError("the task has no params space, so the search strategy has nothing to try")
-    sampler = optuna.samplers.TPESampler(seed=_seed(job_id, iteration, attempt), n_startup_trials=STARTUP_TRIALS,
-                                         constant_liar=True)
-    study = optuna.create_study(direction=task.metric.direction, sampler=sampler)
-    usable = [(p, v) for p, v in [*prior, *own] if _fits(p, dists)]
-    bad = [p for p in failed if _fits(p, dists)]
-    worse = penalty(task, [v for _, v in usable])
-    study.add_trials(
-        optuna.trial.create_trial(params=dict(p), distributions=dists, value=v)
-        for p, v in [*usable, *((p, worse) for p in bad)]
-    )
+    usable = [(p, float(v)) for p, v in prior if _fits(p, dists)]
+    points = [(p, v) for p, v in told if _fits(p, dists)]
+    n_failed = sum(v is None for _, v in points)
+    measured = usable + [(p, float(v)) for p, v in points if v is not None]
+    trials = usable + [(p, penalty(task) if v is None else float(v)) for p, v in points]
     ideas: list[dict[str, Any]] = []
     seen = [dict(a) for a in avoid]
-    for _ in range(count):
-        params: dict[str, Any] = {}
-        for _ in range(8):  # re-ask when the sampler repeats a point already tried, rejected or pending
-            params = study.ask(dists).params  # left RUNNING: the constant liar keeps the next ask away
-            if all(params != a for a in seen):
-                break
-        seen.append(params)
-        ideas.append(_explain(task, params, usable, n_prior=sum(_fits(p, dists) for p, _ in prior),
-                              n_failed=len(bad)))
+    with _STUDIES.lock:
+        study = _STUDIES.study(job_id, task.metric.direction, dists, trials)
+        study.sampler = optuna.samplers.TPESampler(seed=_seed(job_id, iteration, attempt),
+                                                   n_startup_trials=STARTUP_TRIALS, constant_liar=True)
+        for _ in range(count):
+            params: dict[str, Any] = {}
+            for _ in range(8):  # re-ask when the sampler repeats a point already tried, rejected or pending
+                params = study.ask(dists).params  # left RUNNING: the constant liar keeps the next ask away
+                if all(params != a for a in seen):
+                    break
+            seen.append(params)
+            ideas.append(_explain(task, params, measured, n_prior=len(usable), n_failed=n_failed))
     return ideas
 
 

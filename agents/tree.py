@@ -97,6 +97,13 @@ def select_expansions(task: Task, *, job_id: str, round_: int, nodes: Sequence[N
     return out
 
 
+def told(nodes: Sequence[Node]) -> list[tuple[Json, float | None]]:
+    """The points the sampler is told, in the order they ran: each node's params with its value
+    on seed 0, or None when its run failed. Rejected nodes ran nothing and are left out."""
+    return [(n["params"], None if n["value"] is None else float(n["value"])) for n in nodes
+            if n["params"] and (n["value"] is not None or n["status"] == "failed")]
+
+
 def lessons(nodes: Sequence[Node]) -> list[str]:
     """This job's lessons so far, oldest first, one line each with the node that taught it."""
     return [f"{n['id']} ({n['idea']['title']}): {n['lesson']}" for n in nodes if n["lesson"]]

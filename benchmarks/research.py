@@ -90,22 +90,27 @@ def search_run(task: Task, objective: Callable[[Point], float], *, seed: int, ex
                strategy: str) -> tuple[float | None, int]:
     """Best value found and crashes, for one seed of one strategy."""
     own: list[tuple[Point, float]] = []
-    failed: list[Point] = []
+    told: list[tuple[Point, float | None]] = []  # in the order they ran; None: the run crashed
+    failed = 0
     rng = random.Random(seed)
     for i in range(experiments):
         if strategy == "random":
             point = _random_point(task, rng)
         else:
-            told = failed if strategy == "search" else []
-            point = propose_many(task, job_id=f"bench-{seed}", iteration=i, own=own, failed=told)[0]["params"]
+            shown = told if strategy == "search" else [(p, v) for p, v in told if v is not None]
+            point = propose_many(task, job_id=f"bench-{strategy}-{seed}", iteration=i, told=shown)[0]["params"]
         try:
-            own.append((point, objective(point)))
+            value = objective(point)
         except FloatingPointError:
-            failed.append(point)
+            failed += 1
+            told.append((point, None))
+        else:
+            own.append((point, value))
+            told.append((point, value))
     values = [v for _, v in own]
     if not values:
-        return None, len(failed)
-    return (max(values) if task.metric.direction == "maximize" else min(values)), len(failed)
+        return None, failed
+    return (max(values) if task.metric.direction == "maximize" else min(values)), failed
 
 
 STRATEGIES = {"search": "search (TPE, failures told)", "search-blind": "TPE, failures not told",

@@ -30,12 +30,10 @@ def _search_idea(ctx: ResearchContext, state: BranchState, prior: list[tuple[dic
     expansion = state["expansion"]
     if attempt == 0 and expansion["proposal"] is not None:
         return dict(expansion["proposal"])
-    nodes = state["tree"]
-    own = [(n["params"], float(n["value"])) for n in nodes if n["value"] is not None and n["params"]]
-    failed = [n["params"] for n in nodes if n["status"] == "failed" and n["params"]]
-    avoid = [r["idea"].get("params") or {} for r in state.get("prior_rejections", [])] + [p for p, _ in own]
+    points = tree.told(state["tree"])
+    avoid = [r["idea"].get("params") or {} for r in state.get("prior_rejections", [])] + [p for p, _ in points]
     return propose(ctx.task, job_id=ctx.job_id, iteration=expansion["round"] * 100 + expansion["slot"],
-                   own=own, prior=prior, avoid=avoid, attempt=attempt, failed=failed)
+                   told=points, prior=prior, avoid=avoid, attempt=attempt)
 
 
 def _seed_idea(ctx: ResearchContext, state: BranchState) -> Json | None:

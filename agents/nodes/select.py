@@ -27,13 +27,10 @@ def select(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
                                         strategy=ctx.strategy)[: _slots(ctx, state)]
     if ctx.strategy == "search" and ctx.task.params:
         recalled = remember.recall(ctx, ctx.task.goal)
-        own = [(n["params"], float(n["value"])) for n in nodes if n["value"] is not None and n["params"]]
-        failed = [n["params"] for n in nodes if n["status"] == "failed" and n["params"]]
         avoid = [r["idea"].get("params") or {} for r in state.get("rejections", [])]
         improving = [e for e in expansions if e["operator"] != "ablate"]
-        ideas = propose_many(ctx.task, job_id=ctx.job_id, iteration=round_, own=own,
-                             prior=recalled.prior_trials if recalled else [], avoid=avoid, failed=failed,
-                             count=len(improving))
+        ideas = propose_many(ctx.task, job_id=ctx.job_id, iteration=round_, told=tree.told(nodes),
+                             prior=recalled.prior_trials if recalled else [], avoid=avoid, count=len(improving))
         for expansion, idea in zip(improving, ideas, strict=True):
             expansion["proposal"] = idea
     ctx.journal.emit(ctx.job_id, "select", {"iteration": round_, "expansions": [

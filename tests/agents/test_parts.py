@@ -72,9 +72,9 @@ def test_the_verification_rule_needs_a_mean_gain_above_twice_its_standard_error(
 
 def test_search_proposals_stay_in_the_space_are_reproducible_and_say_why() -> None:
     own = [({"x": float(i) / 2, "k": "a"}, -abs(i - 3)) for i in range(6)]
-    idea = propose(TASK, job_id="job-1", iteration=7, own=own, prior=[({"x": 9.0, "k": "a"}, 5.0)])
+    idea = propose(TASK, job_id="job-1", iteration=7, told=own, prior=[({"x": 9.0, "k": "a"}, 5.0)])
     assert -3.0 <= idea["params"]["x"] <= 3.0 and idea["params"]["k"] in ("a", "b")
-    assert idea == propose(TASK, job_id="job-1", iteration=7, own=own, prior=[({"x": 9.0, "k": "a"}, 5.0)])
+    assert idea == propose(TASK, job_id="job-1", iteration=7, told=own, prior=[({"x": 9.0, "k": "a"}, 5.0)])
     assert "TPE over 6 measured points (0 recalled from memory)" in idea["hypothesis"]  # x=9 is outside: skipped
 
 

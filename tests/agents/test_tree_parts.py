@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents import tree
+from agents import search, tree
 from agents.briefing import PROMPT_TOKENS, brief, clip
 from agents.search import penalty, propose_many
 from agents.state import ROOT, Idea, Node
 from agents.task import parse_task
 
-TASK = parse_task("""
+TASK_TEXT = """
 name: t
 goal: g
 metric: {name: score, direction: maximize}
 entrypoint: python3 experiment.py
 params: {x: {low: 0.0, high: 1.0}}
 search: {parallel: 2, drafts: 1, debug_prob: 1.0, max_debug_depth: 2}
-""")
+"""
+TASK = parse_task(TASK_TEXT)
 
 
 def node(node_id: str, *, parent: str | None = ROOT, round_: int = 1, value: float | None = 0.5,
@@ -81,12 +82,43 @@ def test_prompts_stay_within_the_allowance_and_say_what_was_cut() -> None:
 
 
 def test_failed_points_are_told_as_worse_than_any_measured_one_and_parallel_slots_differ() -> None:
-    assert penalty(TASK, [0.2, 0.6]) < 0.2
-    own = [({"x": 0.1}, 0.2), ({"x": 0.2}, 0.3), ({"x": 0.3}, 0.4), ({"x": 0.4}, 0.5)]
-    failed = [{"x": v / 100} for v in range(60, 100, 4)]  # everything above 0.6 crashed
-    ideas = propose_many(TASK, job_id="j", iteration=5, own=own, failed=failed, count=2)
+    assert penalty(TASK) < -1e300
+    own: list[tuple[dict[str, object], float | None]] = [({"x": v / 10}, v / 10 + 0.1) for v in range(1, 5)]
+    told = own + [({"x": v / 100}, None) for v in range(60, 100, 4)]  # everything above 0.6 crashed
+    ideas = propose_many(TASK, job_id="j", iteration=5, told=told, count=2)
     assert ideas[0]["params"] != ideas[1]["params"]
     assert "failed point(s) count as worse" in ideas[0]["hypothesis"]
-    draws = [propose_many(TASK, job_id=f"j{i}", iteration=5, own=own, failed=failed)[0]["params"]["x"]
-             for i in range(10)]
+    draws = [propose_many(TASK, job_id=f"j{i}", iteration=5, told=told)[0]["params"]["x"] for i in range(10)]
     assert sum(x > 0.6 for x in draws) <= 3  # the sampler mostly stays out of the crashing region
+
+
+def test_a_kept_study_proposes_what_a_study_rebuilt_from_the_same_trials_proposes() -> None:
+    # A job's study is kept between rounds and told only the new points; a resumed job (or
+    # another worker) rebuilds it from the tree. Both must propose the same points, with
+    # failures among the points and two parallel slots a round.
+    told: list[tuple[dict[str, object], float | None]] = []
+    for round_ in range(1, 31):
+        before = search._STUDIES._kept.get("kept")
+        kept = propose_many(TASK, job_id="kept", iteration=round_, told=told, count=2)
+        if before is not None:  # extended, not rebuilt
+            assert search._STUDIES._kept["kept"][0] is before[0]
+        search._STUDIES._kept.pop("kept")
+        rebuilt = propose_many(TASK, job_id="kept", iteration=round_, told=told, count=2)
+        assert [i["params"] for i in kept] == [i["params"] for i in rebuilt], f"round {round_}"
+        for idea in kept:
+            x = float(idea["params"]["x"])
+            told.append((idea["params"], None if x > 0.6 else -((x - 0.4) ** 2)))
+    assert sum(v is None for _, v in told) >= 3 and sum(v is not None for _, v in told) >= 3
+
+
+def test_a_kept_study_is_not_used_for_other_points_or_another_space() -> None:
+    told: list[tuple[dict[str, object], float | None]] = [({"x": 0.1}, 1.0), ({"x": 0.2}, 2.0)]
+    propose_many(TASK, job_id="other", iteration=1, told=told)
+    first = search._STUDIES._kept["other"][0]
+    propose_many(TASK, job_id="other", iteration=2, told=[({"x": 0.2}, 2.0)])  # not a continuation
+    second = search._STUDIES._kept["other"][0]
+    assert second is not first
+    narrow = parse_task(TASK_TEXT.replace("{x: {low: 0.0, high: 1.0}}", "{x: {low: 0.0, high: 0.25}}"))
+    ideas = propose_many(narrow, job_id="other", iteration=3, told=[({"x": 0.2}, 2.0)], count=2)  # an edited task.yaml
+    assert search._STUDIES._kept["other"][0] is not second
+    assert all(float(i["params"]["x"]) <= 0.25 for i in ideas)

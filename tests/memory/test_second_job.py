@@ -63,8 +63,8 @@ def test_a_second_job_starts_from_the_first_jobs_knowledge(
     assert f"{len(first_trials)} recalled from memory" in opening.text and "TPE over" in opening.text
 
     task = load_task(task_dir)
-    informed = propose(task, job_id=second.job_id, iteration=1, own=[], prior=first_trials)
-    blind = propose(task, job_id=second.job_id, iteration=1, own=[], prior=[])
+    informed = propose(task, job_id=second.job_id, iteration=1, told=[], prior=first_trials)
+    blind = propose(task, job_id=second.job_id, iteration=1, told=[], prior=[])
     second_params = _candidates(store, second.job_id)
     assert second_params[0] == pytest.approx(informed["params"])
     assert second_params[0] != pytest.approx(blind["params"])
