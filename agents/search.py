@@ -22,7 +22,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.distributions import (
@@ -100,7 +100,7 @@ class _Studies:
         self._kept: OrderedDict[str, tuple[optuna.Study, list[tuple[str, float]]]] = OrderedDict()
         """job id → (its study, the keys of the trials told, in order: the space, then each point)"""
 
-    def study(self, job_id: str, direction: str, dists: Mapping[str, BaseDistribution],
+    def study(self, job_id: str, direction: Literal["maximize", "minimize"], dists: Mapping[str, BaseDistribution],
               trials: Sequence[tuple[Mapping[str, Any], float]]) -> optuna.Study:
         """A study told exactly ``trials`` (in order), with no RUNNING trial; call under ``lock``."""
         keys = [(f"{direction} {sorted(dists.items())!r}", 0.0)]

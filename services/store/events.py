@@ -9,7 +9,6 @@ from sqlalchemy import insert, select
 from services.store.db import Store
 from services.store.models import EventRow, utcnow
 
-
 _APPEND = insert(EventRow).returning(EventRow.id)
 
 
