@@ -1,6 +1,7 @@
 """Research quality and throughput: the search strategy vs random search, and parallel 1 vs 2.
 
     .venv/bin/python benchmarks/research.py [--seeds 20] [--experiments 30] [--throughput-experiments 16]
+        [--skip-regret] [--skip-throughput]
 
 **Regret.** On the two example tasks with a known optimum — ``tasks/smooth`` (a smooth surface)
 and ``tasks/crashing`` (gradient descent that diverges past a learning-rate boundary, where
@@ -15,8 +16,10 @@ strategy ≤ 0.5× random's on the smooth task and ≤ random's on the crashing 
 
 **Throughput.** Whole research jobs (the graph, the real Docker sandbox, a SQLite
 checkpointer, strategy search, no gates) on a copy of ``tasks/smooth`` whose experiment first
-burns about a second of CPU, with ``search.parallel`` 1 and 2 and the same experiment budget;
-experiments per minute of wall clock. Target: ≥ 1.6× with parallel 2 on 2 cores.
+burns one or three seconds of CPU, or waits a second, with ``search.parallel`` 1 and 2 and the
+same experiment budget; experiments per minute of wall clock, and the machine's CPU time (every
+process and the kernel, from /proc/stat) per experiment. Then what one sandbox container costs
+the machine in CPU to prepare and to remove. Target: ≥ 1.6× with parallel 2 on 2 cores.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ def search_run(task: Task, objective: Callable[[Point], float], *, seed: int, ex
             point = _random_point(task, rng)
         else:
             shown = told if strategy == "search" else [(p, v) for p, v in told if v is not None]
-            point = propose_many(task, job_id=f"bench-{strategy}-{seed}", iteration=i, told=shown)[0]["params"]
+            point = propose_many(task, job_id=f"bench-{seed}", iteration=i, told=shown)[0]["params"]
         try:
             value = objective(point)
         except FloatingPointError:
@@ -147,14 +150,23 @@ def regret_table(seeds: int, experiments: int) -> tuple[list[str], dict[str, dic
     return lines, medians
 
 
-BURN = {  # what each experiment does first: a second of CPU (a training step), or of waiting (I/O)
-    "cpu": "import time as _t\n_end = _t.process_time() + 1.0\nwhile _t.process_time() < _end:\n    pass\n",
-    "wait": "import time as _t\n_t.sleep(1.0)\n",
+_CPU = "import time as _t\n_end = _t.process_time() + {s}\nwhile _t.process_time() < _end:\n    pass\n"
+BURN = {  # what each experiment does first: seconds of CPU (a training step), or of waiting (I/O)
+    "1 s of CPU": _CPU.format(s=1.0),
+    "3 s of CPU": _CPU.format(s=3.0),
+    "1 s of waiting": "import time as _t\n_t.sleep(1.0)\n",
 }
 
 
-def throughput(parallel: int, experiments: int, work_dir: Path, work: str = "cpu") -> tuple[int, float]:
-    """Run one whole search job; return (experiments run, wall seconds)."""
+def _busy_s() -> float:
+    """CPU seconds the whole machine has been busy (every process and the kernel), from /proc/stat."""
+    with open("/proc/stat") as stat:
+        ticks = [int(x) for x in stat.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+
+def throughput(parallel: int, experiments: int, work_dir: Path, work: str) -> tuple[int, float, float]:
+    """Run one whole search job; return (experiments run, wall seconds, machine CPU seconds)."""
     import docker
     from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -163,7 +175,8 @@ def throughput(parallel: int, experiments: int, work_dir: Path, work: str = "cpu
     from agents.state import initial_state
     from sandbox.runner import DockerSandbox
 
-    task_dir = work_dir / f"smooth-{work}-p{parallel}"
+    slug = work.replace(" ", "-")
+    task_dir = work_dir / f"smooth-{slug}-p{parallel}"
     shutil.copytree(ROOT / "tasks" / "smooth", task_dir)
     code = (task_dir / "experiment.py").read_text()
     (task_dir / "experiment.py").write_text(BURN[work] + code)
@@ -172,26 +185,45 @@ def throughput(parallel: int, experiments: int, work_dir: Path, work: str = "cpu
         "search": task.search.model_copy(update={"parallel": parallel}),
         "budget": task.budget.model_copy(update={"iterations": 1000, "experiments": experiments}),
     })
-    job_id = f"bench-{work}-p{parallel}-{os.getpid()}"
+    job_id = f"bench-{slug.replace('-', '')}-p{parallel}-{os.getpid()}"
     import sqlite3
 
     with DockerSandbox(docker.from_env(), image=os.environ.get("LABLOOP_SANDBOX_IMAGE", "labloop-sandbox"),
-                       work_dir=work_dir / f"sandbox-{work}-{parallel}", pool_size=4,
+                       work_dir=work_dir / f"sandbox-{slug}-{parallel}", pool_size=4,
                        reap_interval_s=None) as runner:
         ctx = ResearchContext(job_id=job_id, task=task, task_dir=task_dir, runner=runner, journal=_NoJournal(),
                               runs_dir=work_dir / "runs", strategy="search",
                               gates={"idea": "never", "code": "never", "finding": "never"})
         image = os.environ.get("LABLOOP_SANDBOX_IMAGE", "labloop-sandbox")
         runner.pool.wait_ready(image, task.sandbox.limits(task.budget.experiment_timeout_s), timeout_s=60)
-        conn = sqlite3.connect(str(work_dir / f"ckpt-{work}-{parallel}.sqlite"), check_same_thread=False)
+        conn = sqlite3.connect(str(work_dir / f"ckpt-{slug}-{parallel}.sqlite"), check_same_thread=False)
         graph = build_graph(SqliteSaver(conn))
         config: Any = {"configurable": {"thread_id": job_id}, "recursion_limit": 10_000}
-        started = time.perf_counter()
+        started, busy = time.perf_counter(), _busy_s()
         graph.invoke(initial_state(job_id, time.time()), config, context=ctx, durability="sync")
-        wall = time.perf_counter() - started
+        wall, busy = time.perf_counter() - started, _busy_s() - busy
         ran = len(graph.get_state(config).values["experiments"])
         conn.close()
-    return ran, wall
+    return ran, wall, busy
+
+
+def container_cost(runs: int = 10) -> tuple[float, float]:
+    """Machine CPU ms to prepare one warm sandbox container, and to remove one (engine, runtime, kernel)."""
+    import docker
+
+    from sandbox.result import Limits
+    from sandbox.runner import DockerSandbox
+
+    image = os.environ.get("LABLOOP_SANDBOX_IMAGE", "labloop-sandbox")
+    with tempfile.TemporaryDirectory() as tmp, DockerSandbox(
+            docker.from_env(), image=image, work_dir=Path(tmp), pool_size=0, reap_interval_s=None) as runner:
+        busy = _busy_s()
+        prepared = [runner.factory.prepare(image, Limits(), labels={}, expiry_s=600) for _ in range(runs)]
+        made, busy = (_busy_s() - busy) / runs, _busy_s()
+        for one in prepared:
+            runner.factory.discard(one)
+        removed = (_busy_s() - busy) / runs
+    return made * 1000, removed * 1000
 
 
 class _NoJournal:
@@ -211,6 +243,7 @@ def main() -> None:
     parser.add_argument("--experiments", type=int, default=30)
     parser.add_argument("--throughput-experiments", type=int, default=16)
     parser.add_argument("--skip-regret", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     out = sys.stdout
@@ -224,15 +257,21 @@ def main() -> None:
         out.write(f"Median regret, search / random: smooth {smooth:.2f}× (target ≤ 0.5×: "
                   f"{'met' if smooth <= 0.5 else 'missed'}), crashing {crashing:.2f}× (target ≤ 1×: "
                   f"{'met' if crashing <= 1.0 else 'missed'})\n\n")
-    out.write("| experiment work | search.parallel | experiments | wall (s) | experiments / minute | ratio |\n"
-              "|---|---|---|---|---|---|\n")
-    for work in ("cpu", "wait"):
+    if args.skip_throughput:
+        return
+    out.write("| experiment work | search.parallel | experiments | wall (s) | experiments / minute | ratio | "
+              "machine CPU per experiment (s) |\n|---|---|---|---|---|---|---|\n")
+    for work in BURN:
         with tempfile.TemporaryDirectory() as tmp:
             rows = {p: throughput(p, args.throughput_experiments, Path(tmp), work) for p in (1, 2)}
-        rate = {p: ran / wall * 60 for p, (ran, wall) in rows.items()}
-        for p, (ran, wall) in rows.items():
-            out.write(f"| {'1 s of CPU' if work == 'cpu' else '1 s of waiting'} | {p} | {ran} | {wall:.1f} | "
-                      f"{rate[p]:.1f} | {rate[p] / rate[1]:.2f}× |\n")
+        rate = {p: ran / wall * 60 for p, (ran, wall, _) in rows.items()}
+        for p, (ran, wall, busy) in rows.items():
+            out.write(f"| {work} | {p} | {ran} | {wall:.1f} | {rate[p]:.1f} | {rate[p] / rate[1]:.2f}× | "
+                      f"{busy / ran:.2f} |\n")
+    made, removed = container_cost()
+    out.write(f"\nA sandbox container costs the machine {made:.0f} ms of CPU to prepare and {removed:.0f} ms to "
+              "remove (engine, runtime and kernel): with parallel 1 that work overlaps the run on the idle core; "
+              "with two CPU-bound runs on 2 cores it competes with them.\n")
     out.write(f"\nTarget: parallel 2 ≥ 1.6× parallel 1 on 2 cores (load average after: "
               f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}).\n")
 
