@@ -28,7 +28,7 @@ from agents.protocols import Journal
 from agents.report import write_report
 from agents.state import ResearchState, initial_state
 from agents.task import Task, load_task
-from services.checkpointer import open_checkpointer
+from services.checkpointer import open_checkpointer, prune
 from services.collaborators import Collaborators
 from services.outcomes import Checkpoint, Finished, Paused
 from services.settings import Settings
@@ -206,7 +206,11 @@ def _step_limit(task: Task) -> int:
 
 def run_steps(graph: Any, step_input: Any, config: Any, ctx: ResearchContext, journal: Journal,
               tell: OnProgress) -> None:
-    """Stream the graph until it ends or interrupts; journal each node's start and end."""
+    """Stream the graph until it ends or interrupts; journal each node's start and end.
+
+    After each round (and when the stream stops) the checkpoints a resume no longer needs are
+    deleted, so the checkpoint store holds about one round of a job, not all of them.
+    """
     iterations = ctx.task.budget.iterations
     resumed = isinstance(step_input, Command)  # the gate that interrupted runs again from its start
     iteration = 0
@@ -225,6 +229,10 @@ def run_steps(graph: Any, step_input: Any, config: Any, ctx: ResearchContext, jo
             journal.emit(ctx.job_id, "node", {"node": name, "phase": phase, "iteration": iteration, "error": error})
             tell(Progress(ctx.job_id, "node_finished", node=name, iteration=iteration, iterations=iterations,
                           message=error or (phase if phase != "finished" else "")))
+            if name == "decide" and graph.checkpointer:
+                prune(graph.checkpointer, ctx.job_id)
+    if graph.checkpointer:
+        prune(graph.checkpointer, ctx.job_id)
 
 
 def job_summary(task: Task, state: ResearchState, *, status: str, experiments: int) -> dict[str, Any]:
