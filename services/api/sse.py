@@ -2,8 +2,8 @@
 
 Every event's id is its row id in the events table, so a client that reconnects with
 ``Last-Event-ID: N`` gets exactly the events after N: none missed, none twice. Streams are woken
-when a session of this process commits an event row (whichever journal wrote it); a slow
-poll also catches events written by other processes (scale-out workers).
+when this process's store commits an event row (``append_event`` tells the store's event
+listeners); a slow poll also catches events written by other processes (scale-out workers).
 """
 
 from __future__ import annotations
@@ -13,18 +13,13 @@ import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
-from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 from sse_starlette import ServerSentEvent
 
 from services.statuses import FINISHED
 from services.store import events_after, get_job
 from services.store.db import Store
-from services.store.models import EventRow
 
-_PENDING = "labloop_event_jobs"
 FINISH_GRACE_S = 1.0  # the job's status may be stored a moment before its final event
 
 
@@ -63,29 +58,12 @@ class EventHub:
 
 @contextmanager
 def watch_events(store: Store, hub: EventHub) -> Iterator[None]:
-    """While the block runs, every committed event row of ``store`` wakes its job's streams."""
-
-    def after_flush(session: Session, _context: Any) -> None:
-        if session.bind is store.engine:
-            jobs = {obj.job_id for obj in session.new if isinstance(obj, EventRow)}
-            if jobs:
-                session.info.setdefault(_PENDING, set()).update(jobs)
-
-    def after_commit(session: Session) -> None:
-        for job_id in session.info.pop(_PENDING, ()):
-            hub.notify(job_id)
-
-    def after_rollback(session: Session) -> None:
-        session.info.pop(_PENDING, None)
-
-    hooks = (("after_flush", after_flush), ("after_commit", after_commit), ("after_rollback", after_rollback))
-    for name, hook in hooks:
-        event.listen(Session, name, hook)
+    """While the block runs, every event row ``store`` commits wakes its job's streams."""
+    store.event_listeners.append(hub.notify)
     try:
         yield
     finally:
-        for name, hook in hooks:
-            event.remove(Session, name, hook)
+        store.event_listeners.remove(hub.notify)
 
 
 async def job_events(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ class Store:
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.event_listeners: list[Callable[[str], None]] = []
+        """Told a job id after ``append_event`` commits one of its events (the API wakes its SSE streams)."""
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -19,7 +19,10 @@ def append_event(store: Store, job_id: str, kind: str, data: dict[str, Any]) -> 
     and this is a third of the ORM's cost (0.28 vs 0.73 ms on SQLite).
     """
     with store.engine.begin() as conn:
-        return int(conn.execute(_APPEND, {"job_id": job_id, "kind": kind, "data": data, "at": utcnow()}).scalar_one())
+        event_id = int(conn.execute(_APPEND, {"job_id": job_id, "kind": kind, "data": data, "at": utcnow()}).scalar_one())
+    for listener in list(store.event_listeners):  # committed: a woken reader finds the row
+        listener(job_id)
+    return event_id
 
 
 def events_after(store: Store, job_id: str, after_id: int = 0, limit: int = 500) -> list[EventRow]:
