@@ -13,6 +13,7 @@ needs nothing but the job; several branches paused at once are resumed one decis
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from services.settings import Settings
 from services.statuses import FINISHED
 from services.store import Store, get_decision, get_job, list_experiments
 from services.store.models import DecisionRow, JobRow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -229,10 +232,19 @@ def run_steps(graph: Any, step_input: Any, config: Any, ctx: ResearchContext, jo
             journal.emit(ctx.job_id, "node", {"node": name, "phase": phase, "iteration": iteration, "error": error})
             tell(Progress(ctx.job_id, "node_finished", node=name, iteration=iteration, iterations=iterations,
                           message=error or (phase if phase != "finished" else "")))
-            if name == "decide" and graph.checkpointer:
-                prune(graph.checkpointer, ctx.job_id)
+            if name == "decide":
+                _prune(graph, ctx.job_id)
+    _prune(graph, ctx.job_id)
+
+
+def _prune(graph: Any, job_id: str) -> None:
+    # Housekeeping: a failure (say, Postgres refusing a prune that raced another) costs disk,
+    # not the job; the next round prunes again.
     if graph.checkpointer:
-        prune(graph.checkpointer, ctx.job_id)
+        try:
+            prune(graph.checkpointer, job_id)
+        except Exception as exc:  # whatever the backend raises, the job goes on
+            log.warning("could not prune the checkpoints of %s: %s", job_id, exc)
 
 
 def job_summary(task: Task, state: ResearchState, *, status: str, experiments: int) -> dict[str, Any]:
