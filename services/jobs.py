@@ -91,7 +91,8 @@ def new_job(
 ) -> JobRow:
     """A queued job (not yet stored) for ``job.task``: the newest uploaded version, or ``folder``.
 
-    InvalidInput when the budget does not fit; NotFound when no task has that name. Strategy
+    InvalidInput when the budget does not fit or the task's requirements are more than package
+    names, versions and markers; NotFound when no task has that name. Strategy
     ``llm`` with no LLM endpoint configured becomes ``search``, and the job's notes say so.
     """
     fields = job.task_fields()
@@ -106,8 +107,12 @@ def new_job(
         uploaded = get_task(store, job.task)
         task_dir, base_budget = uploaded.path, dict(uploaded.spec.get("budget") or {})
         sandbox_spec = SandboxSpec.model_validate(uploaded.spec.get("sandbox") or {})
-        if fields:
-            load_task(task_dir, fields=fields)  # a metric for a task with task.yaml is refused, naming why
+        # Read again: a metric for a task with task.yaml is refused, naming why, and a version
+        # stored before its requirements were checked is checked now.
+        task = load_task(task_dir, fields=fields)
+    # Names, versions and markers only, refused before the job exists (the driver and the
+    # environment build check them again before pip runs).
+    task.requirements(Path(task_dir))
     merged = {**base_budget, **job.budget.model_dump(exclude_none=True)}
     try:
         budget = Budget.model_validate(merged).model_dump(mode="json")
