@@ -174,7 +174,7 @@ def save_task(
         raise InvalidInput("the upload has no files; send at least task.yaml")
     if len(files) > MAX_FILES:
         raise InvalidInput(f"too many files ({len(files)}); at most {MAX_FILES}")
-    blobs = {str(clean_relative_path(p)): (b.encode() if isinstance(b, str) else b) for p, b in files.items()}
+    blobs = {str(clean_relative_path(p)): _bytes(p, b) for p, b in files.items()}
     if sum(len(b) for b in blobs.values()) > max_bytes:
         raise InvalidInput(f"the upload is too large: at most {max_bytes} bytes")
     if TASK_FILE in blobs:
@@ -205,6 +205,16 @@ def save_task(
         raise InvalidInput(f"too many concurrent uploads of task {task.name!r}; try again")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _bytes(relative: str, body: str | bytes) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError as exc:  # JSON can carry lone surrogates ("\udcff"), which UTF-8 cannot
+        raise InvalidInput(f"{relative} is not valid text (a lone surrogate at offset {exc.start}); "
+                           "send the file as UTF-8") from exc
 
 
 def _text(blobs: Mapping[str, bytes], rel: str) -> str | None:

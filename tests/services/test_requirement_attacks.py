@@ -124,6 +124,30 @@ def test_a_local_package_is_never_built(make_server: ServerFactory, tmp_path: Pa
 
 
 @pytest.mark.docker
+def test_requirements_that_are_not_utf8_are_refused_at_upload_naming_the_file(make_server: ServerFactory,
+                                                                               tmp_path: Path) -> None:
+    client = make_server().start().client()
+    files = hostile_task_files("latin", "numpy>=1.20\n", tmp_path / "unused")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for name, body in {**{k: v.encode() for k, v in files.items()},
+                           "requirements.txt": "numpy>=1.20\nscikit-learn  # für Müller\n".encode("latin-1")}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+
+    reply = client.post("/v1/tasks", content=archive.getvalue(), headers={"content-type": "application/gzip"})
+    surrogate = client.post("/v1/tasks", content=b'{"files": {"task.yaml": "name: x", "requirements.txt": "\\udcff"}}',
+                            headers={"content-type": "application/json"})
+
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"]["message"].startswith("requirements.txt is not UTF-8 text (byte 0xfc at offset 29)")
+    assert surrogate.status_code == 422, surrogate.text
+    assert surrogate.json()["error"]["message"].startswith("requirements.txt is not valid text")
+    assert client.get("/v1/tasks/latin").status_code == 404
+
+
+@pytest.mark.docker
 def test_a_listener_is_never_asked_and_no_secret_leaks(make_server: ServerFactory, tmp_path: Path) -> None:
     with Listener().running() as listener:
         port = listener.port
