@@ -140,7 +140,7 @@ class Task(_Strict):
     def requirements(self, task_dir: Path) -> str | None:
         """The task's requirements, checked and normalised (see :func:`declared_requirements`),
         read from ``task_dir``; None when it needs only the sandbox image."""
-        return declared_requirements(self, lambda rel: _read_inside(task_dir, rel))
+        return folder_requirements(task_dir, self.environment)
 
     @property
     def metric_given(self) -> bool:
@@ -157,22 +157,22 @@ class Task(_Strict):
         return self
 
 
-def declared_requirements(task: Task, read: Callable[[str], bytes | None]) -> str | None:
-    """The packages ``task`` declares (``environment.requirements``, or a ``requirements.txt``
+def declared_requirements(environment: EnvironmentSpec | None, read: Callable[[str], bytes | None]) -> str | None:
+    """The packages a task declares (the file ``environment`` names, or a ``requirements.txt``
     beside task.yaml) as the normalised list pip is handed: names, versions, extras and markers
     only (:mod:`sandbox.requirements`). None when it declares none.
 
     ``read`` gives a file's bytes by path relative to the task folder (None when absent).
     InvalidTask (or InvalidRequirements) naming the file, the line and what to write instead.
     """
-    name = task.environment.requirements if task.environment else REQUIREMENTS_FILE
+    name = environment.requirements if environment else REQUIREMENTS_FILE
     relative = PurePosixPath(name)
     if relative.is_absolute() or ".." in relative.parts or "\\" in name or str(relative) == ".":
         raise InvalidTask(f"environment.requirements {name!r} must name a file inside the task folder, "
                           "e.g. requirements.txt")
     data = read(str(relative))
     if data is None:
-        if task.environment is not None:
+        if environment is not None:
             raise InvalidTask(f"environment.requirements names {name!r}, which is not in the task folder; "
                               "add the file or remove environment.requirements")
         return None
@@ -184,6 +184,11 @@ def declared_requirements(task: Task, read: Callable[[str], bytes | None]) -> st
         raise InvalidTask(f"{name} is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
                           "save it as UTF-8 with one package per line") from exc
     return normalise_text(text, source=name)
+
+
+def folder_requirements(task_dir: Path, environment: EnvironmentSpec | None) -> str | None:
+    """:func:`declared_requirements` read from the task folder ``task_dir`` (a link out of it is refused)."""
+    return declared_requirements(environment, lambda rel: _read_inside(task_dir, rel))
 
 
 def _read_inside(task_dir: Path, relative: str) -> bytes | None:

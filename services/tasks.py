@@ -186,7 +186,7 @@ def save_task(
                           "Scientist template, experiment.py and prompt.json)")
     # Names, versions and markers only, checked before anything is stored (and again at every
     # job's creation and before pip runs).
-    declared_requirements(task, blobs.get)
+    declared_requirements(task.environment, blobs.get)
     staging = tasks_dir / task.name / f".upload-{uuid.uuid4().hex[:8]}"
     try:
         _write(staging, blobs)
