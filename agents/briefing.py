@@ -79,7 +79,7 @@ def files_text(files: Mapping[str, str], data: Mapping[str, DataFile], *, editab
     lasts (then cut on line boundaries), descriptions and data summarised, settings only named."""
     if not files and not data:
         return "(no files)"
-    every = {**{rel: DataFile(size=len(text.encode()), head=text, lines=text.count("\n") + 1)
+    every = {**{rel: DataFile(size=len(text.encode()), head=text, lines=len(text.splitlines()))
                 for rel, text in files.items()}, **data}
     kinds: dict[str, FileKind] = {rel: kind_of(rel, f.size, editable=editable, text=rel in files and not f.binary)
                                   for rel, f in every.items()}
