@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from textwrap import dedent
 from collections.abc import Mapping
 from pathlib import Path
+from textwrap import dedent
 from typing import Any
 
 from agents.task import load_task
