@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -74,9 +75,19 @@ def clip(text: str, max_chars: int, *, what: str = "text") -> str:
     return joined + ("" if not joined or joined.endswith("\n") else "\n") + marker + "".join(tail)
 
 
-def files_text(files: Mapping[str, str], data: Mapping[str, DataFile], *, editable: set[str], max_chars: int) -> str:
-    """The task's files as ``--- path ---`` blocks, by kind: editable whole, code while the allowance
-    lasts (then cut on line boundaries), descriptions and data summarised, settings only named."""
+def _editable_block(rel: str, text: str, most: int) -> str:
+    if len(text) <= most:
+        return f"--- {rel} (the experiment's code: shown whole) ---\n{text}"
+    return (f"--- {rel} (too long for the model's context, LABLOOP_LLM_CONTEXT_TOKENS, to show whole: edit it "
+            f"only with search/replace edits on the lines shown, or reply with the whole file) ---\n"
+            f"{clip(text, most, what=rel)}")
+
+
+def files_text(files: Mapping[str, str], data: Mapping[str, DataFile], *, editable: set[str], max_chars: int,
+               context_chars: int | None = None) -> str:
+    """The task's files as ``--- path ---`` blocks, by kind: editable whole (unless they exceed what the
+    model's context holds, ``context_chars``), code while the allowance lasts (then cut on line
+    boundaries), descriptions and data summarised, settings only named."""
     if not files and not data:
         return "(no files)"
     every = {**{rel: DataFile(size=len(text.encode()), head=text, lines=len(text.splitlines()))
@@ -85,7 +96,8 @@ def files_text(files: Mapping[str, str], data: Mapping[str, DataFile], *, editab
                                   for rel, f in every.items()}
     by_kind = {kind: sorted(rel for rel, k in kinds.items() if k == kind)
                for kind in ("editable", "code", "description", "data", "settings")}
-    blocks = [f"--- {rel} (the experiment's code: shown whole) ---\n{files[rel]}" for rel in by_kind["editable"]]
+    most = (context_chars or sys.maxsize) // max(len(by_kind["editable"]), 1)
+    blocks = [_editable_block(rel, files[rel], most) for rel in by_kind["editable"]]
     summaries = [description_summary(rel, every[rel]) for rel in by_kind["description"]]
     summaries += [data_summary(rel, every[rel]) for rel in by_kind["data"]]
     summaries += [f"--- {rel} (the task's settings: the system prompt states this job's own budget and limits; "
@@ -193,7 +205,9 @@ def brief(ctx: ResearchContext, *, step: str, node: Node | None, nodes: Sequence
         originals = source_files(ctx.task_dir) if task_files is None else task_files
         current = tree.full_files(originals, node)
         editable = editable_files(ctx.task.entrypoint, current, node["files"] if node else {})
-        code = files_text(current, data_files(ctx.task_dir), editable=editable, max_chars=share("code"))
+        room = ctx.limits.context_tokens - ctx.limits.reply_tokens(step) - TEMPLATE_TOKENS
+        code = files_text(current, data_files(ctx.task_dir), editable=editable, max_chars=share("code"),
+                          context_chars=room * CHARS_PER_TOKEN * 4 // 5)
     output = clip(node["output_tail"], share("output"), what="output") if node and node["output_tail"] else "(none)"
     metrics = json.dumps(node["metrics"], sort_keys=True) if node and node["metrics"] else "(none)"
     if node and node["error"]:

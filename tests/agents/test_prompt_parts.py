@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.briefing import allowance, clip, files_text, history
+from agents.briefing import allowance, approvals, clip, files_text, history
 from agents.context import ModelLimits
 from agents.errors import ConfigError, LLMReplyInvalid
 from agents.experiments import DataFile, data_files, source_files
@@ -64,6 +64,8 @@ def test_cuts_fall_on_line_boundaries_and_a_huge_line_is_shortened_not_dropped()
     assert len(one) < 1_200 and "characters of this line cut" in one
     code = files_text({"experiment.py": text, "lib.py": text}, {}, editable={"experiment.py"}, max_chars=2_000)
     assert text in code and "of lib.py cut here" in code  # the edited file whole, the other cut
+    huge = files_text({"experiment.py": text}, {}, editable={"experiment.py"}, max_chars=2_000, context_chars=9_000)
+    assert len(huge) < 9_600 and "too long for the model's context" in huge and "reply with the whole file" in huge
 
 
 def test_the_image_facts_refuse_what_a_hostile_image_could_print() -> None:
@@ -87,6 +89,7 @@ def test_history_tells_the_rejections_and_edits_on_the_branch_and_its_ancestors_
     decisions = [decided("r1s1", "reject", "sibling of the path"), decided("r2s1", "reject", "off the path"),
                  decided("r1s0", "edit", "alpha 10 → 15", {"params": {"alpha": 15}}),
                  decided("r2s0", "approve", "fine")]
+    assert approvals(decisions) == ["a human approved the code 'idea r2s0' of r2s0: fine"]  # kept as a lesson
     told = "\n".join(history(nodes, "r2s0", decisions))
     assert "r1s1 (a improve of root): a human rejected the code 'idea r1s1': sibling of the path" in told
     assert 'r1s0: a human (alice) edited the code at its gate: params → {"alpha": 15} — alpha 10 → 15' in told
