@@ -69,11 +69,13 @@ class DataFile:
     binary: bool = False
 
 
-def data_files(task_dir: Path, *, head_bytes: int = 32_000, count_bytes: int = 64_000_000,
+def data_files(task_dir: Path, *, head_bytes: int = 32_000, count_bytes: int = 32_000_000,
                most: int = 50) -> dict[str, DataFile]:
     """The visible task files :func:`source_files` leaves out (data, large or binary files), each
-    with a bounded head; at most ``most`` of them, and no file is read past ``count_bytes``."""
+    with a bounded head; at most ``most`` of them. Lines are counted while the files read in all
+    stay under ``count_bytes`` (every prompt lists them, so the cost stays bounded)."""
     files: dict[str, DataFile] = {}
+    left = count_bytes
     for rel, path in _task_paths(task_dir):
         if len(files) >= most:
             break
@@ -84,7 +86,8 @@ def data_files(task_dir: Path, *, head_bytes: int = 32_000, count_bytes: int = 6
             head = handle.read(head_bytes)
             binary = b"\0" in head
             lines: int | None = None
-            if not binary and size <= count_bytes:
+            if not binary and size <= left:
+                left -= size
                 lines = head.count(b"\n") + sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
         text = "" if binary else head.decode("utf-8", errors="replace")
         files[rel] = DataFile(size=size, head=text, lines=lines, binary=binary)

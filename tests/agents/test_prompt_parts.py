@@ -50,6 +50,8 @@ def test_data_summaries_show_columns_and_a_few_whole_rows_never_the_file(tmp_pat
     assert lines[1].startswith("columns (500): c0, c1") and lines[1].endswith("…")
     assert len(lines) <= MAX_ROWS + 2 and all(len(x) < 400 for x in lines)  # long rows cut with a marker
     assert "characters cut]" in lines[-1]
+    uncounted = data_files(tmp_path, head_bytes=4_000, count_bytes=1_000)["wide.tsv"]  # past the reading budget
+    assert uncounted.lines is None and "lines not counted" in data_summary("wide.tsv", uncounted)
     assert data_summary("blob.bin", files["blob.bin"]) == ("--- blob.bin (data, binary, 2.9 KB; the experiment "
                                                           "reads it from 'blob.bin') ---")
 
