@@ -145,12 +145,13 @@ def ask_json(
     conversation = list(messages)
     problem = ""
     limit = max_tokens or model.max_tokens
+    cut_off = False
     for _ in range(attempts):
         meter.check(conversation)
         reply = model.complete(conversation, json_mode=True, max_tokens=limit)
         meter.add(reply)
-        if reply.truncated:
-            problem = f"the reply was cut off at {limit} tokens, this step's limit"
+        cut_off = reply.truncated
+        if cut_off:
             conversation += [
                 {"role": "assistant", "content": reply.text},
                 {"role": "user", "content": (
@@ -173,7 +174,7 @@ def ask_json(
                     f"object with the fields {sorted(schema.model_fields)}."
                 )},
             ]
-    if problem.startswith("the reply was cut off"):
+    if cut_off:
         raise LLMReplyInvalid(
             f"the model's reply was cut off at {limit} tokens (this step's limit) on the last of {attempts} "
             f"attempts; raise {limit_setting}"
