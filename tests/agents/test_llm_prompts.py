@@ -96,14 +96,14 @@ def test_data_and_descriptions_are_summarised_the_edited_file_is_whole_and_the_f
     assert "[stdout]\nrows=16001" in second  # the parent's output tail
 
 
-def test_a_critique_that_never_parses_leaves_a_succeeded_job_and_flags_the_finding(
+def test_a_critique_or_review_that_never_parses_leaves_a_succeeded_job_and_flags_the_finding(
     tmp_path: Path, llm: FakeLLM, llm_settings: Settings, store: Store, sandbox: DockerSandbox
 ) -> None:
     task = make_task(tmp_path / "quality", name="quality", code=QUALITY, budget={"iterations": 1})
     bad = json.dumps({"soundness": 3, "confounds": [], "ablation": "", "flaw": ""})  # a number, not text
     llm.add("ideate", IDEA)
     llm.add("implement", change("0.5", "0.55"))  # a 10 % gain: not flagged as large
-    llm.add("review", REVIEW)
+    llm.add("review", "I think it went well.", "Sure!", "[]")
     llm.add("critique", bad, bad, bad)
     asked: list[Checkpoint] = []
 
@@ -120,6 +120,8 @@ def test_a_critique_that_never_parses_leaves_a_succeeded_job_and_flags_the_findi
     assert "did not parse as CritiqueReply" in finding["critique"]["soundness"] and finding["critique"]["flagged"]
     (gate,) = asked  # auto asked a human about the finding, and only because the critique was missing
     assert gate.kind == "finding" and len(gate.flagged) == 1 and "critique is unavailable" in gate.flagged[0]
+    report = Path(outcome.summary["report"]).read_text()
+    assert "r1s0: the review is unavailable (the model's reply did not parse as Review" in report
 
 
 def test_a_rejected_changes_reason_reaches_the_next_code_prompt_and_a_human_edit_reaches_the_review(
