@@ -8,17 +8,18 @@ from pathlib import Path
 import pytest
 
 from agents.briefing import allowance, approvals, clip, files_text, history
-from agents.context import ModelLimits
+from agents.context import ModelLimits, ResearchContext
 from agents.errors import ConfigError, LLMReplyInvalid
 from agents.experiments import DataFile, data_files, source_files
 from agents.llm import OpenAIChatModel, TokenMeter, ask_json
 from agents.llm_steps import Idea
+from agents.prompt_facts import environment_text
 from agents.prompt_files import MAX_ROWS, data_summary, editable_files, kind_of
 from agents.state import Decision
 from sandbox.errors import SandboxError
 from sandbox.facts import ImageFacts, parse_facts
 from services.settings import Settings
-from tests.agents.test_tree_parts import ROOT_NODE, node
+from tests.agents.test_tree_parts import ROOT_NODE, TASK, node
 from tests.utils.fake_llm import FakeLLM, Scripted
 
 
@@ -117,3 +118,15 @@ def test_a_context_too_small_for_the_replies_is_refused_with_what_to_change(tmp_
         Settings(home=tmp_path, llm_context_tokens=9_000)
     assert Settings(home=tmp_path).model_limits() == ModelLimits()
     assert DataFile(size=1, head="", lines=None).binary is False
+
+
+def test_the_facts_name_the_watched_packages_and_the_tasks_requirements_with_the_jobs_budget(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("LightGBM==4.0.0  # boosting\n-r more.txt\nnot a requirement!!\n")
+    task = TASK.model_copy(update={"budget": TASK.budget.model_copy(update={"iterations": 4})})
+    ctx = ResearchContext(job_id="j", task=task, task_dir=tmp_path, runner=None, journal=None,  # type: ignore[arg-type]
+                          runs_dir=tmp_path, image_facts=ImageFacts(python="3.11.2", packages={
+                              "numpy": "1.24.2", "scikit-learn": "1.2.1", "lightgbm": "4.0.0"}))
+    text = environment_text(ctx)
+    assert "Python 3.11.2; packages: numpy 1.24.2, scipy not installed, scikit-learn 1.2.1" in text
+    assert "LightGBM 4.0.0" in text and "4 rounds of 2 branch(es)" in text and "not a requirement" not in text
+    assert "unknown" in environment_text(ResearchContext(**{**ctx.__dict__, "image_facts": None}))
