@@ -26,6 +26,7 @@ from agents.state import ROOT, Decision, Json, Node, Rejection
 CHARS_PER_TOKEN = 4
 TEMPLATE_TOKENS = 1_500  # the step's own text and the system prompt, outside the allowance
 MIN_ALLOWANCE = 1_500
+MIN_SHOWN = 400  # a code file whose share is smaller is named, not shown
 SHARES = {"code": 0.55, "output": 0.1, "tree": 0.07, "lessons": 0.07, "rejections": 0.05, "history": 0.08,
           "recall": 0.08}
 
@@ -98,17 +99,31 @@ def files_text(files: Mapping[str, str], data: Mapping[str, DataFile], *, editab
                for kind in ("editable", "code", "description", "data", "settings")}
     most = (context_chars or sys.maxsize) // max(len(by_kind["editable"]), 1)
     blocks = [_editable_block(rel, files[rel], most) for rel in by_kind["editable"]]
-    summaries = [description_summary(rel, every[rel]) for rel in by_kind["description"]]
-    summaries += [data_summary(rel, every[rel]) for rel in by_kind["data"]]
+    summaries: list[str] = []
+    for rel in by_kind["description"] + by_kind["data"]:  # many data files: the later ones only named
+        whole = sum(len(x) for x in summaries) < max_chars // 3
+        summaries.append(_summary(rel, every[rel], kinds[rel]) if whole else _named(rel, every[rel], kinds[rel]))
     summaries += [f"--- {rel} (the task's settings: the system prompt states this job's own budget and limits; "
                   "not repeated) ---" for rel in by_kind["settings"]]
     left = max_chars - sum(len(b) for b in blocks) - sum(len(s) for s in summaries)
     for n, rel in enumerate(by_kind["code"]):
         share = max(left // (len(by_kind["code"]) - n), 0)
-        text = files[rel] if len(files[rel]) <= share else clip(files[rel], max(share, 400), what=rel)
+        if share < MIN_SHOWN:
+            blocks.append(_named(rel, every[rel], "code"))
+            continue
+        text = files[rel] if len(files[rel]) <= share else clip(files[rel], share, what=rel)
         blocks.append(f"--- {rel} ---\n{text}")
         left -= len(text)
     return "\n\n".join(blocks + summaries)
+
+
+def _summary(rel: str, file: DataFile, kind: FileKind) -> str:
+    return description_summary(rel, file) if kind == "description" else data_summary(rel, file)
+
+
+def _named(rel: str, file: DataFile, kind: FileKind) -> str:
+    return (f"--- {rel} ({kind}, {file.size} bytes; not shown: the prompt's allowance is spent; the experiment "
+            f"can read it) ---")
 
 
 def change_diff(before: Mapping[str, str], after: Mapping[str, str], params_before: Json, params_after: Json) -> str:

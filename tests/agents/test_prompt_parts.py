@@ -66,7 +66,13 @@ def test_cuts_fall_on_line_boundaries_and_a_huge_line_is_shortened_not_dropped()
     one = clip("x" * 50_000, 1_000, what="progress bar")
     assert len(one) < 1_200 and "characters of this line cut" in one
     code = files_text({"experiment.py": text, "lib.py": text}, {}, editable={"experiment.py"}, max_chars=2_000)
-    assert text in code and "of lib.py cut here" in code  # the edited file whole, the other cut
+    assert text in code and "lib.py (code, 48890 bytes; not shown" in code  # the edited file whole, first
+    code = files_text({"experiment.py": "print(1)\n", "lib.py": text}, {}, editable={"experiment.py"}, max_chars=2_000)
+    assert "print(1)" in code and "of lib.py cut here" in code and len(code) < 2_200  # the rest while it lasts
+    many = files_text({f"m{i}.py": "x = 1\n" * 200 for i in range(40)},
+                      {f"d{i}.csv": DataFile(size=9_000, head="a,b\n" + "1,2\n" * 500, lines=501) for i in range(40)},
+                      editable=set(), max_chars=6_000)
+    assert len(many) < 12_000 and "m39.py (code, 1200 bytes; not shown" in many and "d39.csv (data" in many
     huge = files_text({"experiment.py": text}, {}, editable={"experiment.py"}, max_chars=2_000, context_chars=9_000)
     assert len(huge) < 9_600 and "too long for the model's context" in huge and "reply with the whole file" in huge
 

@@ -83,7 +83,7 @@ def test_prompts_stay_within_the_allowance_and_say_what_was_cut(tmp_path: Path) 
     briefing = brief(ctx, step="implement", node=parent, nodes=[ROOT_NODE, parent], incumbent=ROOT, rejections=[],
                      task_files={"experiment.py": "short", "helper.py": long})
     allowed = allowance(ctx.limits, "implement") * 4
-    assert "cut here" in briefing.code and "of helper.py" in briefing.code
+    assert "helper.py (code, 208889 bytes; not shown: the prompt's allowance is spent" in briefing.code
     assert len(edited) > allowed * 0.55 and edited in briefing.code  # the file the step edits is whole
     assert len(briefing.code) - len(edited) < allowed
     assert "keep the scaler" in briefing.lessons and "r1s0" in briefing.tree
