@@ -8,6 +8,7 @@ again, while a run that was in flight (no result yet) is run again from a fresh 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -117,6 +118,15 @@ def run_experiment(
         )
         try:
             result = ctx.runner.run(request, on_output=relay)
+        except BaseException as exc:
+            # The job ends (or retries the node) on an infrastructure failure; the record must
+            # not stay "running" meanwhile, or a listing would show a run nobody runs.
+            with contextlib.suppress(Exception):  # the run's own error is the one to raise
+                ctx.journal.record_experiment(ExperimentRecord(**{
+                    **record.__dict__, "status": "failed",
+                    "result": ExperimentResult(status="failed", error=f"the sandbox failed: {exc}"[:500]),
+                }))
+            raise
         finally:
             relay.flush()
         _write_atomically(cached, result.model_dump_json())
