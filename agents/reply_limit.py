@@ -83,8 +83,8 @@ class ReplyLimitedClient(openai.DefaultHttpxClient):
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > cap:
                 raise LLMReplyTooLarge(_message(cap, declared=int(declared)))
-            assert isinstance(response.stream, httpx2.SyncByteStream)
-            response.stream = _CappedStream(response.stream, cap)
+            if isinstance(response.stream, httpx2.SyncByteStream):
+                response.stream = _CappedStream(response.stream, cap)
             if not stream:
                 response.read()
         except BaseException:
