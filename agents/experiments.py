@@ -106,10 +106,9 @@ def run_experiment(
         seed=seed, status="running", idea_title=idea_title, diff=diff, output_dir=str(output_dir),
     )
     cached = exp_dir / RESULT_FILE
-    refused = None if cached.is_file() else workspace_problem(files, ctx.task_dir)
     if cached.is_file():
         result = ExperimentResult.model_validate_json(cached.read_text(encoding="utf-8"))
-    elif refused is not None:  # a path no workspace can hold: this attempt fails, the job goes on
+    elif (refused := workspace_problem(files, ctx.task_dir)) is not None:  # a path no workspace can hold: this attempt fails, the job goes on
         result = ExperimentResult(status="failed", error=refused)
     else:
         workspace = exp_dir / "workspace"
