@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from sandbox.metrics import METRICS_MAX_DEPTH
 from services.collaborators import Collaborators
 from services.settings import Settings
@@ -42,3 +44,18 @@ def test_a_deep_metrics_file_fails_the_run_and_the_job_goes_on(tmp_path: Path, s
         assert f"metrics.json is nested more than {METRICS_MAX_DEPTH} levels deep" in error
     assert all(r.status != "running" for r in rows)
     assert outcome.summary["best"]["metrics"] == {"score": -1.0}
+
+
+def test_an_experiment_whose_sandbox_run_raises_is_recorded_failed_not_running(
+    tmp_path: Path, settings: Settings, store: Store, sandbox: object
+) -> None:
+    task = make_task(tmp_path / "elsewhere", name="elsewhere", code=BOMB, params=QUAD_SPACE, budget={"iterations": 1})
+    spec = yaml.safe_load((task / "task.yaml").read_text())
+    spec["sandbox"]["image"] = "labloop-absent:none"  # the sandbox refuses it when the run starts
+    (task / "task.yaml").write_text(yaml.safe_dump(spec))
+    outcome = run_job(store, settings, task, Collaborators(runner=sandbox), strategy="search")  # type: ignore[arg-type]
+
+    assert outcome.status == "failed"
+    (row,) = list_experiments(store, outcome.job_id)
+    assert row.status == "failed"
+    assert (row.result or {})["error"].startswith("the sandbox failed: ")
