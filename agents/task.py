@@ -121,6 +121,11 @@ class Search(_Strict):
     drafts: int = Field(1, ge=0, le=100)  # strategy llm: new approaches from the root before improving
     debug_prob: float = Field(0.5, ge=0.0, le=1.0)  # chance a slot repairs a failed node
     max_debug_depth: int | None = Field(None, ge=0, le=20)  # default: budget.debug_attempts
+    # agents/selection.py: rank places a node steps aside per improve that did not beat it, and
+    # places a node rises per consecutive step above it that beat its parent (at most chain_cap)
+    stale_penalty: float = Field(2.0, ge=0.0, le=100.0)
+    chain_bonus: float = Field(1.0, ge=0.0, le=100.0)
+    chain_cap: int = Field(3, ge=0, le=50)
 
 
 class Task(_Strict):

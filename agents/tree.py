@@ -8,11 +8,12 @@ for each of the round's ``search.parallel`` slots, in order,
 2. *debug* — with probability ``search.debug_prob`` (a draw seeded by job, round and slot),
    the newest failed node that has no child yet and fewer than ``search.max_debug_depth``
    debug steps above it is repaired from its own files (strategy llm: search cannot repair);
-3. *improve* — best-first with exploration: slot *k* takes the *k*-th best node not yet
-   chosen this round, ranked by the metric on seed 0 and, among equals, the newer node first
-   (it carries more work: a change that pays off only with a later one is built on, not
-   dropped), so parallel slots explore different parents while a single slot climbs from
-   the best;
+3. *improve* — best-first with exploration, following the evidence: slot *k* takes the
+   *k*-th node not yet chosen this round in :func:`agents.selection.improve_order` — the metric
+   on seed 0 (among equals the newer node first: it carries more work), a node that lost its
+   paired test valued at what its pairs showed, a node improved again and again without gain
+   stepping aside and a chain whose every step beat its parent moving up — so parallel slots
+   explore different parents while a single slot climbs from the most promising;
 4. *ablate* (strategy llm) — once per new incumbent whose change from its parent has two or
    more parts (files or params), the first slot of the next round reverts the first part of
    that change, to attribute the gain; the ablation is a node like any other and is reported.
@@ -24,6 +25,7 @@ import hashlib
 import random
 from collections.abc import Mapping, Sequence
 
+from agents.selection import improve_order
 from agents.state import ROOT, Expansion, Json, Node, Operator
 from agents.task import Task
 
@@ -73,7 +75,7 @@ def select_expansions(task: Task, *, job_id: str, round_: int, nodes: Sequence[N
     """The round's expansions, one per parallel slot, by the policy in this module's docstring."""
     search = task.search
     max_depth = search.max_debug_depth if search.max_debug_depth is not None else task.budget.debug_attempts
-    best_first = ranked(task, nodes, incumbent)
+    best_first = improve_order(task, nodes, incumbent)
     taken: set[str] = set()
     drafts = sum(1 for n in nodes if n["operator"] == "draft")
     out: list[Expansion] = []
