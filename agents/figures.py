@@ -9,7 +9,7 @@ from typing import Any
 from agents.state import ROOT, Node, Run
 from agents.task import Task
 
-FATE_COLOURS = {"baseline": "#777777", "verified": "#2ca02c", "improved": "#98df8a", "not_verified": "#ffbb78",
+FATE_COLOURS = {"baseline": "#777777", "verified": "#2ca02c", "better_on_seed0": "#98df8a", "not_verified": "#ffbb78",
                 "no_gain": "#aec7e8", "failed": "#d62728", "rejected": "#9467bd", "proposed": "#cccccc"}
 
 

@@ -9,8 +9,9 @@ metadata keys on every record:
     verified (bool), fate
 
 plus kind-specific keys (title, status, reason, action, ...). Fates: ideas are ``proposed``,
-``approved``, ``edited``, ``rejected``, ``duplicate``, then ``improved`` / ``no_gain`` /
-``failed`` / ``verified`` once run; outcomes use the last four; feedback records carry the
+``approved``, ``edited``, ``rejected``, ``duplicate``, then ``better_on_seed0`` / ``no_gain`` /
+``failed`` / ``verified`` / ``not_verified`` once run; outcomes use the first four of these (an
+outcome's ``better_on_seed0`` is against the baseline, on seed 0 only, not a tested claim); feedback records carry the
 decision (``approved``, ``rejected``, ``edited``).
 
 :func:`recall_for_ideation` gathers what earlier jobs on the task learned for the next idea.
@@ -66,7 +67,8 @@ def outcome_fate(
     *, status: str, metric_value: float | None, baseline_value: float | None,
     direction: Direction, verified: bool,
 ) -> str:
-    """``verified``, ``failed``, ``improved`` or ``no_gain`` for one experiment's outcome."""
+    """``verified``, ``failed``, ``better_on_seed0`` (than the baseline, untested) or ``no_gain`` for one
+    experiment's outcome."""
     if verified:
         return "verified"
     if status != "succeeded" or metric_value is None:
@@ -74,7 +76,7 @@ def outcome_fate(
     if baseline_value is None:
         return "no_gain"
     gain = metric_value - baseline_value if direction == "maximize" else baseline_value - metric_value
-    return "improved" if gain > 0 else "no_gain"
+    return "better_on_seed0" if gain > 0 else "no_gain"
 
 
 def outcome_record(
@@ -140,7 +142,7 @@ def idea_record(
     """One idea with its fate for ``ideas``, id ``idea:JOB:ITER:ATTEMPT``.
 
     ``attempt`` counts re-proposals within one iteration; update the fate (``rejected`` with
-    its ``reason``, then ``improved``/``no_gain``/...) by writing the same arguments again.
+    its ``reason``, then ``better_on_seed0``/``no_gain``/...) by writing the same arguments again.
     ``novelty`` (an :class:`agents.novelty.Novelty`) keeps the check's neighbours with the idea.
     """
     meta = _base(job_id=job_id, task=task, iteration=iteration, metric=metric,

@@ -112,7 +112,7 @@ class Node(TypedDict):
     error: str | None
     output_tail: str  # stdout/stderr tail of its seed-0 run
     experiment_id: str | None
-    fate: str  # proposed → verified | not_verified | improved | no_gain | failed | rejected
+    fate: str  # proposed → verified | not_verified | better_on_seed0 (untested) | no_gain | failed | rejected
     summary: str
     lesson: str
     verdict: Verdict | None

@@ -44,7 +44,8 @@ def _fate(ctx: ResearchContext, node: Node, incumbent: Node) -> str:
     if node["status"] != "succeeded":
         return node["status"]  # failed | rejected
     better = ctx.task.metric.better(float(node["value"] or 0.0), float(incumbent["value"] or 0.0))
-    return "improved" if better else "no_gain"
+    # never tested against the incumbent yet: say only what seed 0 showed (join/verify may test it next)
+    return "better_on_seed0" if better else "no_gain"
 
 
 def _conclude(ctx: ResearchContext, state: ResearchState) -> ResearchState:

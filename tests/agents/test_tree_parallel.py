@@ -7,7 +7,7 @@ from pathlib import Path
 
 from services.collaborators import Collaborators
 from services.settings import Settings
-from services.store import Store, list_experiments
+from services.store import Store, events_after, list_experiments
 from tests.agents.conftest import QUAD_SPACE, make_task, run_job
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +41,19 @@ def test_parallel_two_runs_the_branches_of_a_round_in_the_sandbox_at_the_same_ti
     a, b = first["metrics"], second["metrics"]
     assert a["started"] < b["ended"] and b["started"] < a["ended"]  # the two intervals overlap
     assert rows["r1s0-candidate-0"].params != rows["r1s1-candidate-0"].params  # distinct points (constant liar)
+
+    # Fates say what happened: only the node tested against the incumbent is verified or not_verified;
+    # the other one, if better on seed 0, says just that (no "improved" on an untested node).
+    events = events_after(store, outcome.job_id, limit=10_000)
+    tested = {e.data["node"] for e in events if e.kind == "verify"}
+    nodes = {e.data["node"]: e.data for e in events if e.kind == "tree" and e.data.get("node") in ("r1s0", "r1s1")}
+    baseline = outcome.summary["baseline"]["score"]
+    assert len(tested) == 1 and tested <= set(nodes)
+    for name, node in nodes.items():
+        if name in tested:
+            assert node["fate"] in ("verified", "not_verified"), node
+        else:
+            assert node["fate"] == ("better_on_seed0" if node["value"] > baseline else "no_gain"), node
 
 
 def test_search_leaves_a_crashing_region_and_beats_the_baseline_within_ten_rounds(
