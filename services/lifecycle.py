@@ -1,5 +1,5 @@
 """The one owner of a job's life: the only code that writes a job's status, its checkpoint rows
-and its ``job.queued``/``job.running``/``checkpoint.*``/``job.finished`` events.
+and its ``job.queued``/``job.running``/``checkpoint.*``/``job.waiting``/``job.finished`` events.
 
 Everyone else asks it: the driver only drives and returns :class:`~services.outcomes.Paused`
 or :class:`~services.outcomes.Finished`; the run manager only schedules; the CLI, the API and
@@ -82,6 +82,9 @@ class Lifecycle:
             if created:
                 self.journal.emit(row.job_id, "checkpoint.created",
                                   {"checkpoint_id": row.id, "kind": row.kind, "flagged": list(checkpoint.flagged)})
+        if any(created for _row, created in opened):  # the job starts waiting (a restart's re-pause is silent)
+            self.journal.emit(paused.job_id, "job.waiting", {"checkpoints": [
+                {"checkpoint_id": row.id, "kind": row.kind} for row, _created in opened]})
         return [row for row, _created in opened]
 
     def finish(self, outcome: Finished) -> JobRow:

@@ -103,6 +103,10 @@ def test_a_code_gate_waits_until_approved_over_http_then_the_report_is_served(jo
     kinds = [e["kind"] for e in everything]
     assert kinds[0] == "job.queued" and kinds[-1] == "job.finished"
     assert {"checkpoint.created", "checkpoint.decided", "node", "experiment", "report"} <= set(kinds)
+    # the job announced that it started waiting, naming the checkpoint, before the decision came
+    waiting = [e for e in everything if e["kind"] == "job.waiting"]
+    assert [w["data"]["checkpoints"] for w in waiting] == [[{"checkpoint_id": checkpoint["id"], "kind": "code"}]]
+    assert kinds.index("job.waiting") < kinds.index("checkpoint.decided")
     report = server.client().get(f"/v1/jobs/{job_id}/report")
     assert report.status_code == 200 and "# Research report" in report.text
     assert "approve" in report.text

@@ -108,8 +108,10 @@ def test_pauses_and_ends_are_announced_once(store: Store) -> None:
     lifecycle.finish(Finished(job_id, "succeeded", {"llm_tokens": 7}))
     lifecycle.finish(Finished(job_id, "succeeded", {"llm_tokens": 7}))  # a second report of the end: dropped
     kinds = [e.kind for e in events_after(store, job_id)]
-    assert kinds == ["job.running", "checkpoint.created", "checkpoint.created", "checkpoint.decided",
+    assert kinds == ["job.running", "checkpoint.created", "checkpoint.created", "job.waiting", "checkpoint.decided",
                      "checkpoint.decided", "job.running", "job.finished"]
+    (waiting,) = [e.data for e in events_after(store, job_id) if e.kind == "job.waiting"]
+    assert waiting == {"checkpoints": [{"checkpoint_id": c.id, "kind": c.kind} for c in paused.checkpoints]}
     finished = [e.data for e in events_after(store, job_id) if e.kind == "job.finished"]
     assert finished == [{"status": "succeeded", "error": None, "llm_tokens": 7}]
 

@@ -20,6 +20,7 @@ function describeEvent(e) {
     case "output": return `${d.id} ${d.stream}: ${String(d.text ?? d.line ?? "").trimEnd()}`;
     case "idea": return `idea (iteration ${d.iteration}): ${d.title}`;
     case "checkpoint.created": return `checkpoint ${d.checkpoint_id} (${d.kind}) is waiting for a human`;
+    case "job.waiting": return `job waiting for a human at ${(d.checkpoints || []).map((c) => `${c.checkpoint_id} (${c.kind})`).join(", ")}`;
     case "checkpoint.decided": return `checkpoint ${d.checkpoint_id}: ${d.action} by ${d.by}${d.reason ? " — " + d.reason : ""}`;
     case "select": return `round ${d.iteration}: expand ` + (d.expansions || []).map((x) => `${x.node} (${x.operator} from ${x.parent})`).join(", ");
     case "tree": return `node ${d.node} (${d.operator} from ${d.parent}): ${d.status}${d.value !== undefined && d.value !== null ? " " + fmt(d.value) : ""}`;
