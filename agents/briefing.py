@@ -165,6 +165,11 @@ def approvals(decisions: Sequence[Decision]) -> list[str]:
             for d in decisions if d["action"] == "approve" and d["reason"].strip()]
 
 
+def _article(word: str) -> str:
+    """The indefinite article before an operator's name (an improve, an ablate, a draft, a debug)."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def history(nodes: Sequence[Node], node: str | None, decisions: Sequence[Decision]) -> list[str]:
     """The human history of a branch: on ``node`` and each of its ancestors, the edits a human made
     at its gates, and its children (sibling attempts) a human rejected, with the reasons."""
@@ -183,7 +188,8 @@ def history(nodes: Sequence[Node], node: str | None, decisions: Sequence[Decisio
             lines.append(f"- {d['node']}: a human ({d['by']}) edited the {d['kind']} at its gate: "
                          f"{edit_text(d['edit'])}" + (f" — {d['reason']}" if d["reason"] else ""))
         elif d["action"] == "reject" and made is not None and made["parent"] in path:
-            lines.append(f"- {d['node']} (a {made['operator']} of {made['parent']}): a human rejected the "
+            lines.append(f"- {d['node']} ({_article(made['operator'])} {made['operator']} of {made['parent']}): "
+                         "a human rejected the "
                          f"{d['kind']} {d['subject'] or made['idea']['title']!r}: {d['reason'] or '(no reason given)'}")
     return lines
 

@@ -100,10 +100,13 @@ def test_history_tells_the_rejections_and_edits_on_the_branch_and_its_ancestors_
                  decided("r2s0", "approve", "fine")]
     assert approvals(decisions) == ["a human approved the code 'idea r2s0' of r2s0: fine"]  # kept as a lesson
     told = "\n".join(history(nodes, "r2s0", decisions))
-    assert "r1s1 (a improve of root): a human rejected the code 'idea r1s1': sibling of the path" in told
+    assert "r1s1 (an improve of root): a human rejected the code 'idea r1s1': sibling of the path" in told
     assert 'r1s0: a human (alice) edited the code at its gate: params → {"alpha": 15} — alpha 10 → 15' in told
     assert "off the path" not in told and "fine" not in told
     assert history(nodes, None, decisions) == [told.splitlines()[0]]  # a draft: the root's rejected children
+    drafted = [ROOT_NODE, node("r1s0", operator="draft"), node("r2s0", parent="r1s0", round_=2, operator="ablate")]
+    said = "\n".join(history(drafted, "r2s0", [decided("r1s0", "reject", "no"), decided("r2s0", "reject", "no")]))
+    assert "r1s0 (a draft of root)" in said and "r2s0 (an ablate of r1s0)" in said  # the article follows the operator
 
 
 def test_reply_limits_size_the_prompt_and_a_reply_cut_at_the_limit_says_which_setting_to_raise() -> None:
