@@ -6,6 +6,7 @@ runtime context; tests build one with the real sandbox and a local model server.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,31 @@ class ModelLimits:
 
 
 @dataclass
+class JobSpending:
+    """The job's LLM tokens and cost as this process has counted them, shared by parallel branches.
+
+    Each branch sees the job's tokens as the round's start plus its own; told alone, two branches
+    would report totals that go backwards (2290, then 2158). The tally is raised to what the step
+    saw before it (so a resumed process starts from the state), then the step's own spending is
+    added, under a lock: the totals the ``llm`` events report only grow.
+    """
+
+    tokens: int = 0
+    cost_usd: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, seen_tokens: int, tokens: int, seen_cost_usd: float, cost_usd: float,
+            announce: Callable[[int, float], object]) -> None:
+        """Add one step's spending (``tokens``, ``cost_usd``) to the tally, which is at least what the step
+        saw before it (``seen_…``), and ``announce`` the job's totals while holding the lock (announced
+        after it, two branches' totals could be recorded in the other order)."""
+        with self._lock:
+            self.tokens = max(self.tokens, seen_tokens) + tokens
+            self.cost_usd = max(self.cost_usd, seen_cost_usd) + cost_usd
+            announce(self.tokens, self.cost_usd)
+
+
+@dataclass
 class ResearchContext:
     """What every node may reach: the task, the sandbox, the journal, and optionally a model and memory."""
 
@@ -71,6 +97,7 @@ class ResearchContext:
     limits: ModelLimits = field(default_factory=ModelLimits)
     image_facts: ImageFacts | None = None  # the Python and package versions of the task's image
     should_stop: Callable[[], bool] = _never_stop  # cancel requested (checked by decide)
+    spending: JobSpending = field(default_factory=JobSpending)  # the job's running LLM totals (llm events)
 
     @property
     def job_dir(self) -> Path:

@@ -76,11 +76,17 @@ class Spending(TypedDict):
 
 
 def spent(ctx: ResearchContext, meter: TokenMeter, step: str, *, before: int, cost_before: float = 0.0) -> Spending:
-    """The state update of a step's LLM spending (deltas: parallel branches add theirs up)."""
+    """The state update of a step's LLM spending (deltas: parallel branches add theirs up).
+
+    The ``llm`` event reports the job's totals from the context's shared tally, not the meter's
+    (a branch's meter sees only the round's start plus its own), so they never go backwards."""
+    update = Spending(tokens=meter.used - before, cost_usd=meter.cost_usd - cost_before)
     if meter.calls:
-        ctx.journal.emit(ctx.job_id, "llm", {"step": step, "calls": meter.calls, "job_tokens": meter.used,
-                                             "job_cost_usd": round(meter.cost_usd, 6)})
-    return Spending(tokens=meter.used - before, cost_usd=meter.cost_usd - cost_before)
+        ctx.spending.add(seen_tokens=before, tokens=update["tokens"], seen_cost_usd=cost_before,
+                         cost_usd=update["cost_usd"], announce=lambda tokens, cost: ctx.journal.emit(
+                             ctx.job_id, "llm", {"step": step, "calls": meter.calls, "job_tokens": tokens,
+                                                 "job_cost_usd": round(cost, 6)}))
+    return update
 
 
 def _model(ctx: ResearchContext) -> ChatModel:
