@@ -9,7 +9,7 @@
     new_job() ─► a queued JobRow (not stored: the lifecycle stores it, or a schedule's firing)
 
 ``BudgetPatch`` is derived from the task's :class:`~agents.task.Budget`: every field of a
-budget may be set per job, with the same bounds.
+budget may be set per job, with the same bounds, and strict types (a number, never a string of one).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _every_field_optional(model: type[BaseModel], name: str) -> type[BaseModel]:
         field: (Optional[info.annotation], FieldInfo.merge_field_infos(info, default=None))  # noqa: UP045
         for field, info in model.model_fields.items()
     }
-    return create_model(name, __config__=ConfigDict(extra="forbid"),
+    return create_model(name, __config__=ConfigDict(extra="forbid", strict=True),
                         __doc__="Budget fields that override the task's own budget (every field optional).",
                         **fields)
 
@@ -61,9 +61,12 @@ else:
 
 
 class JobTemplate(BaseModel):
-    """The body of POST /v1/jobs and the template of a schedule."""
+    """The body of POST /v1/jobs and the template of a schedule.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict types: ``"iterations": "4"`` is refused (422 naming ``budget.iterations``), not read as 4;
+    a client that sends the wrong type has a bug worth hearing about."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     task: str = Field(pattern=TASK_NAME, description="Name of an uploaded task (its newest version runs).")
     strategy: Strategy = "search"

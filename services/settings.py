@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="App database; default SQLite under home.")
     chroma_url: str | None = Field(None, description="Chroma server URL; default embedded under home.")
     executor: Literal["inprocess", "queue"] = "inprocess"
-    api_token: SecretStr | None = Field(None, description="Bearer token of the default user.")
+    api_token: SecretStr | None = Field(None, description="Bearer token of the one user named by api_token_user.")
+    api_token_user: str = Field("owner", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$",
+                                description="The name LABLOOP_API_TOKEN's holder is recorded under (created_by, "
+                                            "decided_by); a server without tokens records 'local'.")
     api_tokens: str | None = Field(None, description="Named tokens: 'alice:tok1,bob:tok2'.")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -109,7 +112,7 @@ class Settings(BaseSettings):
         """Map each accepted bearer token to the name of its user."""
         named: dict[str, str] = {}
         if self.api_token is not None and self.api_token.get_secret_value():
-            named[self.api_token.get_secret_value()] = "default"
+            named[self.api_token.get_secret_value()] = self.api_token_user
         for item in filter(None, (self.api_tokens or "").split(",")):
             name, sep, token = item.strip().partition(":")
             if not sep or not name or not token:

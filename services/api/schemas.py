@@ -15,7 +15,9 @@ Utc = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields and loosely typed values (``"4"`` for 4, ``"true"``) are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class _Out(BaseModel):
