@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 from sse_starlette import EventSourceResponse
 
 from services.api.deps import RunsDep, RuntimeDep, StoreDep, UserDep
+from services.api.edge import UNTRUSTED_FILE_HEADERS
 from services.api.errors import BadRequest
 from services.api.schemas import ExperimentOut, JobCreate, JobOut, JobProgressOut
 from services.api.sse import job_events
@@ -101,7 +102,9 @@ def read_report(job_id: JobId, runtime: RuntimeDep) -> PlainTextResponse:
     path = runtime.settings.runs_dir / job.id / "report.md"
     if not path.is_file():
         raise NotFound(f"job {job_id} has no report yet ({job.status}); it is written when the job ends")
-    return PlainTextResponse(path.read_text(encoding="utf-8"), media_type="text/markdown")
+    # The report quotes the model's ideas and the experiments' output: served like an artifact.
+    return PlainTextResponse(path.read_text(encoding="utf-8"), media_type="text/markdown",
+                             headers=UNTRUSTED_FILE_HEADERS)
 
 
 @router.get("/{job_id}/experiments", response_model=list[ExperimentOut])

@@ -1,0 +1,155 @@
+"""Request bodies within bounds before any route parses them: a size cap, and a JSON depth cap.
+
+A body is refused with 413 as soon as it is known to be too large: at once when its
+Content-Length says so, else when the bytes received pass the cap (chunked bodies), so at most
+the cap and one chunk are ever held. A JSON body (or one without a content type, which FastAPI
+parses as JSON) is read whole within its cap on the route's first read and refused with 422 when
+it nests arrays and objects deeper than MAX_JSON_DEPTH: no parser then recurses into a hostile
+document, and nothing deeper than that reaches the stores.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.api.errors import send_error
+
+MAX_JSON_DEPTH = 64
+UPLOAD_PATH = "/v1/tasks"  # task uploads have their own, larger cap (LABLOOP_UPLOAD_MAX_BYTES)
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_DISCONNECT: Message = {"type": "http.disconnect"}
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when the JSON text ``body`` nests arrays and objects more than ``limit`` deep.
+
+    Measured on the text, without parsing (so without recursion): strings are cut out, the
+    brackets that remain are made one kind, and each round deletes every innermost pair, so a
+    document is empty after exactly as many rounds as it is deep. Text that is not balanced JSON
+    stops shrinking, and is left to the parser to refuse.
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = _STRING.sub(b"", body).translate(_SQUARE, _NOT_BRACKET)
+    for _ in range(limit):
+        shorter = brackets.replace(b"[]", b"")
+        if not shorter or len(shorter) == len(brackets):
+            return False
+        brackets = shorter
+    return True
+
+
+def is_json(headers: Headers) -> bool:
+    """True when the route will parse the body as JSON (FastAPI does so without a content type too)."""
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media in ("", "application/json") or media.endswith("+json")
+
+
+class _MeteredBody:
+    """The request's ``receive``, counting body bytes; a refusal ends the body as a disconnect."""
+
+    def __init__(self, receive: Receive, *, limit: int, setting: str, whole_json: bool) -> None:
+        self._receive = receive
+        self.limit = limit
+        self.setting = setting
+        self.received = 0
+        self.whole_json = whole_json  # read the whole body on the first read, to measure its depth
+        self.refusal: tuple[int, str, str] | None = None
+
+    async def receive(self) -> Message:
+        if self.refusal is not None:
+            return _DISCONNECT
+        if self.whole_json:
+            self.whole_json = False
+            return await self._read_whole_json()
+        message = await self._receive()
+        if message["type"] == "http.request" and not self._count(message):
+            return _DISCONNECT
+        return message
+
+    def _count(self, message: Message) -> bool:
+        self.received += len(message.get("body", b""))
+        if self.received > self.limit:
+            self.refusal = (413, "too_large", self.too_large())
+            return False
+        return True
+
+    def too_large(self) -> str:
+        """The 413's message."""
+        return f"the request body is larger than {self.limit} bytes ({self.setting}); send less"
+
+    async def _read_whole_json(self) -> Message:
+        chunks: list[bytes] = []
+        while True:
+            message = await self._receive()
+            if message["type"] != "http.request":
+                return message
+            if not self._count(message):
+                return _DISCONNECT
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if json_too_deep(body):
+            self.refusal = (422, "too_deep", f"the JSON body nests arrays and objects more than {MAX_JSON_DEPTH} "
+                                             "levels deep; send a flatter document")
+            return _DISCONNECT
+        return {"type": "http.request", "body": body, "more_body": False}
+
+
+class BodyGuard:
+    """Refuse a body past its cap (413) or JSON nested too deep (422) before the route reads it."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.upload_max_bytes = upload_max_bytes
+
+    def limit_for(self, scope: Scope) -> tuple[int, str]:
+        """The cap of this request's body and the setting that sets it: task uploads have their own."""
+        if scope["method"] == "POST" and scope["path"].rstrip("/") == UPLOAD_PATH:
+            return self.upload_max_bytes, "LABLOOP_UPLOAD_MAX_BYTES"
+        return self.max_bytes, "LABLOOP_BODY_MAX_BYTES"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        limit, setting = self.limit_for(scope)
+        declared = headers.get("content-length")
+        if declared is not None and not declared.strip().isdigit():
+            await send_error(send, 400, "bad_request", "the Content-Length header must be a whole number")
+            return
+        body = _MeteredBody(receive, limit=limit, setting=setting, whole_json=is_json(headers))
+        if declared is not None and int(declared) > limit:
+            await send_error(send, 413, "too_large", body.too_large())
+            return
+        if not int(declared or 0) and "transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body: nothing to meter (most GETs)
+            return
+        await self._guarded(scope, body, send)
+
+    async def _guarded(self, scope: Scope, body: _MeteredBody, send: Send) -> None:
+        started = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if body.refusal is not None:
+                return  # the refusal below replaces whatever the route answers to the "disconnect"
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, body.receive, guarded_send)
+        except Exception:
+            if body.refusal is None:
+                raise  # a failure of the route's own; a refused body's "disconnect" is expected to end it
+        if body.refusal is not None and not started:
+            await send_error(send, *body.refusal)
