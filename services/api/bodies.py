@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.edge import header_values
 from services.api.errors import send_error
 
 MAX_JSON_DEPTH = 64
@@ -45,9 +45,9 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
-def is_json(headers: Headers) -> bool:
+def is_json(content_type: str | None) -> bool:
     """True when the route will parse the body as JSON (FastAPI does so without a content type too)."""
-    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media = (content_type or "").split(";", 1)[0].strip().lower()
     return media in ("", "application/json") or media.endswith("+json")
 
 
@@ -121,18 +121,18 @@ class BodyGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
+        declared, chunked, content_type = header_values(scope, b"content-length", b"transfer-encoding",
+                                                        b"content-type")
         limit, setting = self.limit_for(scope)
-        declared = headers.get("content-length")
         if declared is not None and not declared.strip().isdigit():
             await send_error(send, 400, "bad_request", "the Content-Length header must be a whole number")
             return
-        body = _MeteredBody(receive, limit=limit, setting=setting, whole_json=is_json(headers))
+        if not int(declared or 0) and chunked is None:
+            await self.app(scope, receive, send)  # no body: nothing to meter (most GETs)
+            return
+        body = _MeteredBody(receive, limit=limit, setting=setting, whole_json=is_json(content_type))
         if declared is not None and int(declared) > limit:
             await send_error(send, 413, "too_large", body.too_large())
-            return
-        if not int(declared or 0) and "transfer-encoding" not in headers:
-            await self.app(scope, receive, send)  # no body: nothing to meter (most GETs)
             return
         await self._guarded(scope, body, send)
 
