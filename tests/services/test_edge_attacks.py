@@ -260,9 +260,11 @@ def test_artifacts_and_reports_are_served_so_that_no_browser_runs_them(server: S
             status="succeeded", output_dir=str(outputs)))
     report = server.home / "runs" / job_id / "report.md"
     report.parent.mkdir(parents=True)
-    report.write_text("# <img src=x onerror=alert(1)>")
+    report.write_text("# <img src=x onerror=alert(1)>\n\n![figure](figure.svg)\n")
+    (report.parent / "figure.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
     client = server.client()
-    for path in (f"/v1/experiments/{job_id}-exp/artifacts/page.html", f"/v1/jobs/{job_id}/report"):
+    for path in (f"/v1/experiments/{job_id}-exp/artifacts/page.html", f"/v1/jobs/{job_id}/report",
+                 f"/v1/jobs/{job_id}/files/figure.svg"):
         reply = client.get(path)
         assert reply.status_code == 200, reply.text
         assert reply.headers["x-content-type-options"] == "nosniff"
