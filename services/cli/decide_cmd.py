@@ -57,7 +57,7 @@ def _known_here(checkpoint_id: str) -> bool:
 
 @app.command("checkpoints")
 def checkpoints(
-    status: Annotated[str, typer.Option(metavar="pending|decided|cancelled",
+    status: Annotated[str, typer.Option(metavar="|".join(get_args(CheckpointStatus)),
                                         help="Which checkpoints to list.")] = "pending",
     job: Annotated[str | None, typer.Option(metavar="JOB_ID", help="Only this job's checkpoints.")] = None,
     as_json: AsJson = False,

@@ -189,7 +189,7 @@ UseMemory = Annotated[bool, typer.Option("--memory/--no-memory", help="Use the f
 def run(
     task_dir: Annotated[Path, typer.Argument(help="The task folder (with task.yaml), or an AI Scientist template.")],
     strategy: Annotated[str | None, typer.Option(
-        metavar="search|llm", help="How ideas are made (default: llm when a model endpoint is configured, else search).")] = None,
+        metavar="|".join(STRATEGIES), help="How ideas are made (default: llm when a model endpoint is configured, else search).")] = None,
     iterations: Annotated[int | None, typer.Option(min=1, help="Override the task's iteration budget.")] = None,
     gate: Annotated[list[str] | None, typer.Option(metavar="KIND=POLICY", help="KIND=POLICY, e.g. idea=always (policies: always|never|auto).")] = None,
     auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True,
