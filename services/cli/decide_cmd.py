@@ -138,7 +138,7 @@ def _approve_all_here(job_id: str, reason: str, *, follow: bool, as_json: bool) 
             typer.echo(f"approved {cp.id}", err=True)
     if status != "waiting":  # finished, or driven by another process: nothing to go on with here
         result = {"job_id": job_id, "approved": [cp.id for cp in pending], "status": status}
-        typer.echo(json.dumps(result, indent=2) if as_json else f"job {job_id} is {status}")
+        typer.echo(json.dumps(result, indent=2) if as_json else f"job {job_id} status: {status}")
         return
     continue_here(job_id, auto_approve=follow, as_json=as_json)
 
@@ -155,7 +155,7 @@ def _approve_all(job_id: str, reason: str, *, follow: bool, as_json: bool, token
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:
-        typer.echo(f"approved {len(result['approved'])} checkpoint(s) of job {job_id}; the job is {result['status']}")
+        typer.echo(f"approved {len(result['approved'])} checkpoint(s) of job {job_id}; job status: {result['status']}")
 
 
 @app.command("approve")
