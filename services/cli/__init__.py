@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from agents.errors import LabloopError
+from services.cli.terminal import printable
 
 app = typer.Typer(
     name="labloop",
@@ -67,5 +68,5 @@ def main() -> None:
     try:
         command(prog_name="labloop")
     except LabloopError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(printable(f"error: {exc}"), err=True)  # an error may quote an experiment or a model
         sys.exit(2)

@@ -17,6 +17,7 @@ import typer
 from agents.errors import InvalidInput
 from services.cli import app
 from services.cli.client import Token, api_call
+from services.cli.terminal import printable
 from services.errors import Conflict, NotFound, ServerUnreachable
 from services.settings import get_settings
 from services.statuses import FINISHED, CheckpointStatus
@@ -81,7 +82,7 @@ def checkpoints(
     for row in rows:
         title = row["payload"].get("title", "")
         flagged = f" [flagged: {'; '.join(map(str, row['flagged']))}]" if row["flagged"] else ""
-        typer.echo(f"{row['id']}  {row['kind']:<8} {row['status']:<8} {title}{flagged}")
+        typer.echo(printable(f"{row['id']}  {row['kind']:<8} {row['status']:<8} {title}{flagged}"))
 
 
 def _decide(checkpoint_id: str, action: str, reason: str, as_json: bool, token: str | None) -> None:

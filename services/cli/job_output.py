@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from services.cli.terminal import printable
+
 if TYPE_CHECKING:
     from services.outcomes import Finished, Paused
 
@@ -44,7 +46,8 @@ def summary_lines(job_id: str, status: str, summary: Mapping[str, Any]) -> list[
 
 def print_waiting(outcome: Paused, *, as_json: bool) -> None:
     """Say how to decide each pending checkpoint, one unwrapped line each, then exit with WAITING_EXIT."""
-    say = lambda text: typer.echo(text, err=True)  # noqa: E731 - plain stderr: click.echo never wraps
+    # Plain stderr: click's echo never wraps; titles and flags quote the model, so only printable text.
+    say = lambda text: typer.echo(printable(text), err=True)  # noqa: E731
     say(f"job {outcome.job_id} is waiting at {len(outcome.checkpoints)} checkpoint(s) (no terminal to ask on). "
         "Decide each, and the job goes on:")
     for cp in outcome.checkpoints:
@@ -71,7 +74,7 @@ def print_outcome(outcome: Paused | Finished, *, as_json: bool) -> None:
         typer.echo(json.dumps(outcome.summary, indent=2, default=str))
     elif outcome.status != "failed":
         for line in summary_lines(outcome.job_id, outcome.status, outcome.summary):
-            typer.echo(line)
+            typer.echo(printable(line))
     if outcome.status == "failed":
-        typer.echo(f"job {outcome.job_id} failed: {outcome.error}", err=True)
+        typer.echo(printable(f"job {outcome.job_id} failed: {outcome.error}"), err=True)  # the error may quote the experiment
         raise typer.Exit(1)

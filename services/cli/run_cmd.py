@@ -20,6 +20,7 @@ from agents.errors import InvalidInput
 from services.cli import app
 from services.cli.client import Token, api_call
 from services.cli.job_output import print_outcome
+from services.cli.terminal import printable, shown
 from services.errors import ServerUnreachable
 from services.settings import Settings, get_settings
 
@@ -52,10 +53,10 @@ class _Terminal:
             done = max(0, p.iteration - 1) if p.node not in ("decide", "report") else p.iteration
             self.bar.update(self.task_id, total=p.iterations, completed=min(done, p.iterations),
                             description=f"iteration {p.iteration}: {p.node}")
-            note = f" [dim]({p.message})[/]" if p.message else ""
+            note = f" [dim]({shown(p.message)})[/]" if p.message else ""
             self.bar.console.print(f"[dim]{p.job_id}[/] iteration {p.iteration} · {p.node}{note}", soft_wrap=True)
         elif p.kind in ("notice", "waiting", "finished"):
-            self.bar.console.print(f"[bold]{p.message}[/]", soft_wrap=True)
+            self.bar.console.print(f"[bold]{shown(p.message)}[/]", soft_wrap=True)
 
     def checkpoint(self, cp: Checkpoint) -> Mapping[str, Any] | None:
         """Approve (with --auto-approve) or ask on the terminal, the progress bar paused meanwhile."""
@@ -74,14 +75,14 @@ def _ask(cp: Checkpoint) -> Mapping[str, Any]:
     payload = cp.payload
     err.rule(f"{cp.kind} checkpoint {cp.id}")
     for reason in cp.flagged:
-        err.print(f"[red]flagged:[/] {reason}")
+        err.print(f"[red]flagged:[/] {shown(reason)}")
     if cp.kind == "idea":
-        err.print(f"[bold]{payload.get('title')}[/]\n{payload.get('hypothesis')}\nplan: {payload.get('plan')}\n"
-                  f"params: {json.dumps(payload.get('params') or {})}")
+        err.print(f"[bold]{shown(payload.get('title'))}[/]\n{shown(payload.get('hypothesis'))}\n"
+                  f"plan: {shown(payload.get('plan'))}\nparams: {shown(json.dumps(payload.get('params') or {}))}")
     elif cp.kind == "code":
-        err.print(payload.get("diff") or "(no change)", markup=False, highlight=False)
+        err.print(printable(payload.get("diff") or "(no change)"), markup=False, highlight=False)
     else:
-        err.print(f"[bold]{payload.get('title')}[/]: {(payload.get('verdict') or {}).get('reason')}")
+        err.print(f"[bold]{shown(payload.get('title'))}[/]: {shown((payload.get('verdict') or {}).get('reason'))}")
     # A flagged checkpoint has no default answer: a human must type one.
     action = typer.prompt("approve / reject / edit", default=None if cp.flagged else "approve", err=True)
     action = action.strip().lower()
