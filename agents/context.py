@@ -44,6 +44,7 @@ class ResearchContext:
     gates: Mapping[str, GatePolicy] = field(default_factory=lambda: dict(DEFAULT_GATES))
     price_per_1k_tokens: float | None = None
     should_stop: Callable[[], bool] = _never_stop  # cancel requested (checked by decide)
+    grader_gap: float = 0.05  # relative gap between self-reported and graded metric that flags a finding
 
     @property
     def job_dir(self) -> Path:

@@ -14,12 +14,14 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from agents import grading
 from agents.context import ResearchContext
 from agents.errors import InvalidInput
+from agents.protected import hidden_files, under
 from agents.protocols import ExperimentRecord, ExperimentRole
 from agents.state import Run
 from sandbox.result import ExperimentResult, RunRequest
@@ -29,17 +31,30 @@ RESULT_FILE = "result.json"
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", "output", ".labloop")
 
 
+def _skipping(task_dir: Path, hidden: tuple[str, ...]) -> Callable[[str, list[str]], set[str]]:
+    """copytree's ignore: the usual clutter, and every hidden file or folder."""
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = set(_SKIP(folder, names))
+        rel = Path(folder).relative_to(task_dir).as_posix()
+        return skipped | {n for n in names if under(n if rel == "." else f"{rel}/{n}", hidden)}
+    return ignore
+
+
 def experiment_id(job_id: str, node: str, role: ExperimentRole, n: int) -> str:
     """The deterministic id of one experiment of a job (of tree node ``node``)."""
     return f"{job_id}-{node}-{role}-{n}"
 
 
 def source_files(task_dir: Path, *, limit_bytes: int = 64_000) -> dict[str, str]:
-    """The task's text source files (relative path → text), what an LLM may read and edit."""
+    """The task's text source files (relative path → text), what an LLM may read and edit.
+
+    The grader's files (``evaluation.files``) are never among them.
+    """
     files: dict[str, str] = {}
+    hidden = hidden_files(task_dir)
     for path in sorted(task_dir.rglob("*")):
         rel = path.relative_to(task_dir).as_posix()
-        if not path.is_file() or "__pycache__" in rel or rel.startswith("."):
+        if not path.is_file() or "__pycache__" in rel or rel.startswith(".") or under(rel, hidden):
             continue
         if path.suffix not in {".py", ".yaml", ".yml", ".json", ".txt", ".md", ".cfg", ".toml", ".sh"}:
             continue
@@ -49,14 +64,19 @@ def source_files(task_dir: Path, *, limit_bytes: int = 64_000) -> dict[str, str]
 
 
 def diff_of(task_dir: Path, files: Mapping[str, str], params: Mapping[str, Any]) -> str:
-    """A unified diff of the changed files and params.json against the task folder."""
+    """A unified diff of the changed files and params.json against the task folder.
+
+    A hidden (grader's) file counts as absent: its content never reaches a diff.
+    """
+    hidden = hidden_files(task_dir)
     changed = dict(files)
     if params:
         changed[PARAMS_FILE] = json.dumps(dict(params), indent=2, sort_keys=True) + "\n"
     chunks: list[str] = []
     for rel in sorted(changed):
         original = task_dir / rel
-        old = original.read_text(encoding="utf-8", errors="replace") if original.is_file() else ""
+        seen = original.is_file() and not under(rel, hidden)
+        old = original.read_text(encoding="utf-8", errors="replace") if seen else ""
         chunks.extend(
             difflib.unified_diff(
                 old.splitlines(keepends=True), changed[rel].splitlines(keepends=True),
@@ -67,10 +87,13 @@ def diff_of(task_dir: Path, files: Mapping[str, str], params: Mapping[str, Any])
 
 
 def materialize(task_dir: Path, workspace: Path, *, files: Mapping[str, str], params: Mapping[str, Any]) -> None:
-    """Make ``workspace`` a fresh copy of the task folder with ``files`` and ``params`` applied."""
+    """Make ``workspace`` a fresh copy of the task folder with ``files`` and ``params`` applied.
+
+    The grader's files (``evaluation.files``) are never copied.
+    """
     if workspace.exists():
         shutil.rmtree(workspace)
-    shutil.copytree(task_dir, workspace, ignore=_SKIP)
+    shutil.copytree(task_dir, workspace, ignore=_skipping(task_dir, hidden_files(task_dir)))
     root = workspace.resolve()
     for rel, text in files.items():
         target = (workspace / rel).resolve()
@@ -99,26 +122,14 @@ def run_experiment(
     if cached.is_file():
         result = ExperimentResult.model_validate_json(cached.read_text(encoding="utf-8"))
     else:
-        workspace = exp_dir / "workspace"
-        materialize(ctx.task_dir, workspace, files=files, params=params)
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        output_dir.mkdir(parents=True)
-        (exp_dir / "changes.diff").write_text(diff, encoding="utf-8")
-        ctx.journal.record_experiment(record)
-        ctx.journal.emit(ctx.job_id, "experiment", {"id": exp_id, "status": "running", "role": role})
-
-        relay = OutputRelay(ctx, exp_id)
-        request = RunRequest(
-            workspace=workspace, output_dir=output_dir, command=ctx.task.entrypoint,
-            limits=ctx.task.sandbox.limits(ctx.task.budget.experiment_timeout_s), seed=seed,
-            metric=ctx.task.metric.name, labels={"job": ctx.job_id, "experiment": exp_id},
-            image=ctx.task.sandbox.image,
-        )
-        try:
-            result = ctx.runner.run(request, on_output=relay)
-        finally:
-            relay.flush()
+        own_file = exp_dir / grading.OWN_RESULT_FILE
+        if own_file.is_file():  # it ran before a crash; only its grading was cut short
+            own = ExperimentResult.model_validate_json(own_file.read_text(encoding="utf-8"))
+        else:
+            own = _run_own(ctx, record, exp_dir, files=files, params=params, seed=seed)
+            if ctx.task.evaluation is not None:
+                _write_atomically(own_file, own.model_dump_json())
+        result = _grade(ctx, exp_id, exp_dir, own, seed=seed) if ctx.task.evaluation is not None else own
         _write_atomically(cached, result.model_dump_json())
     final = ExperimentRecord(**{**record.__dict__, "status": result.status, "result": result})
     ctx.journal.record_experiment(final)
@@ -131,11 +142,48 @@ def run_experiment(
         error=result.error, artifacts=[a.path for a in result.artifacts][:20],
         stdout_tail=result.stdout_tail[-4000:], stderr_tail=result.stderr_tail[-4000:],
     )
+    if result.self_reported is not None:
+        summary["self_reported"] = dict(result.self_reported)
+    if (suspicious := grading.gap(ctx.task, result, ctx.grader_gap)) is not None:
+        summary["grader_gap"] = suspicious
     ctx.journal.emit(ctx.job_id, "experiment", {
         "id": exp_id, "status": summary["status"], "value": value, "error": result.error,
         "stdout_tail": result.stdout_tail[-2000:], "stderr_tail": result.stderr_tail[-2000:],
     })
     return summary
+
+
+def _run_own(ctx: ResearchContext, record: ExperimentRecord, exp_dir: Path, *, files: Mapping[str, str],
+             params: Mapping[str, Any], seed: int) -> ExperimentResult:
+    """The experiment itself, from a fresh workspace (the grader's files never in it)."""
+    workspace, output_dir = exp_dir / "workspace", Path(record.output_dir)
+    materialize(ctx.task_dir, workspace, files=files, params=params)
+    if output_dir.exists():
+        shutil.rmtree(output_dir)
+    output_dir.mkdir(parents=True)
+    (exp_dir / "changes.diff").write_text(record.diff, encoding="utf-8")
+    ctx.journal.record_experiment(record)
+    ctx.journal.emit(ctx.job_id, "experiment", {"id": record.id, "status": "running", "role": record.role})
+    relay = OutputRelay(ctx, record.id)
+    request = RunRequest(
+        workspace=workspace, output_dir=output_dir, command=ctx.task.entrypoint,
+        limits=ctx.task.sandbox.limits(ctx.task.budget.experiment_timeout_s), seed=seed,
+        metric=ctx.task.metric.name, labels={"job": ctx.job_id, "experiment": record.id},
+        image=ctx.task.sandbox.image, metrics_required=ctx.task.evaluation is None,
+    )
+    try:
+        return ctx.runner.run(request, on_output=relay)
+    finally:
+        relay.flush()
+
+
+def _grade(ctx: ResearchContext, exp_id: str, exp_dir: Path, own: ExperimentResult, *, seed: int) -> ExperimentResult:
+    """Run the task's grader on the experiment's outputs in its own sandbox run."""
+    if own.succeeded:
+        ctx.journal.emit(ctx.job_id, "experiment", {"id": exp_id, "status": "grading"})
+    return grading.grade(ctx.runner, ctx.task, ctx.task_dir, own, submission=exp_dir / "output",
+                         work_dir=exp_dir / grading.GRADER_DIR, seed=seed, image=ctx.task.sandbox.image,
+                         labels={"job": ctx.job_id, "experiment": f"{exp_id}-grader"})
 
 
 class OutputRelay:

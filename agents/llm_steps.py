@@ -147,7 +147,8 @@ def critique_finding(ctx: ResearchContext, meter: TokenMeter, node: Node, verdic
                      rule: str) -> Critique:
     """Ask the model for a structured critique of a verified finding; a named flaw flags it."""
     evidence = (f"{verdict['reason']} against node {verdict['against']}; pairs (seed: incumbent → candidate) "
-                + ", ".join(f"{s}: {p.get('incumbent')} → {p.get('candidate')}" for s, p in verdict["pairs"].items()))
+                + ", ".join(f"{s}: {p.get('incumbent')} → {p.get('candidate')}" for s, p in verdict["pairs"].items())
+                + (f"\nWARNING, graded task: {node['grader_gap']}" if node.get("grader_gap") else ""))
     msgs = messages("critique", instructions=system_text(ctx.task_dir), goal=ctx.task.goal,
                     title=node["idea"]["title"],
                     hypothesis=node["idea"]["hypothesis"], evidence=evidence, rule=rule,

@@ -180,6 +180,7 @@ class ResearchDriver:
             runs_dir=self.settings.runs_dir, strategy="llm" if job.strategy == "llm" else "search",
             model=self.parts.model, memory=self.parts.memory, gates={**DEFAULT_GATES, **(job.gates or {})},
             price_per_1k_tokens=self.settings.llm_price_per_1k_tokens, should_stop=should_stop,
+            grader_gap=self.settings.grader_gap,
         )
 
 

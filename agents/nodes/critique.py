@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from agents import tree
 from agents.context import ResearchContext
 from agents.errors import BudgetExhausted
-from agents.flags import finding_flags
+from agents.flags import finding_flags, grader_flags
 from agents.llm_steps import critique_finding, meter_for, spent
 from agents.nodes.gates import request
 from agents.state import ResearchState
@@ -27,7 +27,7 @@ def critique(state: ResearchState, runtime: Runtime[ResearchContext]) -> Researc
     if ctx.strategy != "llm" or ctx.model is None:
         return {}
     node = tree.by_id(state["nodes"])[check["node"]]
-    flagged = finding_flags(verdict["baseline_gain"] or 0.0, float(state["baseline"]["value"]))
+    flagged = finding_flags(verdict["baseline_gain"] or 0.0, float(state["baseline"]["value"])) + grader_flags(node)
     before = state.get("tokens", 0)
     meter = meter_for(ctx, before, state.get("cost_usd", 0.0))
     try:

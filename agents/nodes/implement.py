@@ -20,6 +20,7 @@ from agents.experiments import diff_of, source_files
 from agents.flags import code_flags
 from agents.llm_steps import meter_for, repair_code, spent, write_code
 from agents.nodes.gates import request
+from agents.protected import refusal
 from agents.state import BranchState, Change, Json
 
 
@@ -64,6 +65,8 @@ def implement(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
             return {"stop_reason": str(exc), **spent(ctx, meter, "implement", before=before)}
         update = {**spent(ctx, meter, "implement", before=before)}
     candidate = Change(params=params, files=files, explanation=explanation, diff=diff_of(ctx.task_dir, files, params))
+    if (refused := refusal(ctx.task, files)) is not None:  # before any gate or run: it never executes
+        return {**update, "candidate": candidate, "gate": None, "checkpoint": None, "refused": refused}
     changed = {rel: text for rel, text in files.items() if not parent or parent["files"].get(rel) != text}
     return {**update, "candidate": candidate, "gate": None,
             "checkpoint": request(ctx, "code", code_flags(changed))}
