@@ -26,8 +26,8 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy.exc import IntegrityError
 
 from agents.errors import InvalidInput, InvalidTask
-from agents.task import TASK_FILE, parse_task, template_task
 from agents.protected import hidden_files, under
+from agents.task import TASK_FILE, parse_task, template_task
 from agents.template import has_template_files
 from services.store.db import Store
 from services.store.models import TaskRow
