@@ -15,7 +15,14 @@ from services.store import Store, list_experiments
 from tests.agents.conftest import model_parts, run_job
 from tests.agents.test_llm_job import CRITIQUE, IDEA, REVIEW
 from tests.utils.fake_llm import FakeLLM
-from tests.utils.graded import GRADER_FILE, HIDDEN_FOLDER, SECRET, TRAIN_FILE, make_graded_task, predictor
+from tests.utils.graded import (
+    GRADER_FILE,
+    HIDDEN_FOLDER,
+    SECRET,
+    TRAIN_FILE,
+    make_graded_task,
+    predictor,
+)
 
 # Three of four right (the grader says 0.75), but the experiment claims a perfect score.
 CHEAT = json.dumps({"explanation": "predict better and claim a perfect score", "files": [
