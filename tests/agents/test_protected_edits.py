@@ -70,7 +70,9 @@ def test_model_and_human_edits_of_each_protected_kind_are_refused_and_the_job_go
     assert refused == {f"r{n}s0": f"{REFUSED}: {path}" if path != "labloop.yaml" or n < 5
                        else f"{REFUSED}: sub/../labloop.yaml" for n, path in enumerate(expected, start=1)}
     report = Path(outcome.summary["report"]).read_text()
+    refusals = report.split("## Refused edits", 1)[1]
     for n, path in enumerate(expected, start=1):
-        assert f"node r{n}s0: refused a change ({REFUSED}: " in report and path.split("/")[-1] in report
+        assert f"node r{n}s0: refused a change ({REFUSED}: " in report  # a note, and a section of its own
+        assert f"round {n}, node r{n}s0 (Raise the quality): {REFUSED}: " in refusals and path.split("/")[-1] in refusals
     later_ideas = llm.prompts("ideate")[1]
     assert f"{REFUSED}: {GRADER_FILE}" in later_ideas  # the model is told why, like a human rejection
