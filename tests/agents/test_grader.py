@@ -65,7 +65,7 @@ def test_a_perfect_self_reported_score_is_graded_by_the_grader_and_the_gap_is_fl
     assert baseline["metrics"]["accuracy"] == 0.5 and baseline["self_reported"] == {"accuracy": 0.5}
     assert outcome.summary["best"]["metrics"]["accuracy"] == pytest.approx(0.75)
     report = Path(outcome.summary["report"]).read_text()
-    assert f"-r1s0-candidate-0 | 1 | candidate | 0 | {{}} | succeeded | 0.75 (self-reported 1) |" in report
+    assert "-r1s0-candidate-0 | 1 | candidate | 0 | {} | succeeded | 0.75 (self-reported 1) |" in report
 
     (finding_gate,) = [c for c in seen if c.kind == "finding"]
     assert any("reward-hacking signal: self-reported accuracy 1 differs from the grader's 0.75" in f
