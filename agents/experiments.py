@@ -8,13 +8,15 @@ again, while a run that was in flight (no result yet) is run again from a fresh 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from agents.errors import InvalidInput
 from agents.protected import hidden_files, under
 from agents.protocols import ExperimentRecord, ExperimentRole
 from agents.state import Run
+from agents.workspace_paths import workspace_problem
 from sandbox.result import ExperimentResult, RunRequest
 
 PARAMS_FILE = "params.json"
@@ -45,21 +48,66 @@ def experiment_id(job_id: str, node: str, role: ExperimentRole, n: int) -> str:
     return f"{job_id}-{node}-{role}-{n}"
 
 
-def source_files(task_dir: Path, *, limit_bytes: int = 64_000) -> dict[str, str]:
-    """The task's text source files (relative path → text), what an LLM may read and edit.
+SOURCE_SUFFIXES = frozenset({".py", ".yaml", ".yml", ".json", ".txt", ".md", ".cfg", ".toml", ".sh"})
+SOURCE_LIMIT_BYTES = 64_000
+
+
+def _task_paths(task_dir: Path) -> Iterator[tuple[str, Path]]:
+    """Every task file an LLM may know of, as (relative path, path): one place decides what is visible.
 
     The grader's files (``evaluation.files``) are never among them.
     """
-    files: dict[str, str] = {}
     hidden = hidden_files(task_dir)
     for path in sorted(task_dir.rglob("*")):
         rel = path.relative_to(task_dir).as_posix()
         if not path.is_file() or "__pycache__" in rel or rel.startswith(".") or under(rel, hidden):
             continue
-        if path.suffix not in {".py", ".yaml", ".yml", ".json", ".txt", ".md", ".cfg", ".toml", ".sh"}:
+        yield rel, path
+
+
+def source_files(task_dir: Path, *, limit_bytes: int = SOURCE_LIMIT_BYTES) -> dict[str, str]:
+    """The task's text source files (relative path → text), what an LLM may read and edit."""
+    files: dict[str, str] = {}
+    for rel, path in _task_paths(task_dir):
+        if path.suffix not in SOURCE_SUFFIXES:
             continue
         if path.stat().st_size <= limit_bytes:
             files[rel] = path.read_text(encoding="utf-8", errors="replace")
+    return files
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A task file the prompt summarises instead of showing: its size, its first bytes as text, its lines."""
+
+    size: int
+    head: str  # empty for a binary file
+    lines: int | None  # None: a binary file, or more than could be counted cheaply
+    binary: bool = False
+
+
+def data_files(task_dir: Path, *, head_bytes: int = 32_000, count_bytes: int = 32_000_000,
+               most: int = 50) -> dict[str, DataFile]:
+    """The visible task files :func:`source_files` leaves out (data, large or binary files), each
+    with a bounded head; at most ``most`` of them. Lines are counted while the files read in all
+    stay under ``count_bytes`` (every prompt lists them, so the cost stays bounded)."""
+    files: dict[str, DataFile] = {}
+    left = count_bytes
+    for rel, path in _task_paths(task_dir):
+        if len(files) >= most:
+            break
+        size = path.stat().st_size
+        if path.suffix in SOURCE_SUFFIXES and size <= SOURCE_LIMIT_BYTES:
+            continue
+        with path.open("rb") as handle:
+            head = handle.read(head_bytes)
+            binary = b"\0" in head
+            lines: int | None = None
+            if not binary and size <= left:
+                left -= size
+                lines = head.count(b"\n") + sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        text = "" if binary else head.decode("utf-8", errors="replace")
+        files[rel] = DataFile(size=size, head=text, lines=lines, binary=binary)
     return files
 
 
@@ -74,9 +122,7 @@ def diff_of(task_dir: Path, files: Mapping[str, str], params: Mapping[str, Any])
         changed[PARAMS_FILE] = json.dumps(dict(params), indent=2, sort_keys=True) + "\n"
     chunks: list[str] = []
     for rel in sorted(changed):
-        original = task_dir / rel
-        seen = original.is_file() and not under(rel, hidden)
-        old = original.read_text(encoding="utf-8", errors="replace") if seen else ""
+        old = "" if under(rel, hidden) else _original_text(task_dir, rel)
         chunks.extend(
             difflib.unified_diff(
                 old.splitlines(keepends=True), changed[rel].splitlines(keepends=True),
@@ -84,6 +130,15 @@ def diff_of(task_dir: Path, files: Mapping[str, str], params: Mapping[str, Any])
             )
         )
     return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
+
+
+def _original_text(task_dir: Path, rel: str) -> str:
+    # ``rel`` may come from a model or a human edit: a name the file system refuses has no original.
+    try:
+        original = task_dir / rel
+        return original.read_text(encoding="utf-8", errors="replace") if original.is_file() else ""
+    except (OSError, ValueError):
+        return ""
 
 
 def materialize(task_dir: Path, workspace: Path, *, files: Mapping[str, str], params: Mapping[str, Any]) -> None:
@@ -121,6 +176,8 @@ def run_experiment(
     cached = exp_dir / RESULT_FILE
     if cached.is_file():
         result = ExperimentResult.model_validate_json(cached.read_text(encoding="utf-8"))
+    elif (refused := workspace_problem(files, ctx.task_dir)) is not None:  # a path no workspace can hold: this attempt fails, the job goes on
+        result = ExperimentResult(status="failed", error=refused)
     else:
         own_file = exp_dir / grading.OWN_RESULT_FILE
         if own_file.is_file():  # it ran before a crash; only its grading was cut short
@@ -129,7 +186,11 @@ def run_experiment(
             own = _run_own(ctx, record, exp_dir, files=files, params=params, seed=seed)
             if ctx.task.evaluation is not None:
                 _write_atomically(own_file, own.model_dump_json())
-        result = _grade(ctx, exp_id, exp_dir, own, seed=seed) if ctx.task.evaluation is not None else own
+        if ctx.task.evaluation is not None:
+            with _recorded_failed_on_error(ctx, record):
+                result = _grade(ctx, exp_id, exp_dir, own, seed=seed)
+        else:
+            result = own
         _write_atomically(cached, result.model_dump_json())
     final = ExperimentRecord(**{**record.__dict__, "status": result.status, "result": result})
     ctx.journal.record_experiment(final)
@@ -172,9 +233,25 @@ def _run_own(ctx: ResearchContext, record: ExperimentRecord, exp_dir: Path, *, f
         image=ctx.task.sandbox.image, metrics_required=ctx.task.evaluation is None,
     )
     try:
-        return ctx.runner.run(request, on_output=relay)
+        with _recorded_failed_on_error(ctx, record):
+            return ctx.runner.run(request, on_output=relay)
     finally:
         relay.flush()
+
+
+@contextlib.contextmanager
+def _recorded_failed_on_error(ctx: ResearchContext, record: ExperimentRecord) -> Iterator[None]:
+    # The job ends (or retries the node) on an infrastructure failure; the record must
+    # not stay "running" meanwhile, or a listing would show a run nobody runs.
+    try:
+        yield
+    except BaseException as exc:
+        with contextlib.suppress(Exception):  # the run's own error is the one to raise
+            ctx.journal.record_experiment(ExperimentRecord(**{
+                **record.__dict__, "status": "failed",
+                "result": ExperimentResult(status="failed", error=f"the sandbox failed: {exc}"[:500]),
+            }))
+        raise
 
 
 def _grade(ctx: ResearchContext, exp_id: str, exp_dir: Path, own: ExperimentResult, *, seed: int) -> ExperimentResult:

@@ -8,8 +8,9 @@
   fixed when the job is made);
 * ideas: close to one a human rejected (same params, similar text, or a rejected neighbour
   from the novelty check);
-* findings: a claimed gain that is large relative to the baseline; a graded run whose own
-  (self-reported) score is far from the grader's (see agents/grading.py).
+* findings: a claimed gain that is large relative to the baseline; a critique that was
+  unavailable (the model's reply could not be used), so no sceptical reading backs the finding; a
+  graded run whose own (self-reported) score is far from the grader's (see agents/grading.py).
 """
 
 from __future__ import annotations
@@ -139,3 +140,8 @@ def grader_flags(node: Mapping[str, Any]) -> list[str]:
     """Reasons to double-check a finding whose experiment scored itself far from its grader."""
     gap = node.get("grader_gap")
     return [f"reward-hacking signal: {gap}"] if gap else []
+
+
+def critique_unavailable_flag(reason: str) -> str:
+    """The flag of a finding whose critique could not be had: a human reads it in the critique's place."""
+    return f"the critique is unavailable ({reason[:300]}): check the finding by hand"

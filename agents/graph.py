@@ -47,11 +47,12 @@ def after_gate(state: BranchState) -> str:
 
 
 def after_implement(state: BranchState) -> str:
-    """The code gate when a human must see the change, else execute; or the budget ran out.
+    """The code gate when a human must see the change, else execute; the budget ran out, or the
+    model gave no usable change (the branch's failed node is already made), ends the branch.
 
     A change that touches a protected file ends the branch as a rejected node before any gate.
     """
-    if state.get("stop_reason"):
+    if state.get("stop_reason") or state.get("candidate") is None:
         return END
     if state.get("refused"):
         return "abandon"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from agents.errors import InvalidTask
-from agents.experiments import diff_of, materialize, source_files
+from agents.experiments import data_files, diff_of, materialize, source_files
 from agents.grading import gap, graded, ungraded
 from agents.protected import refusal
 from agents.task import load_task
@@ -63,6 +63,7 @@ def test_the_graders_files_never_reach_sources_workspaces_or_diffs(tmp_path: Pat
     assert load_task(task).evaluation is not None
     sources = source_files(task)
     assert set(sources) == {"predict.py", "task.yaml", "notes.txt"}  # no grader, no labels folder
+    assert set(data_files(task)) == {TRAIN_FILE}  # the data the prompts list: not the hidden labels
     workspace = tmp_path / "ws"
     materialize(task, workspace, files={}, params={})
     assert sorted(p.relative_to(workspace).as_posix() for p in workspace.rglob("*")) == [
