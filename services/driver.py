@@ -116,8 +116,7 @@ class ResearchDriver:
         stop_reason = values.get("stop_reason") or ""
         status: Literal["succeeded", "cancelled"] = "cancelled" if stop_reason.startswith("cancelled") else "succeeded"
         summary = job_summary(task, values, status=status, experiments=len(list_experiments(self.store, job.id)))
-        on_progress(Progress(job.id, "finished",
-                             message=f"{status}: {stop_reason}; report at {values.get('report_path')}"))
+        on_progress(Progress(job.id, "finished", message=f"{status}: {stop_reason}"))
         return Finished(job.id, status, summary)
 
     def _public(self, message: str, job: JobRow) -> str:
