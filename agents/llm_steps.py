@@ -177,7 +177,8 @@ def critique_finding(ctx: ResearchContext, meter: TokenMeter, node: Node, verdic
                      rule: str, parent: Node | None) -> Critique:
     """Ask the model for a structured critique of a verified finding; a named flaw flags it."""
     evidence = (f"{verdict['reason']} against node {verdict['against']}; pairs (seed: incumbent → candidate) "
-                + ", ".join(f"{s}: {p.get('incumbent')} → {p.get('candidate')}" for s, p in verdict["pairs"].items()))
+                + ", ".join(f"{s}: {p.get('incumbent')} → {p.get('candidate')}" for s, p in verdict["pairs"].items())
+                + (f"\nWARNING, graded task: {node['grader_gap']}" if node.get("grader_gap") else ""))
     from_parent = change_diff(parent["files"] if parent else {}, node["files"], parent["params"] if parent else {},
                               node["params"])
     msgs = messages(ctx, "critique", goal=ctx.task.goal, title=node["idea"]["title"],

@@ -9,7 +9,7 @@ from typing import Any
 
 from agents import tree
 from agents.figures import plot_metric, plot_tree
-from agents.state import ROOT, Finding, ResearchState
+from agents.state import ROOT, Finding, Node, ResearchState, Run
 from agents.task import Task
 from agents.verify import IDENTICAL, RULE, identical_replicates
 
@@ -74,14 +74,14 @@ def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE, plot
               "|---|---|---|---|---|---|---|---|---|"]
     for e in state.get("experiments", []):
         lines.append(f"| {e['experiment_id']} | {e['iteration']} | {e['role']} | {e['seed']} | "
-                     f"{_cell(json.dumps(e['params'], sort_keys=True))} | {e['status']} | {_fmt(e['value'])} | "
+                     f"{_cell(json.dumps(e['params'], sort_keys=True))} | {e['status']} | {_graded(e, task.metric.name)} | "
                      f"{_fmt(e['duration_s'])} | {_cell((e.get('error') or '')[:80])} |")
     lines += ["", "## Ideas", "", f"| round | node | idea | why | fate | {metric} | review | novelty |",
               "|---|---|---|---|---|---|---|---|"]
     for n in [n for n in nodes.values() if n["id"] != ROOT]:
         lines.append(f"| {n['round']} | {n['id']} | {_cell(n['idea']['title'])} | {_cell(n['idea']['hypothesis'])} | "
                      f"{n['fate']} | {_fmt(n['value'])} | {_cell(n['summary'])} | {_cell(n['idea'].get('novelty', ''))} |")
-    lines += _neighbours(state) + _decisions(state) + _citations(state)
+    lines += _neighbours(state) + _decisions(state) + _refused(nodes) + _citations(state)
     lines += ["", "## Spending", "", f"- LLM tokens: {state.get('tokens', 0)}; cost: ${state.get('cost_usd', 0.0):.4f}",
               f"- stopped: {state.get('stop_reason') or '—'}"]
     lines += [f"- note: {n}" for n in state.get("notes", [])]
@@ -160,6 +160,21 @@ def _decisions(state: ResearchState) -> list[str]:
     lines += [f"| {d['checkpoint_id']} | {d['kind']} | {d['action']} | {d['by']} | {d.get('at') or '—'} | "
               f"{_cell(d.get('reason', ''))} | {_cell('; '.join(d.get('flagged', [])))} |" for d in state["decisions"]]
     return lines
+
+
+def _graded(run: Run, metric: str) -> str:
+    """The run's metric; for a graded run, the experiment's own claim beside the grader's number."""
+    own = run.get("self_reported")
+    if own is None or metric not in own:
+        return _fmt(run["value"])
+    return f"{_fmt(run['value'])} (self-reported {_fmt(own[metric])})"
+
+
+def _refused(nodes: dict[str, Node]) -> list[str]:
+    rows = [f"- round {n['round']}, node {n['id']} ({_cell(n['idea']['title'])}): {n['refused']}"
+            for n in nodes.values() if n.get("refused")]
+    return ["", "## Refused edits", "", "Changes that touched a protected file, refused before they ran:", "",
+            *rows] if rows else []
 
 
 def _citations(state: ResearchState) -> list[str]:

@@ -67,6 +67,8 @@ class Run(TypedDict):
     artifacts: list[str]
     stdout_tail: NotRequired[str]
     stderr_tail: NotRequired[str]
+    self_reported: NotRequired[dict[str, float]]  # what the experiment wrote itself, when a grader measured it
+    grader_gap: NotRequired[str]  # why its own score differs suspiciously from the grader's
 
 
 class Verdict(TypedDict):
@@ -117,6 +119,9 @@ class Node(TypedDict):
     lesson: str
     verdict: Verdict | None
     critique: Critique | None
+    self_reported: NotRequired[dict[str, float]]  # its seed-0 run's own metrics, when a grader measured it
+    grader_gap: NotRequired[str]
+    refused: NotRequired[str]  # "protected file: PATH": the change was refused before it ran
 
 
 class Finding(TypedDict):
@@ -269,6 +274,7 @@ class BranchState(BranchOutput, total=False):
     run: Run | None
     checkpoint: CheckpointRequest | None
     gate: Decision | None
+    refused: str | None  # the change touched a protected file: the branch ends rejected
 
 
 def initial_state(job_id: str, started_at: float) -> ResearchState:

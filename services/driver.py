@@ -189,6 +189,7 @@ class ResearchDriver:
             model=self.parts.model, memory=self.parts.memory, gates={**DEFAULT_GATES, **(job.gates or {})},
             price_per_1k_tokens=self.settings.llm_price_per_1k_tokens, should_stop=should_stop,
             limits=self.settings.model_limits(), image_facts=self._image_facts(job, task),
+            grader_gap=self.settings.grader_gap,
         )
 
     def _image_facts(self, job: JobRow, task: Task) -> ImageFacts | None:

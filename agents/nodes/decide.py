@@ -72,7 +72,8 @@ def _conclude(ctx: ResearchContext, state: ResearchState) -> ResearchState:
         concluded.append(node)
         _remember(ctx, state, node)
         ctx.journal.emit(ctx.job_id, "tree", {"node": node["id"], "parent": node["parent"], "operator": node["operator"],
-                                              "status": node["status"], "fate": node["fate"], "value": node["value"]})
+                                              "status": node["status"], "fate": node["fate"], "value": node["value"],
+                                              **({"refused": node["refused"]} if node.get("refused") else {})})
     for made in state.get("decisions", []):
         if made["iteration"] == round_:
             subject = nodes.get(made["node"])

@@ -21,6 +21,7 @@ from agents.flags import code_flags
 from agents.llm_steps import Spending, meter_for, repair_code, spent, used_tokens, write_code
 from agents.nodes.gates import request
 from agents.nodes.review import branch_node
+from agents.protected import refusal
 from agents.state import BranchState, Change, Json
 
 
@@ -64,6 +65,8 @@ def implement(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
             return _unusable(state, runtime, str(exc), spent(ctx, meter, step, before=before))
         update = {**spent(ctx, meter, "implement", before=before)}
     candidate = Change(params=params, files=files, explanation=explanation, diff=diff_of(ctx.task_dir, files, params))
+    if (refused := refusal(ctx.task, files)) is not None:  # before any gate or run: it never executes
+        return {**update, "candidate": candidate, "gate": None, "checkpoint": None, "refused": refused}
     changed = {rel: text for rel, text in files.items() if not parent or parent["files"].get(rel) != text}
     return {**update, "candidate": candidate, "gate": None,
             "checkpoint": request(ctx, "code", code_flags(changed))}

@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 from agents import tree
 from agents.context import ResearchContext
 from agents.experiments import brief, experiment_id, run_experiment
-from agents.flags import finding_flags
+from agents.flags import finding_flags, grader_flags
 from agents.nodes.gates import request
 from agents.protocols import ExperimentRole
 from agents.state import ROOT, Json, Node, ResearchState, Run, Verdict, Verification
@@ -73,7 +73,7 @@ def verify(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
     verdict = _verdict(ctx, pairs, baseline_pairs, against=incumbent["id"])
     base = dict(state["baseline"])
     base["by_seed"] = {**base.get("by_seed", {}), **{s: p["baseline"] for s, p in baseline_pairs.items()}}
-    flagged = finding_flags(verdict["baseline_gain"] or 0.0, float(base["value"]))
+    flagged = finding_flags(verdict["baseline_gain"] or 0.0, float(base["value"])) + grader_flags(candidate)
     asks = ctx.strategy == "search" or ctx.model is None  # with a model, critique asks (with its flags too)
     return {"experiments": [brief(r) for r in ran], "verdict": verdict, "baseline": base, "gate": None,
             "checkpoint": request(ctx, "finding", flagged) if verdict["verified"] and asks else None}

@@ -22,7 +22,7 @@ function describeEvent(e) {
     case "checkpoint.created": return `checkpoint ${d.checkpoint_id} (${d.kind}) is waiting for a human`;
     case "checkpoint.decided": return `checkpoint ${d.checkpoint_id}: ${d.action} by ${d.by}${d.reason ? " — " + d.reason : ""}`;
     case "select": return `round ${d.iteration}: expand ` + (d.expansions || []).map((x) => `${x.node} (${x.operator} from ${x.parent})`).join(", ");
-    case "tree": return `node ${d.node} (${d.operator} from ${d.parent}): ${d.status}${d.value !== undefined && d.value !== null ? " " + fmt(d.value) : ""}`;
+    case "tree": return `node ${d.node} (${d.operator} from ${d.parent}): ${d.status}${d.value !== undefined && d.value !== null ? " " + fmt(d.value) : ""}${d.refused ? " — refused: " + d.refused : ""}`;
     case "verify": return `verify ${d.node} against ${d.against} on seeds ${(d.seeds || []).join(", ")}`;
     case "critique": return `critique of ${d.node}: ${d.flaw ? "flaw — " + d.flaw : "no flaw named"}`;
     case "job.finished": return `job finished: ${d.status}${d.error ? " — " + d.error : ""}`;
@@ -38,7 +38,9 @@ function experimentsTable(experiments, metric) {
       el("td", { className: "num", textContent: e.seed }),
       el("td", { textContent: Object.keys(e.params || {}).length ? JSON.stringify(e.params) : "" }),
       el("td", {}, el("span", { className: "status " + e.status, textContent: e.status })),
-      el("td", { className: "num", textContent: fmt(valueOf(e, metric)) }),
+      // A graded run: the grader's number, with what the experiment claimed for itself beside it.
+      el("td", { className: "num", textContent: fmt(valueOf(e, metric)) +
+        (r.self_reported && metric in r.self_reported ? ` (self-reported ${fmt(r.self_reported[metric])})` : "") }),
       el("td", { className: "num", textContent: e.duration_s === null ? "—" : e.duration_s.toFixed(2) + " s" }),
       el("td", { textContent: r.error || "" }));
   });
