@@ -4,7 +4,8 @@
         │  the task: an uploaded one by name (its newest version), or a folder (the CLI); an AI
         │  Scientist template takes its metric from the job (kept in the job's task_fields)
         │  the budget: the task's own, with the template's fields over it, validated as a Budget
-        │  the strategy: llm with no LLM endpoint configured falls back to search, said in the notes
+        │  the strategy: llm with no LLM endpoint configured falls back to search, said in the notes;
+        │  search on a task with no solution file (it starts from data) is refused: only llm drafts
         ▼
     new_job() ─► a queued JobRow (not stored: the lifecycle stores it, or a schedule's firing)
 
@@ -21,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
 from agents.context import DEFAULT_GATES, GateKind, GatePolicy, Strategy
+from agents.drafting import missing_solution, no_baseline_message
 from agents.errors import InvalidInput
-from agents.task import TASK_NAME, Budget, Metric, SandboxSpec, load_task
+from agents.task import TASK_NAME, Budget, Metric, SandboxSpec, Task, load_task
 from agents.template import SEED_NOTE, folder_reader, is_template, reads_seed
 from services.settings import Settings
 from services.statuses import INITIAL
@@ -85,14 +87,25 @@ def default_strategy(settings: Settings) -> Strategy:
     return "llm" if settings.llm_configured else "search"
 
 
+def _refuse_without_solution(task: Task, task_dir: Path, *, asked: Strategy) -> None:
+    """A search job on a task that starts from data has nothing to tune: refused, saying what to do."""
+    missing = missing_solution(task, task_dir)
+    if missing is None:
+        return
+    why = (" and no LLM endpoint is configured (set LABLOOP_LLM_BASE_URL), so the job would use the search "
+           "strategy, which needs one to tune" if asked == "llm" else ", and the search strategy needs one to tune")
+    raise InvalidInput(no_baseline_message(task, missing, why=why))
+
+
 def new_job(
     store: Store, settings: Settings, job: JobTemplate, *, created_by: str, folder: Path | None = None,
     schedule_id: str | None = None,
 ) -> JobRow:
     """A queued job (not yet stored) for ``job.task``: the newest uploaded version, or ``folder``.
 
-    InvalidInput when the budget does not fit; NotFound when no task has that name. Strategy
-    ``llm`` with no LLM endpoint configured becomes ``search``, and the job's notes say so.
+    InvalidInput when the budget does not fit, or when the job would search a task with no
+    solution to tune; NotFound when no task has that name. Strategy ``llm`` with no LLM endpoint
+    configured becomes ``search``, and the job's notes say so.
     """
     fields = job.task_fields()
     if folder is not None:
@@ -119,6 +132,8 @@ def new_job(
     strategy, notes = job.strategy, []
     if strategy == "llm" and not settings.llm_configured:
         strategy, notes = "search", [NO_LLM_NOTICE]
+    if strategy == "search":
+        _refuse_without_solution(load_task(task_dir, fields=fields or None), Path(task_dir), asked=job.strategy)
     if is_template(task_dir) and not reads_seed(folder_reader(Path(task_dir))):
         notes.append(SEED_NOTE)
     return JobRow(

@@ -168,7 +168,8 @@ def _finish(outcome: Paused | Finished, *, as_json: bool) -> None:
         typer.echo(json.dumps(outcome.summary, indent=2, default=str))
     elif outcome.status != "failed":
         s = outcome.summary
-        typer.echo(f"job {outcome.job_id} {outcome.status}: baseline {s.get('baseline')}, best "
+        base = s.get("baseline") if s.get("no_baseline") is None else f"none (no {s['no_baseline']}: started from data)"
+        typer.echo(f"job {outcome.job_id} {outcome.status}: baseline {base}, best "
                    f"{s.get('best', {}).get('metrics')}, {len(s.get('findings', []))} finding(s); "
                    f"report: {s.get('report')}")
     if outcome.status == "failed":
