@@ -17,12 +17,13 @@ import os
 import random
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 MAX_BYTES = 1_000_000  # a prediction file for 236 rows is a few KB
 CLIP = 1e-6  # log loss of a confident wrong answer is large, never infinite
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Fail the run with a message the experiment's author can act on."""
     sys.stderr.write(f"grader: {message}\n")
     sys.exit(1)
