@@ -164,7 +164,8 @@ export function jobPage(main, jobId) {
       el("dl", { className: "facts" },
         el("dt", { textContent: "Task" }), el("dd", { textContent: `${job.task_name}${job.task_version ? " v" + job.task_version : ""} · strategy ${job.strategy}` }),
         el("dt", { textContent: "Metric" }), el("dd", { textContent: `${metric} (${direction})` }),
-        el("dt", { textContent: "Baseline" }), el("dd", { textContent: baseline ? fmt(valueOf(baseline, metric)) : "—" }),
+        el("dt", { textContent: "Baseline" }), el("dd", { textContent: baseline ? fmt(valueOf(baseline, metric))
+          : job.summary && job.summary.no_baseline ? `none: the task has no ${job.summary.no_baseline}, the job started from data` : "—" }),
         el("dt", { textContent: incumbent ? "Incumbent" : "Best so far" }),
         el("dd", { textContent: incumbent ? `${fmt((job.summary.best.metrics || {})[metric])} (${incumbent}, params ${JSON.stringify(job.summary.best.params || {})})`
           : bestRun ? `${fmt(valueOf(bestRun, metric))} (${bestRun.id}${Object.keys(bestRun.params || {}).length ? ", params " + JSON.stringify(bestRun.params) : ""})` : "—" }),
