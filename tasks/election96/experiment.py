@@ -1,8 +1,9 @@
 """Baseline for election96: logistic regression on the survey answers, probabilities of a Dole vote.
 
-Reads train.csv and test.csv, writes $LABLOOP_OUTPUT/predictions.csv (id,vote) for the grader and
-its own cross-validated log loss on the training rows to $LABLOOP_OUTPUT/metrics.json as
-cv_log_loss (kept as self-reported: the grader's log_loss on the hidden labels is the one that counts). Parameters come from params.json.
+Reads train.csv and test.csv and writes $LABLOOP_OUTPUT/predictions.csv (id,vote) for the grader.
+Its own cross-validated log loss on the training rows goes to $LABLOOP_OUTPUT/metrics.json as
+cv_log_loss, kept as self-reported: the grader's log_loss on the hidden labels is the one that
+counts. Parameters come from params.json.
 """
 
 import json
