@@ -8,6 +8,7 @@ again, while a run that was in flight (no result yet) is run again from a fresh 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -22,6 +23,7 @@ from agents.context import ResearchContext
 from agents.errors import InvalidInput
 from agents.protocols import ExperimentRecord, ExperimentRole
 from agents.state import Run
+from agents.workspace_paths import workspace_problem
 from sandbox.result import ExperimentResult, RunRequest
 
 PARAMS_FILE = "params.json"
@@ -55,8 +57,7 @@ def diff_of(task_dir: Path, files: Mapping[str, str], params: Mapping[str, Any])
         changed[PARAMS_FILE] = json.dumps(dict(params), indent=2, sort_keys=True) + "\n"
     chunks: list[str] = []
     for rel in sorted(changed):
-        original = task_dir / rel
-        old = original.read_text(encoding="utf-8", errors="replace") if original.is_file() else ""
+        old = _original_text(task_dir, rel)
         chunks.extend(
             difflib.unified_diff(
                 old.splitlines(keepends=True), changed[rel].splitlines(keepends=True),
@@ -64,6 +65,15 @@ def diff_of(task_dir: Path, files: Mapping[str, str], params: Mapping[str, Any])
             )
         )
     return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
+
+
+def _original_text(task_dir: Path, rel: str) -> str:
+    # ``rel`` may come from a model or a human edit: a name the file system refuses has no original.
+    try:
+        original = task_dir / rel
+        return original.read_text(encoding="utf-8", errors="replace") if original.is_file() else ""
+    except (OSError, ValueError):
+        return ""
 
 
 def materialize(task_dir: Path, workspace: Path, *, files: Mapping[str, str], params: Mapping[str, Any]) -> None:
@@ -98,6 +108,8 @@ def run_experiment(
     cached = exp_dir / RESULT_FILE
     if cached.is_file():
         result = ExperimentResult.model_validate_json(cached.read_text(encoding="utf-8"))
+    elif (refused := workspace_problem(files, ctx.task_dir)) is not None:  # a path no workspace can hold: this attempt fails, the job goes on
+        result = ExperimentResult(status="failed", error=refused)
     else:
         workspace = exp_dir / "workspace"
         materialize(ctx.task_dir, workspace, files=files, params=params)
@@ -117,6 +129,15 @@ def run_experiment(
         )
         try:
             result = ctx.runner.run(request, on_output=relay)
+        except BaseException as exc:
+            # The job ends (or retries the node) on an infrastructure failure; the record must
+            # not stay "running" meanwhile, or a listing would show a run nobody runs.
+            with contextlib.suppress(Exception):  # the run's own error is the one to raise
+                ctx.journal.record_experiment(ExperimentRecord(**{
+                    **record.__dict__, "status": "failed",
+                    "result": ExperimentResult(status="failed", error=f"the sandbox failed: {exc}"[:500]),
+                }))
+            raise
         finally:
             relay.flush()
         _write_atomically(cached, result.model_dump_json())

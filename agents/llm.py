@@ -22,8 +22,9 @@ from typing import Any, TypeVar
 import openai
 from pydantic import BaseModel, ValidationError
 
-from agents.errors import BudgetExhausted, LLMReplyInvalid, LLMUnavailable
+from agents.errors import BudgetExhausted, LLMReplyInvalid, LLMReplyTooLarge, LLMUnavailable
 from agents.protocols import ChatModel, ChatReply
+from agents.reply_limit import ReplyLimitedClient
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _TRANSIENT = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
@@ -44,7 +45,8 @@ class OpenAIChatModel:
         self._json_format = True
         # The client's own retries are off: ours are bounded, logged by attempt, and mapped.
         self._client = openai.OpenAI(
-            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=0
+            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=0,
+            http_client=ReplyLimitedClient(default_max_tokens=max_tokens, timeout=timeout_s),
         )
 
     def complete(self, messages: Sequence[Mapping[str, str]], *, json_mode: bool = False) -> ChatReply:
@@ -138,7 +140,17 @@ def ask_json(
     problem = ""
     for _ in range(attempts):
         meter.check(conversation)
-        reply = model.complete(conversation, json_mode=True)
+        try:
+            reply = model.complete(conversation, json_mode=True)
+        except LLMReplyTooLarge as exc:  # dropped before parsing: a failed attempt the model is told of
+            meter.add(ChatReply(text="", prompt_tokens=estimate_tokens(conversation),
+                                completion_tokens=meter.reply_allowance))
+            problem = str(exc)
+            conversation += [{"role": "user", "content": (
+                f"Your last reply could not be used: it was longer than this step allows ({problem}). "
+                f"Reply again, shorter: one JSON object with the fields {sorted(schema.model_fields)}."
+            )}]
+            continue
         meter.add(reply)
         try:
             parsed = parse_reply(reply.text, schema)

@@ -21,6 +21,7 @@ from agents.prompts import messages
 from agents.protocols import ChatModel
 from agents.state import Critique, Json, Node, Verdict
 from agents.template import system_text
+from agents.workspace_paths import check_layout
 
 OPERATOR_NOTES = {
     "draft": "a new approach from the root (the task as given); do not repeat an approach the tree already has.",
@@ -125,7 +126,8 @@ def repair_code(ctx: ResearchContext, meter: TokenMeter, failed: Node, briefing:
 
 def _change(ctx: ResearchContext, meter: TokenMeter, msgs: list[dict[str, str]], originals: Mapping[str, str],
             changed: Mapping[str, str], params: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any], str]:
-    change = ask_json(_model(ctx), meter, msgs, CodeChange, check=lambda c: apply_change(originals, changed, c))
+    change = ask_json(_model(ctx), meter, msgs, CodeChange,
+                      check=lambda c: check_layout(apply_change(originals, changed, c), ctx.task_dir))
     files = apply_change(originals, changed, change)
     new_params = {**params, **change.params} if change.params is not None else dict(params)
     return files, new_params, change.explanation
