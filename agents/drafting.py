@@ -13,26 +13,25 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from agents.briefing import Briefing, clip
-from agents.context import ResearchContext
+from agents.briefing import Briefing
+from agents.context import ModelLimits, ResearchContext
 from agents.edits import CodeChange, apply_change
 from agents.errors import ConfigError
-from agents.llm import TokenMeter, ask_json
+from agents.experiments import data_files, source_files
+from agents.llm import ModelT, TokenMeter, ask_json
 from agents.llm_steps import Idea as IdeaReply
-from agents.prompts import messages
+from agents.llm_steps import messages
 from agents.state import Json
 from agents.task import Task
-from agents.template import system_text
+from agents.workspace_paths import check_layout
 
 _INTERPRETER = re.compile(r"^(python(\d+(\.\d+)?)?|pypy3?|bash|sh|Rscript|julia|node)$")
 _OPTION_WITH_PROGRAM = {"-m", "-c", "-e"}  # the program is a module or inline text, not a file
 LISTED_FILES = 60  # the file listing a draft prompt shows (the rest is counted, not listed)
-PREVIEW_LINES = 4  # header and first rows of each table file
-PREVIEW_CHARS = 4000
 
 
 def entry_file(entrypoint: str) -> str | None:
@@ -77,32 +76,14 @@ def no_baseline_message(task: Task, missing: str, *, why: str = "") -> str:
             "to the task")
 
 
-def _hidden(task: Task) -> set[str]:
-    """The grader's files (``evaluation.files``): never listed to the model."""
-    evaluation = getattr(task, "evaluation", None)
-    return {PurePosixPath(str(p)).as_posix().rstrip("/") for p in getattr(evaluation, "files", None) or []}
-
-
-def data_overview(task: Task, task_dir: Path) -> str:
-    """The task folder as a draft sees it: every file with its size, and the first rows of each table."""
-    hidden = _hidden(task)
-    files = [p for p in sorted(task_dir.rglob("*")) if p.is_file() and not p.is_symlink()]
-    shown: list[str] = []
-    previews: list[str] = []
-    for path in files:
-        rel = path.relative_to(task_dir).as_posix()
-        if rel.startswith(".") or "__pycache__" in rel or any(rel == h or rel.startswith(h + "/") for h in hidden):
-            continue
-        shown.append(f"- {rel} ({path.stat().st_size} bytes)")
-        if path.suffix.lower() in {".csv", ".tsv"}:
-            with path.open(encoding="utf-8", errors="replace") as handle:
-                head = [line.rstrip("\n")[:300] for _, line in zip(range(PREVIEW_LINES), handle, strict=False)]
-            previews.append(f"--- first lines of {rel} ---\n" + "\n".join(head))
-    listing = "\n".join(shown[:LISTED_FILES])
-    if len(shown) > LISTED_FILES:
-        listing += f"\n- … and {len(shown) - LISTED_FILES} more files"
-    text = (listing or "(no files)") + ("\n\n" + "\n\n".join(previews) if previews else "")
-    return clip(text, PREVIEW_CHARS, what="file listing")
+def file_listing(task_dir: Path) -> str:
+    """Every file of the task folder an experiment sees, with its size (the grader's files never)."""
+    sizes = {rel: len(text.encode()) for rel, text in source_files(task_dir).items()}
+    sizes.update({rel: file.size for rel, file in data_files(task_dir, most=LISTED_FILES).items()})
+    listing = [f"- {rel} ({size} bytes)" for rel, size in sorted(sizes.items())]
+    if len(listing) > LISTED_FILES:
+        listing = [*listing[:LISTED_FILES], f"- … and {len(listing) - LISTED_FILES} more files"]
+    return "\n".join(listing) or "(no files)"
 
 
 def _scoring(task: Task) -> str:
@@ -118,23 +99,24 @@ def _values(ctx: ResearchContext, missing: str) -> dict[str, str]:
     task = ctx.task
     return {"goal": task.goal, "metric": task.metric.name, "direction": task.metric.direction,
             "entry_file": missing, "entrypoint": task.entrypoint, "scoring": _scoring(task),
-            "listing": data_overview(task, ctx.task_dir)}
+            "listing": file_listing(ctx.task_dir)}
 
 
-def _model(ctx: ResearchContext) -> Any:
+def _ask(ctx: ResearchContext, meter: TokenMeter, step: str, msgs: list[dict[str, str]], schema: type[ModelT],
+         check: Callable[[ModelT], object] | None = None) -> ModelT:
     if ctx.model is None:
         raise ConfigError("strategy llm needs a model: set LABLOOP_LLM_BASE_URL (and LABLOOP_LLM_MODEL)")
-    return ctx.model
+    return ask_json(ctx.model, meter, msgs, schema, check=check, max_tokens=ctx.limits.reply_tokens(step),
+                    limit_setting=ModelLimits.setting(step))
 
 
 def propose_draft(ctx: ResearchContext, meter: TokenMeter, briefing: Briefing, *, missing: str,
                   retry_note: str = "") -> Json:
     """Ask the model for the approach of a draft: a whole first solution (step ``ideate``)."""
-    msgs = messages("ideate", template="draft_idea", instructions=system_text(ctx.task_dir),
-                    **_values(ctx, missing), code=briefing.code, tree=briefing.tree, lessons=briefing.lessons,
-                    rejections=briefing.rejections, recall=briefing.recall,
-                    retry_note=f"\n{retry_note}\n" if retry_note else "")
-    idea = ask_json(_model(ctx), meter, msgs, IdeaReply)
+    msgs = messages(ctx, "ideate", template="draft_idea", **_values(ctx, missing), code=briefing.code,
+                    tree=briefing.tree, lessons=briefing.lessons, rejections=briefing.rejections,
+                    recall=briefing.recall, retry_note=f"\n{retry_note}\n" if retry_note else "")
+    idea = _ask(ctx, meter, "ideate", msgs, IdeaReply)
     return {**idea.model_dump(), "source": "llm"}
 
 
@@ -144,15 +126,16 @@ def write_draft(ctx: ResearchContext, meter: TokenMeter, idea: Mapping[str, Any]
 
     A reply that does not create the entry file is sent back: without it nothing would run.
     """
-    msgs = messages("draft", instructions=system_text(ctx.task_dir), **_values(ctx, missing),
-                    title=idea["title"], hypothesis=idea.get("hypothesis", ""), plan=idea.get("plan", ""),
-                    code=briefing.code, lessons=briefing.lessons)
+    msgs = messages(ctx, "draft", **_values(ctx, missing), title=idea["title"], hypothesis=idea.get("hypothesis", ""),
+                    plan=idea.get("plan", ""), code=briefing.code, lessons=briefing.lessons)
 
     def creates_entry(change: CodeChange) -> None:
-        if missing not in apply_change(originals, {}, change):
+        files = apply_change(originals, {}, change)
+        check_layout(files, ctx.task_dir)
+        if missing not in files:
             raise ValueError(f"the reply does not create {missing}, the file the entrypoint "
                              f"`{ctx.task.entrypoint}` runs; give its whole content under \"files\"")
 
-    change = ask_json(_model(ctx), meter, msgs, CodeChange, check=creates_entry)
+    change = _ask(ctx, meter, "draft", msgs, CodeChange, check=creates_entry)
     params = {**(idea.get("params") or {}), **(change.params or {})}
     return apply_change(originals, {}, change), params, change.explanation
