@@ -96,6 +96,15 @@ def default_strategy(settings: Settings) -> Strategy:
     return "llm" if settings.llm_configured else "search"
 
 
+def _stored_task(spec: dict[str, Any]) -> Task | None:
+    """An uploaded version's task from its stored spec (None for one stored by an older labloop that no
+    longer validates: the job's baseline step checks the same again when it runs)."""
+    try:
+        return Task.model_validate(spec)
+    except ValidationError:
+        return None
+
+
 def _refuse_without_solution(task: Task, task_dir: Path, *, asked: Strategy) -> None:
     """A search job on a task that starts from data has nothing to tune: refused, saying what to do."""
     missing = missing_solution(task, task_dir)
@@ -124,6 +133,7 @@ def new_job(
         if task.name != job.task:
             raise InvalidInput(f"the task in {folder} is {task.name!r}, not {job.task!r}")
         task_dir, base_budget = str(folder), task.budget.model_dump(exclude_defaults=True)
+        spec: Task | None = task
         sandbox_spec = task.sandbox
         # Names, versions and markers only, refused before the job exists (the driver and the
         # environment build check them again before pip runs).
@@ -131,6 +141,7 @@ def new_job(
     else:
         uploaded = get_task(store, job.task)
         task_dir, base_budget = uploaded.path, dict(uploaded.spec.get("budget") or {})
+        spec = _stored_task(uploaded.spec)
         sandbox_spec = SandboxSpec.model_validate(uploaded.spec.get("sandbox") or {})
         if fields:
             load_task(task_dir, fields=fields)  # a metric for a task with task.yaml is refused, naming why
@@ -148,8 +159,8 @@ def new_job(
     strategy, notes = job.strategy, []
     if strategy == "llm" and not settings.llm_configured:
         strategy, notes = "search", [NO_LLM_NOTICE]
-    if strategy == "search":
-        _refuse_without_solution(load_task(task_dir, fields=fields or None), Path(task_dir), asked=job.strategy)
+    if strategy == "search" and spec is not None:
+        _refuse_without_solution(spec, Path(task_dir), asked=job.strategy)
     if is_template(task_dir) and not reads_seed(folder_reader(Path(task_dir))):
         notes.append(SEED_NOTE)
     return JobRow(
