@@ -28,7 +28,7 @@ def _never_stop() -> bool:
     return False
 
 
-CODE_STEPS = frozenset({"implement", "debug"})  # replies that carry whole files or many edits
+CODE_STEPS = frozenset({"implement", "debug", "draft"})  # replies that carry whole files or many edits
 
 
 @dataclass(frozen=True)

@@ -89,11 +89,11 @@ def _model(ctx: ResearchContext) -> ChatModel:
     return ctx.model
 
 
-def messages(ctx: ResearchContext, step: str, **values: object) -> list[dict[str, str]]:
+def messages(ctx: ResearchContext, step: str, *, template: str | None = None, **values: object) -> list[dict[str, str]]:
     """The chat messages of ``step``: the system message with the task's instructions and the job's
-    facts, and the step's template rendered with ``values``."""
+    facts, and the step's template (or ``template``, a variant of it) rendered with ``values``."""
     return render_messages(step, instructions=system_text(ctx.task_dir), environment=environment_text(ctx),
-                           **values)
+                           template=template, **values)
 
 
 def _ask(ctx: ResearchContext, meter: TokenMeter, step: str, msgs: list[dict[str, str]], schema: type[ModelT],

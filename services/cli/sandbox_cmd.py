@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from agents.drafting import missing_solution, no_baseline_message
 from agents.errors import DockerUnavailable, InvalidInput
 from agents.experiments import materialize
 from agents.grading import grade
@@ -169,6 +170,8 @@ def run(
     """Run the task's experiment once in the sandbox (no graph) and print its result."""
     settings = get_settings()
     task = load_task(task_dir)
+    if (missing := missing_solution(task, task_dir)) is not None:
+        raise InvalidInput(no_baseline_message(task, missing, why=", so `labloop sandbox run` has no experiment to run"))
     chosen = _params(params)
     run_dir = settings.runs_dir / "sandbox-run" / f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     workspace = run_dir / "workspace"
