@@ -67,7 +67,7 @@ def synthetic_ideas(n: int, seed: int) -> list[tuple[str, str, str]]:
         title = f"{rng.choice(_VERBS)} the {rng.choice(_THINGS)} of the {rng.choice(_MODELS)}"
         hypo = (f"{rng.choice(_WHY)}; also {rng.choice(_VERBS)} the {rng.choice(_THINGS)} "
                 f"(setting {rng.randint(1, 999)})")
-        fate = "rejected" if i % 100 == 0 else rng.choice(["no_gain", "improved", "failed"])
+        fate = "rejected" if i % 100 == 0 else rng.choice(["no_gain", "better_on_seed0", "failed"])
         out.append((rng.choice(TASKS), fate, idea_text(title, hypo)))
     return out
 
