@@ -146,8 +146,10 @@ def review_outcome(ctx: ResearchContext, meter: TokenMeter, idea: Mapping[str, A
 def critique_finding(ctx: ResearchContext, meter: TokenMeter, node: Node, verdict: Verdict, *,
                      rule: str) -> Critique:
     """Ask the model for a structured critique of a verified finding; a named flaw flags it."""
-    evidence = (f"{verdict['reason']} against node {verdict['against']}; pairs (seed: incumbent → candidate) "
-                + ", ".join(f"{s}: {p.get('incumbent')} → {p.get('candidate')}" for s, p in verdict["pairs"].items()))
+    # Pairs are numbered, never labelled by seed: the verification seeds stay hidden from the model.
+    evidence = (f"{verdict['reason']} against node {verdict['against']}; pairs (incumbent → candidate) "
+                + ", ".join(f"#{i}: {p.get('incumbent')} → {p.get('candidate')}"
+                            for i, p in enumerate(verdict["pairs"].values(), 1)))
     msgs = messages("critique", instructions=system_text(ctx.task_dir), goal=ctx.task.goal,
                     title=node["idea"]["title"],
                     hypothesis=node["idea"]["hypothesis"], evidence=evidence, rule=rule,

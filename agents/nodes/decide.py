@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 from agents import remember, tree
 from agents.context import ResearchContext
 from agents.state import Finding, Node, ResearchState
-from agents.verify import RULE
+from agents.verify import RULE, beats
 
 
 def decide(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
@@ -43,8 +43,7 @@ def budget_stop(ctx: ResearchContext, state: ResearchState) -> str | None:
 def _fate(ctx: ResearchContext, node: Node, incumbent: Node) -> str:
     if node["status"] != "succeeded":
         return node["status"]  # failed | rejected
-    better = ctx.task.metric.better(float(node["value"] or 0.0), float(incumbent["value"] or 0.0))
-    return "improved" if better else "no_gain"
+    return "improved" if beats(ctx.task, float(node["value"] or 0.0), float(incumbent["value"] or 0.0)) else "no_gain"
 
 
 def _conclude(ctx: ResearchContext, state: ResearchState) -> ResearchState:
@@ -107,7 +106,8 @@ def _finding(state: ResearchState, node: Node, accepted: bool) -> Finding:
         summary=str(edited or f"{node['idea']['title']}: {verdict['reason']}"), experiment_id=node["experiment_id"],
         value=node["value"], params=node["params"], mean_gain=verdict["mean_gain"], stderr=verdict["stderr"],
         n=verdict["n"], pairs=verdict["pairs"], against=verdict["against"], baseline_pairs=verdict["baseline_pairs"],
-        baseline_gain=verdict["baseline_gain"], rule=RULE, diff=node["diff"], accepted=accepted,
+        baseline_gain=verdict["baseline_gain"], rule=RULE, replicates=int(verdict.get("replicates", verdict["n"])),
+        looks=list(verdict.get("looks", [])), diff=node["diff"], accepted=accepted,
         decided_by=gate["by"] if gate else "", reason=gate["reason"] if gate else "",
         artifacts=artifacts[0] if artifacts else [], critique=node["critique"],
     )
