@@ -27,6 +27,7 @@ spending more replicates.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import random
@@ -146,6 +147,12 @@ def paired_gains(metric: Metric, pairs: Sequence[tuple[float, float]]) -> list[f
     return [metric.gain(candidate, base) for base, candidate in pairs]
 
 
+@functools.cache
+def student_quantile(n: int, look_count: int) -> float:
+    """t(1 − α/K; n − 1): the one-sided Student quantile at n pairs, with α split over K looks."""
+    return float(stats.t.ppf(1 - ALPHA / max(1, look_count), n - 1))
+
+
 def judge_look(task: Task, pairs: Sequence[tuple[float, float]], *, look_count: int, last: bool) -> Look:
     """Apply the rule to the ``(incumbent, candidate)`` pairs at one of ``look_count`` looks."""
     gains = paired_gains(task.metric, pairs)
@@ -154,7 +161,7 @@ def judge_look(task: Task, pairs: Sequence[tuple[float, float]], *, look_count: 
     sd = math.sqrt(sum((g - mean) ** 2 for g in gains) / (n - 1)) if n > 1 else math.inf
     se = sd / math.sqrt(n) if n else math.inf
     tol = tolerance(task, *[v for pair in pairs for v in pair])
-    quantile = float(stats.t.ppf(1 - ALPHA / max(1, look_count), n - 1)) if n > 1 else math.inf
+    quantile = student_quantile(n, look_count) if n > 1 else math.inf
     bound = mean - quantile * se if se > 0 else (mean if se == 0 else -math.inf)
     numbers = f"n = {n}, mean gain {mean:.4g}, bound {bound:.4g} vs tolerance {tol:.3g}"
     decision: Decision
