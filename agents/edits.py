@@ -12,6 +12,8 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel, Field
 
+from agents.workspace_paths import model_path
+
 
 class FileContent(BaseModel):
     """A whole new file (or a full replacement of one)."""
@@ -38,11 +40,7 @@ class CodeChange(BaseModel):
 
 
 def _safe(path: str) -> str:
-    text = path.strip()
-    rel = PurePosixPath(text[2:] if text.startswith("./") else text)
-    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
-        raise ValueError(f"path {path!r} must be relative to the workspace, without '..'")
-    return rel.as_posix()
+    return model_path(path)
 
 
 def apply_change(

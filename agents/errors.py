@@ -2,7 +2,8 @@
 
     LabloopError ─┬─ InvalidInput ── InvalidTask     task.yaml or the task folder is wrong
                   ├─ LLMError ─┬─ LLMUnavailable     endpoint unreachable after the retries
-                  │            └─ LLMReplyInvalid    a reply did not parse after the retries
+                  │            ├─ LLMReplyInvalid    a reply did not parse after the retries
+                  │            └─ LLMReplyTooLarge   a reply's body passed its size cap (dropped before parsing)
                   └─ BudgetExhausted                 going on would exceed a budget
 
 The sandbox's errors are re-exported here, so ``services`` imports every error of the layers
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidTask",
     "LLMError",
     "LLMReplyInvalid",
+    "LLMReplyTooLarge",
     "LLMUnavailable",
     "LabloopError",
     "PolicyViolation",
@@ -65,3 +67,9 @@ class BudgetExhausted(LabloopError):
     """Going on would exceed a budget."""
 
     code = "budget_exhausted"
+
+
+class LLMReplyTooLarge(LLMError):
+    """A reply's body passed the cap its request's max_tokens sets; it was dropped before parsing."""
+
+    code = "llm_reply_too_large"

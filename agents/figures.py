@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.state import Node, Run
+from agents.state import ROOT, Node, Run
 from agents.task import Task
 
 FATE_COLOURS = {"baseline": "#777777", "verified": "#2ca02c", "improved": "#98df8a", "not_verified": "#ffbb78",
@@ -51,36 +51,78 @@ def plot_metric(task: Task, experiments: Sequence[Run], path: Path) -> None:
     plt.close(fig)
 
 
+Point = tuple[float, float]
+Segment = tuple[Point, Point]
+
+
+def tree_layout(nodes: Sequence[Node]) -> dict[str, Point]:
+    """Each node's place: x its round, one row per node in depth-first order (children by round, id).
+
+    A subtree fills consecutive rows below its root and children lie in later rounds, so the elbow
+    edges of ``tree_edges`` never cross, however large the tree."""
+    children: dict[str | None, list[Node]] = {}
+    known = {n["id"] for n in nodes}
+    for node in sorted(nodes, key=lambda n: (n["round"], n["id"])):
+        parent = node["parent"] if node["parent"] in known else None
+        children.setdefault(parent, []).append(node)
+    where: dict[str, Point] = {}
+    stack = [(n, -1.0) for n in reversed(children.get(None, []))]
+    while stack:
+        node, parent_x = stack.pop()
+        x = max(float(node["round"]), parent_x + 1.0)  # a child always stands right of its parent
+        where[node["id"]] = (x, -float(len(where)))
+        stack.extend((child, x) for child in reversed(children.get(node["id"], [])))
+    return where
+
+
+def tree_edges(nodes: Sequence[Node], where: dict[str, Point]) -> list[Segment]:
+    """The edges as segments: down the parent's column to the child's row, then across to the child."""
+    segments: list[Segment] = []
+    for node in nodes:
+        if node["parent"] in where:
+            (px, py), (cx, cy) = where[node["parent"] or ""], where[node["id"]]
+            segments += [((px, py), (px, cy)), ((px, cy), (cx, cy))]
+    return segments
+
+
+def _label(node: Node) -> str:
+    value = "—" if node["value"] is None else f"{node['value']:.4g}"
+    value = "failed" if node["status"] == "failed" else value
+    title = "baseline" if node["id"] == ROOT else node["idea"]["title"]
+    title = title if len(title) <= 32 else title[:31] + "…"
+    return f"{node['id']}  {value}  ·  {node['operator']}: {title}"
+
+
 def plot_tree(nodes: Sequence[Node], incumbent: str, path: Path) -> None:
-    """Draw the tree (root on the left, one column per round), each node coloured by its fate."""
+    """Draw the tree (rounds left to right, one row per node), each node coloured by its fate, its
+    metric on seed 0 in its label beside it; the incumbent ringed in black."""
     plt = _pyplot()
     from matplotlib.patches import Patch
 
-    rows: dict[int, int] = {}
-    where: dict[str, tuple[float, float]] = {}
-    for node in sorted(nodes, key=lambda n: (n["round"], n["id"])):
-        row = rows.get(node["round"], 0)
-        rows[node["round"]] = row + 1
-        where[node["id"]] = (float(node["round"]), -float(row))
-    height = max([*rows.values(), 1])
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * (len(rows) + 1)), max(3.0, 1.1 * height + 1.5)))
-    for node in nodes:
-        if node["parent"] in where:
-            (x0, y0), (x1, y1) = where[node["parent"]], where[node["id"]]
-            ax.plot([x0, x1], [y0, y1], color="#999999", linewidth=1, zorder=1)
+    where = tree_layout(nodes)
+    rounds = max([int(x) for x, _ in where.values()] + [1])
+    fig, ax = plt.subplots(figsize=(5.2 + min(1.1 * rounds, 0.45 * rounds + 7.0), 1.4 + 0.3 * max(len(where), 3)))
+    for (x0, y0), (x1, y1) in tree_edges(nodes, where):
+        ax.plot([x0, x1], [y0, y1], color="#9a9a9a", linewidth=1, zorder=1, solid_capstyle="butt")
     for node in nodes:
         x, y = where[node["id"]]
-        ax.scatter([x], [y], s=420, color=FATE_COLOURS.get(node["fate"], "#cccccc"), zorder=2,
-                   edgecolors="black" if node["id"] == incumbent else "none", linewidths=2)
-        ax.annotate(f"{node['id']}\n{node['operator']}", (x, y), ha="center", va="center", fontsize=6, zorder=3)
+        best = node["id"] == incumbent
+        ax.scatter([x], [y], s=110 if best else 70, color=FATE_COLOURS.get(node["fate"], "#cccccc"), zorder=2,
+                   edgecolors="black", linewidths=2.0 if best else 0.6)
+        ax.annotate(_label(node) + ("  (incumbent)" if best else ""), (x, y), xytext=(8, 0),
+                    textcoords="offset points", ha="left", va="center", fontsize=8, zorder=3,
+                    fontweight="bold" if best else "normal")
     used = sorted({n["fate"] for n in nodes})
-    ax.legend(handles=[Patch(color=FATE_COLOURS.get(f, "#cccccc"), label=f) for f in used], loc="upper left",
-              bbox_to_anchor=(1.0, 1.0), fontsize=7, title="fate (black ring: incumbent)", title_fontsize=7)
+    ax.legend(handles=[Patch(color=FATE_COLOURS.get(f, "#cccccc"), label=f) for f in used], loc="upper right",
+              fontsize=7, title="fate (black ring: incumbent)", title_fontsize=7, framealpha=0.9)
     ax.set_xlabel("round")
+    ax.set_xticks(range(rounds + 1))
     ax.set_yticks([])
-    ax.set_ylim(-height + 0.4, 0.6)
-    ax.set_xlim(-0.5, max(rows) + 0.5)
-    ax.set_title("tree of solutions")
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_ylim(-len(where) + 0.4, 0.8)
+    ax.set_xlim(-0.3, rounds + 3.2)  # room for the last round's labels
+    ax.set_title("tree of solutions: each node's metric on seed 0")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -84,7 +84,7 @@ def check_novelty(
     ``reason`` naming the close ones (and a rejected one's reason) and ``reasons``.
 
     It makes two queries of ``ideas`` (this task's; rejected ones), each of which the
-    Chroma memory answers from a small index collection (the DESIGN.md latency target is
+    Chroma memory answers from a small index collection (the latency target of docs/design.md is
     for this call). A human rejection is found through the idea's own record, whose fate
     becomes ``rejected`` with the reason (``idea_record(fate="rejected", reason=...)``, as
     ``decide`` writes it).

@@ -10,7 +10,7 @@ Decision → resume: a job on a tiny task with the code gate ``always``; for eac
 time from sending the decision to the job's next node starting (the ``node`` event's server
 timestamp; same host clock), with the real Docker sandbox running the experiments between.
 
-Targets (DESIGN.md): p99 <= 20 ms at 50 concurrent clients; decision -> resume <= 100 ms.
+Targets (docs/design.md): p99 <= 20 ms at 50 concurrent clients; decision -> resume <= 100 ms.
 """
 
 from __future__ import annotations

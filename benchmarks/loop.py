@@ -13,7 +13,7 @@ review, a subgraph with its own checkpoints) → join (→ verify → critique w
 beats the incumbent) → decide (gates are passed through only when a human is asked); timed
 from one select to the next.
 
-Target (DESIGN.md): framework overhead per iteration <= 25 ms at the median.
+Target (docs/design.md): framework overhead per iteration <= 25 ms at the median.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ for ``--queries`` new ideas. The baseline is a brute-force numpy nearest-neighbo
 search over the same vectors with the same filters (embedding included, as in the check).
 
     .venv/bin/python benchmarks/memory.py                       # quick: 2 000 records
-    .venv/bin/python benchmarks/memory.py --sizes 10000,100000  # the DESIGN.md target
+    .venv/bin/python benchmarks/memory.py --sizes 10000,100000  # the target of docs/design.md
 
-Target (DESIGN.md): novelty query p95 <= 20 ms at 100 000 records.
+Target (docs/design.md): novelty query p95 <= 20 ms at 100 000 records.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ penalised points), the same sampler with failures left out (as before issue 11),
 search (uniform, log-uniform where the space says ``log``). The objective is evaluated in
 process from the task's own ``experiment.py`` (its ``objective`` function), so only the choice
 of points is compared. Regret = |best found − optimum| (the task's stated optimum, else a dense grid's best); a run
-that found nothing has the baseline's regret. Targets (DESIGN.md): median regret of the search
+that found nothing has the baseline's regret. Targets (docs/design.md): median regret of the search
 strategy ≤ 0.5× random's on the smooth task and ≤ random's on the crashing one.
 
 **Throughput.** Whole research jobs (the graph, the real Docker sandbox, a SQLite

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
-import math
 import os
 import stat
 import unicodedata
@@ -25,10 +23,11 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.metrics import METRICS_FILE, METRICS_MAX_BYTES, parse_metrics
 from sandbox.result import Artifact
 
-METRICS_FILE = "metrics.json"
-METRICS_MAX_BYTES = 1024 * 1024
+__all__ = ["METRICS_FILE", "METRICS_MAX_BYTES", "Outputs", "collect", "name_problem", "parse_metrics"]
+
 MAX_ARTIFACTS = 5000
 MAX_DEPTH = 32
 MAX_NOTES = 20
@@ -158,32 +157,6 @@ def _copy_hashed(fd: int, target: Path, size: int) -> str:
             dst.write(chunk)
             left -= len(chunk)
     return digest.hexdigest()
-
-
-def parse_metrics(raw_bytes: bytes | None, metric: str | None) -> tuple[dict[str, float], str | None]:
-    """Metrics from the bytes of metrics.json (None: no such regular file), or why not."""
-    where = f"$LABLOOP_OUTPUT/{METRICS_FILE}"
-    if raw_bytes is None:
-        return {}, f"no {METRICS_FILE}: the experiment must write a flat JSON object of numbers to {where}"
-    if len(raw_bytes) > METRICS_MAX_BYTES:
-        return {}, f"{where} is larger than {METRICS_MAX_BYTES} bytes; write only the numbers"
-    try:
-        raw = json.loads(raw_bytes)
-    except ValueError as exc:
-        return {}, f"{where} is not valid JSON: {exc}"
-    if not isinstance(raw, dict):
-        return {}, f"{where} must be a JSON object of numbers, got {type(raw).__name__}"
-    metrics: dict[str, float] = {}
-    for key, value in raw.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return {}, f"{where}: {key!r} is {value!r:.80}, not a number (the object must be flat)"
-        metrics[key] = float(value)
-    if metric is not None and metric not in metrics:
-        have = ", ".join(sorted(metrics)[:50]) or "nothing"
-        return metrics, f"{where} has no '{metric}' (the task's metric); it has: {have}"
-    if metric is not None and not math.isfinite(metrics[metric]):
-        return metrics, f"{where}: the metric '{metric}' is {metrics[metric]}, not a finite number"
-    return metrics, None
 
 
 def collect(output: Path, dest: Path, *, metric: str | None, cap_bytes: int) -> Outputs:

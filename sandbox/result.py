@@ -41,7 +41,7 @@ class ExperimentResult(BaseModel):
 
 
 class Limits(BaseModel):
-    """Resource limits of one container; defaults are the locked-down ones of DESIGN.md."""
+    """Resource limits of one container; defaults are the locked-down ones of docs/design.md."""
 
     cpus: float = Field(1.0, gt=0)
     memory: str = "1g"

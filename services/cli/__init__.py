@@ -11,6 +11,7 @@ import sys
 import typer
 
 from agents.errors import LabloopError
+from services.cli.terminal import printable
 
 app = typer.Typer(
     name="labloop",
@@ -38,5 +39,5 @@ def main() -> None:
     try:
         app()
     except LabloopError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(printable(f"error: {exc}"), err=True)  # an error may quote an experiment or a model
         sys.exit(2)

@@ -9,6 +9,7 @@ import typer
 
 from services.cli import app
 from services.cli.client import api_call
+from services.cli.terminal import printable
 from services.errors import ServerUnreachable
 from services.settings import Settings, get_settings
 
@@ -46,7 +47,7 @@ def checkpoints(
     for row in rows:
         title = row["payload"].get("title", "")
         flagged = f" [flagged: {'; '.join(map(str, row['flagged']))}]" if row["flagged"] else ""
-        typer.echo(f"{row['id']}  {row['kind']:<8} {row['status']:<8} {title}{flagged}")
+        typer.echo(printable(f"{row['id']}  {row['kind']:<8} {row['status']:<8} {title}{flagged}"))
 
 
 def _decide(checkpoint_id: str, action: str, reason: str, as_json: bool) -> None:

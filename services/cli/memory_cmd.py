@@ -12,6 +12,7 @@ import typer
 from agents.protocols import MemoryKind, MemoryRecord
 from agents.recall import citation
 from services.cli import app
+from services.cli.terminal import printable
 from services.memory import open_memory
 from services.memory.literature import ingest_literature
 from services.settings import get_settings
@@ -72,7 +73,7 @@ def findings(
     if not hits:
         typer.echo("no matching records", err=True)
     for hit in hits:
-        typer.echo(_line(hit))
+        typer.echo(printable(_line(hit)))  # findings quote the model and the experiments
 
 
 @literature_app.command("add")

@@ -19,6 +19,7 @@ from agents.context import GATE_KINDS, GATE_POLICIES, STRATEGIES
 from agents.errors import InvalidInput
 from services.cli import app
 from services.cli.client import api_call
+from services.cli.terminal import printable, shown
 from services.errors import ServerUnreachable
 from services.settings import Settings, get_settings
 
@@ -52,10 +53,10 @@ class _Terminal:
             done = max(0, p.iteration - 1) if p.node not in ("decide", "report") else p.iteration
             self.bar.update(self.task_id, total=p.iterations, completed=min(done, p.iterations),
                             description=f"iteration {p.iteration}: {p.node}")
-            note = f" [dim]({p.message})[/]" if p.message else ""
+            note = f" [dim]({shown(p.message)})[/]" if p.message else ""
             self.bar.console.print(f"[dim]{p.job_id}[/] iteration {p.iteration} · {p.node}{note}")
         elif p.kind in ("notice", "waiting", "finished"):
-            self.bar.console.print(f"[bold]{p.message}[/]")
+            self.bar.console.print(f"[bold]{shown(p.message)}[/]")
 
     def checkpoint(self, cp: Checkpoint) -> Mapping[str, Any] | None:
         """Approve (with --auto-approve) or ask on the terminal, the progress bar paused meanwhile."""
@@ -74,14 +75,14 @@ def _ask(cp: Checkpoint) -> Mapping[str, Any]:
     payload = cp.payload
     err.rule(f"{cp.kind} checkpoint {cp.id}")
     for reason in cp.flagged:
-        err.print(f"[red]flagged:[/] {reason}")
+        err.print(f"[red]flagged:[/] {shown(reason)}")
     if cp.kind == "idea":
-        err.print(f"[bold]{payload.get('title')}[/]\n{payload.get('hypothesis')}\nplan: {payload.get('plan')}\n"
-                  f"params: {json.dumps(payload.get('params') or {})}")
+        err.print(f"[bold]{shown(payload.get('title'))}[/]\n{shown(payload.get('hypothesis'))}\n"
+                  f"plan: {shown(payload.get('plan'))}\nparams: {shown(json.dumps(payload.get('params') or {}))}")
     elif cp.kind == "code":
-        err.print(payload.get("diff") or "(no change)", markup=False, highlight=False)
+        err.print(printable(payload.get("diff") or "(no change)"), markup=False, highlight=False)
     else:
-        err.print(f"[bold]{payload.get('title')}[/]: {(payload.get('verdict') or {}).get('reason')}")
+        err.print(f"[bold]{shown(payload.get('title'))}[/]: {shown((payload.get('verdict') or {}).get('reason'))}")
     # A flagged checkpoint has no default answer: a human must type one.
     action = typer.prompt("approve / reject / edit", default=None if cp.flagged else "approve", err=True)
     action = action.strip().lower()
@@ -168,11 +169,11 @@ def _finish(outcome: Paused | Finished, *, as_json: bool) -> None:
         typer.echo(json.dumps(outcome.summary, indent=2, default=str))
     elif outcome.status != "failed":
         s = outcome.summary
-        typer.echo(f"job {outcome.job_id} {outcome.status}: baseline {s.get('baseline')}, best "
-                   f"{s.get('best', {}).get('metrics')}, {len(s.get('findings', []))} finding(s); "
-                   f"report: {s.get('report')}")
+        typer.echo(printable(f"job {outcome.job_id} {outcome.status}: baseline {s.get('baseline')}, best "
+                             f"{s.get('best', {}).get('metrics')}, {len(s.get('findings', []))} finding(s); "
+                             f"report: {s.get('report')}"))
     if outcome.status == "failed":
-        err.print(f"[red]job {outcome.job_id} failed:[/] {outcome.error}")
+        err.print(f"[red]job {outcome.job_id} failed:[/] {shown(outcome.error)}")
         raise typer.Exit(1)
 
 
@@ -181,8 +182,8 @@ def _waiting(outcome: Paused, *, as_json: bool) -> None:
     err.print(f"[bold]job {outcome.job_id} is waiting[/] at {len(outcome.checkpoints)} checkpoint(s) "
               "(no terminal to ask on). Decide each, and the job goes on:")
     for cp in outcome.checkpoints:
-        flagged = f" [red](flagged: {'; '.join(cp.flagged)})[/]" if cp.flagged else ""
-        err.print(f"  {cp.kind} checkpoint {cp.id}: {cp.payload.get('title', '')}{flagged}\n"
+        flagged = f" [red](flagged: {shown('; '.join(cp.flagged))})[/]" if cp.flagged else ""
+        err.print(f"  {cp.kind} checkpoint {cp.id}: {shown(cp.payload.get('title', ''))}{flagged}\n"
                   f"    labloop approve {cp.id}    or    labloop reject {cp.id} --reason '...'")
     err.print(f"or answer on a terminal: labloop resume {outcome.job_id}")
     if as_json:

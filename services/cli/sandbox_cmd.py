@@ -21,6 +21,7 @@ from sandbox.image import build_image, image_status
 from sandbox.result import ExperimentResult, Limits, RunRequest
 from sandbox.runner import DockerSandbox
 from services.cli import app
+from services.cli.terminal import printable
 from services.settings import get_settings
 
 sandbox_app = typer.Typer(help="Build, check and use the experiment sandbox.", no_args_is_help=True)
@@ -28,7 +29,7 @@ app.add_typer(sandbox_app, name="sandbox")
 
 
 def _progress(stream: str, text: str) -> None:
-    sys.stderr.write(text)
+    sys.stderr.write(printable(text))  # the experiment's own output: no escape sequence reaches the terminal
     sys.stderr.flush()
 
 
@@ -54,7 +55,7 @@ def build(
 
 
 def _line(text: str) -> None:
-    sys.stderr.write(text.rstrip("\n") + "\n")
+    sys.stderr.write(printable(text).rstrip("\n") + "\n")
     sys.stderr.flush()
 
 
@@ -106,7 +107,7 @@ def doctor() -> None:
             problems.append(f"the image was built from an older recipe; {FIX_IMAGE}")
         problems += _smoke_run(client, tag)
     for problem in problems:
-        typer.echo(f"problem: {problem}", err=True)
+        typer.echo(printable(f"problem: {problem}"), err=True)
     if problems:
         raise typer.Exit(1)
     typer.echo("sandbox: ready")
@@ -127,7 +128,7 @@ def _smoke_run(client: Any, tag: str) -> list[str]:
         ) as sandbox:
             result = sandbox.run(request)
     if not result.succeeded:
-        typer.echo(f"smoke run: FAILED ({result.status}: {result.error})")
+        typer.echo(printable(f"smoke run: FAILED ({result.status}: {result.error})"))
         return [f"a trivial experiment failed in the sandbox: {result.error}; stderr: {result.stderr_tail[-300:]}"]
     typer.echo(f"smoke run: a trivial experiment ran in a fresh container in {time.perf_counter() - started:.2f} s")
     return []
@@ -152,7 +153,7 @@ def _summary(result: ExperimentResult, output_dir: Path) -> str:
     lines += [f"metric {name} = {value:g}" for name, value in sorted(result.metrics.items())]
     lines += [f"artifact {a.path} ({a.size} bytes, sha256 {a.sha256[:12]})" for a in result.artifacts]
     lines.append(f"outputs: {output_dir}")
-    return "\n".join(lines)
+    return printable("\n".join(lines))  # the error quotes the experiment's stderr
 
 
 @sandbox_app.command("run")

@@ -8,8 +8,9 @@ request is recorded, so a test can read the prompts the graph sent.
     with FakeLLM({"ideate": [IDEA], "implement": [CHANGE]}) as llm:
         model = OpenAIChatModel(model="fake", base_url=llm.base_url)
 
-A scripted item is a reply text, a :class:`Scripted` (text plus forced token usage), or an
-int HTTP status to fail with (e.g. 503, for the retry path).
+A scripted item is a reply text, a :class:`Scripted` (text plus forced token usage), a
+:class:`Huge` reply streamed without being held in memory, or an int HTTP status to fail with
+(e.g. 503, for the retry path).
 """
 
 from __future__ import annotations
@@ -29,14 +30,26 @@ _STEP = re.compile(r"Step: (\w+)\.")
 
 @dataclass(frozen=True)
 class Scripted:
-    """A reply with a forced usage count (to test token budgets exactly)."""
+    """A reply with a forced usage count (to test token budgets exactly) or finish reason."""
 
     text: str
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    finish_reason: str = "stop"  # "length": the reply was cut at the request's max_tokens
 
 
-Item = str | Scripted | int
+@dataclass(frozen=True)
+class Huge:
+    """A reply whose content is ``size`` bytes of filler, streamed in chunks (never built whole).
+
+    ``declared``: send a Content-Length (else the body ends when the connection closes).
+    """
+
+    size: int
+    declared: bool = True
+
+
+Item = str | Scripted | Huge | int
 
 
 @dataclass
@@ -46,6 +59,7 @@ class FakeLLM:
     script: dict[str, list[Item]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     json_mode: bool = True  # False: refuse response_format with a 400, as some local servers do
+    streamed: list[int] = field(default_factory=list)  # bytes of each Huge reply written before the client left
 
     def __post_init__(self) -> None:
         self.script = {step: list(items) for step, items in self.script.items()}
@@ -110,7 +124,31 @@ class FakeLLM:
                 if isinstance(item, int):
                     return self._send(item, {"error": {"message": f"scripted failure {item} "
                                                                   f"(or no reply scripted for this step)"}})
+                if isinstance(item, Huge):
+                    return self._stream(body, item)
                 self._send(200, completion(body, item))
+
+            def _stream(self, body: Mapping[str, Any], item: Huge) -> None:
+                head, tail = json.dumps(completion(body, _FILLER)).encode().split(_FILLER.encode())
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if item.declared:
+                    self.send_header("Content-Length", str(len(head) + item.size + len(tail)))
+                self.end_headers()
+                sent = 0
+                chunk = b"a" * 65536
+                try:
+                    self.wfile.write(head)
+                    while sent < item.size:
+                        part = chunk[: item.size - sent]
+                        self.wfile.write(part)
+                        sent += len(part)
+                    self.wfile.write(tail)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading: what the reply-size cap is for
+                finally:
+                    fake.streamed.append(sent)
+                    self.close_connection = True
 
             def _send(self, status: int, payload: Mapping[str, Any]) -> None:
                 data = json.dumps(payload).encode()
@@ -121,6 +159,9 @@ class FakeLLM:
                 self.wfile.write(data)
 
         return Handler
+
+
+_FILLER = "<<filler>>"
 
 
 def step_of(messages: Sequence[Mapping[str, str]]) -> str | None:
@@ -142,7 +183,7 @@ def completion(body: Mapping[str, Any], item: str | Scripted) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-fake-{time.monotonic_ns()}", "object": "chat.completion", "created": int(time.time()),
         "model": body.get("model", "fake"),
-        "choices": [{"index": 0, "finish_reason": "stop",
+        "choices": [{"index": 0, "finish_reason": reply.finish_reason,
                      "message": {"role": "assistant", "content": reply.text}}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},

@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 from sse_starlette import EventSourceResponse
 
 from services.api.deps import RunsDep, RuntimeDep, StoreDep, UserDep
@@ -15,12 +15,15 @@ from services.api.schemas import ExperimentOut, JobCreate, JobOut, JobProgressOu
 from services.api.sse import job_events
 from services.errors import NotFound
 from services.jobs import new_job
+from services.report_files import for_http, report_file
 from services.statuses import JobStatus
 from services.store import get_job, list_experiments, list_jobs
 from services.store.progress import jobs_progress, task_version
 from services.store.stats import read_job_row
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+# What an experiment or a template wrote is served as data: never sniffed into HTML, never scripted.
+UNTRUSTED_FILE_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}
 JobId = Annotated[str, Path(min_length=1, max_length=40)]
 Status = Annotated[JobStatus | None, Query()]
 
@@ -96,12 +99,22 @@ async def stream_events(
 @router.get("/{job_id}/report", response_class=PlainTextResponse,
             responses={200: {"content": {"text/markdown": {}}}})
 def read_report(job_id: JobId, runtime: RuntimeDep) -> PlainTextResponse:
-    """The job's Markdown report (404 until the job has written it)."""
+    """The job's Markdown report (404 until the job has written it); its figures and files are
+    linked as ``files/PATH``, which resolves from this URL to ``/v1/jobs/{id}/files/PATH``."""
     job = get_job(runtime.store, job_id)
     path = runtime.settings.runs_dir / job.id / "report.md"
     if not path.is_file():
         raise NotFound(f"job {job_id} has no report yet ({job.status}); it is written when the job ends")
-    return PlainTextResponse(path.read_text(encoding="utf-8"), media_type="text/markdown")
+    return PlainTextResponse(for_http(path.read_text(encoding="utf-8")), media_type="text/markdown")
+
+
+@router.get("/{job_id}/files/{path:path}", response_class=FileResponse,
+            responses={200: {"content": {"image/png": {}, "application/octet-stream": {}}}})
+def read_report_file(job_id: JobId, path: str, runtime: RuntimeDep) -> FileResponse:
+    """A file the job's report links to (its figures, a template's plots, findings' artifacts)."""
+    job = get_job(runtime.store, job_id)
+    target = report_file(runtime.settings.runs_dir / job.id, path)
+    return FileResponse(target, headers=UNTRUSTED_FILE_HEADERS)
 
 
 @router.get("/{job_id}/experiments", response_model=list[ExperimentOut])

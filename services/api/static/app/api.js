@@ -44,6 +44,18 @@ export async function api(method, path, body, options = {}) {
   return options.text ? reply.text() : reply.json();
 }
 
+// A file behind the token (a report's figure, an artifact) as an object URL. An object URL has the
+// app's origin, so what an experiment wrote must never become a document there: a figure keeps
+// its type only if it is a raster image (an SVG could script), anything else is an opaque download.
+const RASTER = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+export async function apiBlobUrl(path, { image = false } = {}) {
+  const reply = await fetch(path, { headers: headers({ "Accept": "*/*" }) });
+  if (!reply.ok) throw new ApiError(reply.status, reply.status + " " + reply.statusText);
+  const blob = await reply.blob();
+  if (image && !RASTER.includes(blob.type)) throw new ApiError(415, "not a raster image (" + (blob.type || "unknown type") + ")");
+  return URL.createObjectURL(new Blob([blob], { type: image ? blob.type : "application/octet-stream" }));
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Follow a job's server-sent events over fetch (EventSource cannot send a bearer token).

@@ -1,8 +1,9 @@
-// The Job page: goal, metric, baseline and incumbent; pending checkpoints inline; a live event
-// feed (SSE, resumed with Last-Event-ID); the metric plot; the tree of solutions when the engine
-// records one; experiments; findings with evidence, diff and critique; the report; cancel.
+// The Job page. A running job: goal, metric, baseline and best so far; pending checkpoints inline; a
+// live event feed (SSE, resumed with Last-Event-ID); the metric plot; the tree; experiments;
+// findings. A finished job leads with its result (incumbent and gain, findings, the tree figure,
+// the plot), then experiments, the rest of the report, and the event log last, folded.
 "use strict";
-import { api, follow } from "./api.js";
+import { api, apiBlobUrl, follow } from "./api.js";
 import { el, fact, fmt, when, statusBadge, diffBlock, message } from "./dom.js";
 import { checkpointCard, evidence, verdictLine, critiqueBlock } from "./checkpoint.js";
 import { metricPlot, valueOf, better } from "./plot.js";
@@ -80,6 +81,18 @@ function solutionTree(tree, ideas, experiments, jobId, metric, incumbent) {
     el("ul", {}, roots.map(item)));
 }
 
+// The job's outcome in one line: the incumbent's gain over the baseline, or that nothing was verified.
+function resultLine(job, baseline, metric, direction) {
+  const best = job.summary && job.summary.best;
+  const base = baseline ? valueOf(baseline, metric) : null;
+  const value = best ? (best.metrics || {})[metric] : null;
+  const accepted = ((job.summary && job.summary.findings) || []).filter((f) => f.accepted !== false).length;
+  if (value === null || value === undefined || base === null || !best.experiment_id || best.experiment_id.includes("-root-"))
+    return `no change was verified: the baseline stays the incumbent (${metric} ${fmt(base)})`;
+  const gain = direction === "minimize" ? base - value : value - base;
+  return `${metric} ${fmt(base)} → ${fmt(value)} (${gain >= 0 ? "+" : ""}${fmt(gain)}, ${direction}) · ${accepted} finding${accepted === 1 ? "" : "s"} accepted`;
+}
+
 function findingsSection(job, findingCheckpoints, memory) {
   const found = (job.summary && job.summary.findings) || [];
   const items = found.map((f) => el("article", { className: "card" },
@@ -106,11 +119,20 @@ export function jobPage(main, jobId) {
   const feed = el("ol", { id: "feed", "aria-label": "Live events", tabIndex: 0 });
   const feedState = el("span", { className: "meta", id: "feed-state" });
   const slots = { head: el("div"), checkpoints: el("section", { "aria-labelledby": "pending-title" }), plot: el("div"),
-    tree: el("div"), experiments: el("section", { "aria-labelledby": "experiments-title" }), findings: el("div"), report: el("div") };
-  main.replaceChildren(slots.head, note, slots.checkpoints,
-    el("section", { "aria-labelledby": "feed-title" }, el("h2", { id: "feed-title" }, "Live events ", feedState), feed),
-    el("section", { "aria-labelledby": "plot-title" }, el("h2", { id: "plot-title", textContent: "Metric" }), slots.plot),
-    slots.tree, slots.experiments, slots.findings, slots.report);
+    figure: el("div"), tree: el("div"), experiments: el("section", { "aria-labelledby": "experiments-title" }),
+    findings: el("div"), report: el("div") };
+  const events = el("details", { id: "events", open: true }, el("summary", {}, el("h2", { id: "feed-title" }, "Events ", feedState)), feed);
+  const plotSection = el("section", { "aria-labelledby": "plot-title" }, el("h2", { id: "plot-title", textContent: "Metric" }), slots.plot);
+  let layout, folded = false;
+  function arrange(finished) {  // finished: null until the job's status is known
+    if (!folded && finished !== null) { events.open = !finished; folded = true; }  // a log the reader watched finish stays open
+    if (layout === finished) return;
+    layout = finished;
+    main.replaceChildren(...(finished
+      ? [slots.head, note, slots.checkpoints, slots.findings, slots.figure, plotSection, slots.tree, slots.experiments, slots.report, events]
+      : [slots.head, note, slots.checkpoints, events, plotSection, slots.tree, slots.experiments, slots.findings, slots.report]));
+  }
+  arrange(null);
 
   let task = null;
   const tree = new Map(), ideas = new Map();
@@ -125,6 +147,7 @@ export function jobPage(main, jobId) {
       ]);
       if (!task) task = await api("GET", "/v1/tasks/" + encodeURIComponent(job.task_name) + (job.task_version ? "?version=" + job.task_version : ""));
       if (closed) return;
+      arrange(FINISHED.includes(job.status));
       render(job, experiments, pending, decided);
       if (!painted) {
         painted = true;
@@ -168,6 +191,7 @@ export function jobPage(main, jobId) {
         el("dt", { textContent: incumbent ? "Incumbent" : "Best so far" }),
         el("dd", { textContent: incumbent ? `${fmt((job.summary.best.metrics || {})[metric])} (${incumbent}, params ${JSON.stringify(job.summary.best.params || {})})`
           : bestRun ? `${fmt(valueOf(bestRun, metric))} (${bestRun.id}${Object.keys(bestRun.params || {}).length ? ", params " + JSON.stringify(bestRun.params) : ""})` : "—" }),
+        FINISHED.includes(job.status) ? [el("dt", { textContent: "Result" }), el("dd", { className: "result", textContent: resultLine(job, baseline, metric, direction) })] : null,
         el("dt", { textContent: "Budget" }), el("dd", { textContent: Object.entries(job.budget || {}).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${v}`).join(" · ") }),
         el("dt", { textContent: "Gates" }), el("dd", { textContent: Object.entries(job.gates || {}).map(([k, v]) => `${k}: ${v}`).join(" · ") }),
         el("dt", { textContent: "Created" }), el("dd", { textContent: `${when(job.created_at)} by ${job.created_by}` }),
@@ -178,7 +202,9 @@ export function jobPage(main, jobId) {
     renderCheckpoints(pending, decided, spec);
     slots.plot.replaceChildren(metricPlot(experiments, metric, direction), el("p", { className: "meta",
       textContent: `Dots: each run on seed 0 · green line: best so far (${direction}) · dashed: the baseline · red crosses: failed runs` }));
-    slots.tree.replaceChildren(solutionTree(tree, ideas, experiments, jobId, metric, incumbent) || "");
+    const treeList = solutionTree(tree, ideas, experiments, jobId, metric, incumbent);
+    slots.tree.replaceChildren(!treeList ? "" : !FINISHED.includes(job.status) ? treeList
+      : el("details", { className: "tree-fold" }, el("summary", { textContent: `Explore the tree: each node's idea and diff (${tree.size} nodes)` }), treeList));
     slots.experiments.replaceChildren(el("h2", { id: "experiments-title", textContent: "Experiments" }), experimentsTable(experiments, metric));
   }
 
@@ -206,10 +232,41 @@ export function jobPage(main, jobId) {
     const memory = await api("GET", "/v1/findings?verified=true&job_id=" + encodeURIComponent(jobId)).catch(() => []);
     if (!closed) slots.findings.replaceChildren(findingsSection(job, findingCps, memory));
     if (!finished) return;
+    const base = "/v1/jobs/" + encodeURIComponent(jobId) + "/";
     try {
-      const report = await api("GET", "/v1/jobs/" + encodeURIComponent(jobId) + "/report", undefined, { text: true });
-      if (!closed) slots.report.replaceChildren(el("section", { "aria-labelledby": "report-title" },
-        el("h2", { id: "report-title", textContent: "Report" }), renderMarkdown(report)));
+      const report = await api("GET", base + "report", undefined, { text: true });
+      if (closed) return;
+      // The report links its files relative to its own URL (files/PATH), fetched here behind the token.
+      const file = (href, label, image) => {
+        const url = new URL(href, location.origin + base + "report").pathname;
+        if (image) {
+          const img = el("img", { alt: label || href });
+          apiBlobUrl(url, { image: true }).then((blob) => { img.src = blob; }).catch((err) => { img.alt = `${label}: ${err.message}`; });
+          return img;
+        }
+        // Saved, never opened: the file is the experiment's, not the app's.
+        const link = el("a", { href: "#", download: url.split("/").pop(), textContent: label || href });
+        link.addEventListener("click", async (event) => {
+          if (link.dataset.ready) return;  // the second, synthetic click saves the fetched file
+          event.preventDefault();
+          try { link.href = await apiBlobUrl(url); link.dataset.ready = "1"; link.click(); } catch (err) { note.textContent = err.message; }
+        });
+        return link;
+      };
+      const figure = (name, alt, caption) => el("figure", { className: "report-figure" }, file("files/" + name, alt, true),
+        el("figcaption", { className: "meta", textContent: caption }));
+      const hasTree = /\]\(files\/tree\.png\)/.test(report);
+      slots.figure.replaceChildren(el("section", { "aria-labelledby": "figures-title" },
+        el("h2", { id: "figures-title", textContent: "Tree of solutions" }),
+        hasTree ? figure("tree.png", "tree of solutions", "Rounds left to right; each node's metric on seed 0 beside it; colour: its fate; black ring: the incumbent.") : el("p", { className: "meta", textContent: "No tree: the job grew no node." })));
+      // The sections this page already shows are left out of the rendered report.
+      const rest = renderMarkdown(report.replace(/^# .*\n/, ""), { file,
+        skip: ["Question", "Baseline", "Incumbent", "Findings", "Tree of solutions", "Metric over rounds", "Experiments"] });
+      slots.report.replaceChildren(el("section", { "aria-labelledby": "report-title" },
+        el("h2", { id: "report-title", textContent: "Report" }),
+        el("p", { className: "meta" }, "What the page above does not show of the job's report; or read ",
+          el("a", { href: URL.createObjectURL(new Blob([report], { type: "application/octet-stream" })), download: `report-${jobId}.md`,
+            textContent: "the whole report (Markdown)" })), rest));
     } catch (err) {
       slots.report.replaceChildren(el("p", { className: "meta", textContent: "No report: " + err.message }));
     }

@@ -1,25 +1,28 @@
 // A small Markdown renderer for job reports: headings, paragraphs, lists, code, tables, quotes,
-// emphasis and links. It builds DOM nodes (never innerHTML), so a report cannot inject markup.
+// emphasis, links and images. It builds DOM nodes (never innerHTML), so a report cannot inject
+// markup. Relative images and links go through the caller's `file(href, label, isImage)`, which
+// resolves them (behind the token) against the report's URL; without it they show as text.
 "use strict";
 import { el } from "./dom.js";
 
-const INLINE = /(`[^`]+`)|(\*\*[^*]+\*\*)|(\*[^*\s][^*]*\*|_[^_\s][^_]*_)|(!?\[[^\]]*\]\([^)\s]+\))/g;
+const INLINE = /(`[^`]+`)|(\*\*[^*]+\*\*)|(\*[^*\s][^*]*\*|(?<![A-Za-z0-9_])_[^_\s][^_]*_(?![A-Za-z0-9_]))|(!?\[[^\]]*\]\([^)\s]+\))/g;
 
-function inline(text) {
+// Underscores inside words (no_gain, not_verified) are text, as in CommonMark.
+function inline(text, file) {
   const out = [];
   let at = 0;
   for (const match of text.matchAll(INLINE)) {
     if (match.index > at) out.push(text.slice(at, match.index));
     const token = match[0];
     if (match[1]) out.push(el("code", { textContent: token.slice(1, -1) }));
-    else if (match[2]) out.push(el("strong", {}, ...inline(token.slice(2, -2))));
-    else if (match[3]) out.push(el("em", {}, ...inline(token.slice(1, -1))));
+    else if (match[2]) out.push(el("strong", {}, ...inline(token.slice(2, -2), file)));
+    else if (match[3]) out.push(el("em", {}, ...inline(token.slice(1, -1), file)));
     else {
       const [, label, href] = token.match(/^!?\[([^\]]*)\]\(([^)\s]+)\)$/);
-      // Images and relative links point at files beside the report, which the API does not serve.
-      if (token.startsWith("!")) out.push(el("span", { className: "meta", textContent: "[figure: " + (label || href) + "]" }));
-      else if (/^https?:\/\//.test(href)) out.push(el("a", { href, rel: "noreferrer", textContent: label }));
-      else out.push(el("span", { textContent: label }));
+      const image = token.startsWith("!");
+      if (/^https?:\/\//.test(href) && !image) out.push(el("a", { href, rel: "noreferrer", textContent: label }));
+      else if (file && !/^([a-z][a-z0-9+.-]*:|\/|#)/i.test(href)) out.push(file(href, label, image));
+      else out.push(el("span", { className: image ? "meta" : "", textContent: image ? "[figure: " + (label || href) + "]" : label }));
     }
     at = match.index + token.length;
   }
@@ -29,7 +32,7 @@ function inline(text) {
 
 const cells = (line) => line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
 
-export function renderMarkdown(text) {
+export function renderMarkdown(text, { file, skip = [] } = {}) {
   const root = el("div", { className: "report" });
   const lines = text.replace(/\r\n?/g, "\n").split("\n");
   let i = 0;
@@ -47,16 +50,21 @@ export function renderMarkdown(text) {
     const heading = line.match(/^(#{1,6})\s+(.*)$/);
     if (heading) {
       const level = Math.min(6, heading[1].length + 2);  // the page has its own h1 and h2
-      root.append(el("h" + level, {}, ...inline(heading[2])));
+      // A section the page already shows (by its heading) is left out, down to the next heading of its level.
+      if (skip.includes(heading[2].trim())) {
+        for (i++; i < lines.length && !(lines[i].match(/^(#{1,6})\s/) && lines[i].match(/^#+/)[0].length <= heading[1].length); i++);
+        continue;
+      }
+      root.append(el("h" + level, {}, ...inline(heading[2], file)));
       i++;
       continue;
     }
     if (line.trim().startsWith("|") && i + 1 < lines.length && /^\s*\|?\s*:?-{2,}/.test(lines[i + 1])) {
       const table = el("table");
-      table.append(el("thead", {}, el("tr", {}, ...cells(line).map((c) => el("th", { scope: "col" }, ...inline(c))))));
+      table.append(el("thead", {}, el("tr", {}, ...cells(line).map((c) => el("th", { scope: "col" }, ...inline(c, file))))));
       const body = el("tbody");
       for (i += 2; i < lines.length && lines[i].trim().startsWith("|"); i++)
-        body.append(el("tr", {}, ...cells(lines[i]).map((c) => el("td", {}, ...inline(c)))));
+        body.append(el("tr", {}, ...cells(lines[i]).map((c) => el("td", {}, ...inline(c, file)))));
       table.append(body);
       root.append(table);
       continue;
@@ -65,8 +73,8 @@ export function renderMarkdown(text) {
     if (item.test(line)) {
       const list = el(/^\s*\d/.test(line) ? "ol" : "ul");
       for (; i < lines.length && (item.test(lines[i]) || /^\s{2,}\S/.test(lines[i])); i++) {
-        if (item.test(lines[i])) list.append(el("li", {}, ...inline(lines[i].replace(item, ""))));
-        else list.lastChild.append(" ", ...inline(lines[i].trim()));
+        if (item.test(lines[i])) list.append(el("li", {}, ...inline(lines[i].replace(item, ""), file)));
+        else list.lastChild.append(" ", ...inline(lines[i].trim(), file));
       }
       root.append(list);
       continue;
@@ -74,13 +82,13 @@ export function renderMarkdown(text) {
     if (line.startsWith(">")) {
       const quote = [];
       for (; i < lines.length && lines[i].startsWith(">"); i++) quote.push(lines[i].replace(/^>\s?/, ""));
-      root.append(el("blockquote", {}, ...inline(quote.join(" "))));
+      root.append(el("blockquote", {}, ...inline(quote.join(" "), file)));
       continue;
     }
     const para = [];
     for (; i < lines.length && lines[i].trim() && !/^(#|```|~~~|\s*[-*+]\s|\s*\||>)/.test(lines[i]); i++) para.push(lines[i]);
     if (!para.length) { para.push(line); i++; }
-    root.append(el("p", {}, ...inline(para.join(" "))));
+    root.append(el("p", {}, ...inline(para.join(" "), file)));
   }
   return root;
 }
