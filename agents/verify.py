@@ -34,8 +34,6 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, TypedDict
 
-from scipy import stats
-
 from agents.task import Metric, Task
 
 ALPHA = 0.05
@@ -150,6 +148,8 @@ def paired_gains(metric: Metric, pairs: Sequence[tuple[float, float]]) -> list[f
 @functools.cache
 def student_quantile(n: int, look_count: int) -> float:
     """t(1 − α/K; n − 1): the one-sided Student quantile at n pairs, with α split over K looks."""
+    # Imported on first use: scipy.stats costs ~2 s of CPU that the API and the CLI need not pay.
+    from scipy import stats
     return float(stats.t.ppf(1 - ALPHA / max(1, look_count), n - 1))
 
 
