@@ -89,11 +89,11 @@ def _model(ctx: ResearchContext) -> ChatModel:
     return ctx.model
 
 
-def messages(ctx: ResearchContext, step: str, **values: object) -> list[dict[str, str]]:
+def messages(ctx: ResearchContext, step: str, *, template: str | None = None, **values: object) -> list[dict[str, str]]:
     """The chat messages of ``step``: the system message with the task's instructions and the job's
-    facts, and the step's template rendered with ``values``."""
+    facts, and the step's template (or ``template``, a variant of it) rendered with ``values``."""
     return render_messages(step, instructions=system_text(ctx.task_dir), environment=environment_text(ctx),
-                           **values)
+                           template=template, **values)
 
 
 def _ask(ctx: ResearchContext, meter: TokenMeter, step: str, msgs: list[dict[str, str]], schema: type[ModelT],
@@ -179,7 +179,8 @@ def critique_finding(ctx: ResearchContext, meter: TokenMeter, node: Node, verdic
     # Pairs are numbered, never labelled by seed: the verification seeds stay hidden from the model.
     evidence = (f"{verdict['reason']} against node {verdict['against']}; pairs (incumbent → candidate) "
                 + ", ".join(f"#{i}: {p.get('incumbent')} → {p.get('candidate')}"
-                            for i, p in enumerate(verdict["pairs"].values(), 1)))
+                            for i, p in enumerate(verdict["pairs"].values(), 1))
+                + (f"\nWARNING, graded task: {node['grader_gap']}" if node.get("grader_gap") else ""))
     from_parent = change_diff(parent["files"] if parent else {}, node["files"], parent["params"] if parent else {},
                               node["params"])
     msgs = messages(ctx, "critique", goal=ctx.task.goal, title=node["idea"]["title"],

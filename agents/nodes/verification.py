@@ -5,7 +5,8 @@ tolerance (agents/verify.py). It and the incumbent are re-run on this job's veri
 seeds (the seed picks the data split, so the two runs of a seed are a pair), a few pairs at a
 time, until the sequential rule decides: ``replicates`` pairs first, more at each later look,
 at most ``max_replicates``. The root is run on the same seeds too, so the report can state
-the overall gain over the baseline. Experiment ids number the replicates 1, 2, ... (never the
+the overall gain over the baseline (for a task that started from data, the first incumbent stands in
+for it). Experiment ids number the replicates 1, 2, ... (never the
 seed itself), so runs already made (the incumbent's replicates from its own verification,
 the root's) are reused by their deterministic ids, never run twice. A look's missing runs run
 concurrently (up to ``search.parallel`` at once); a crash in the middle re-runs the step with
@@ -21,7 +22,7 @@ from langgraph.runtime import Runtime
 from agents import tree
 from agents.context import ResearchContext
 from agents.experiments import brief, experiment_id, run_experiment
-from agents.flags import finding_flags
+from agents.flags import finding_flags, grader_flags
 from agents.nodes.gates import request
 from agents.protocols import ExperimentRole
 from agents.state import ROOT, Json, Node, ResearchState, Run, Verdict, Verification
@@ -40,6 +41,8 @@ def join(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchSta
     """After every branch of the round ended: choose the one candidate to verify, if any."""
     ctx, nodes = runtime.context, state["nodes"]
     incumbent = tree.by_id(nodes)[state["incumbent"]]
+    if incumbent["value"] is None:  # no solution yet (the task started from data): decide adopts the first
+        return {"verification": None}
     incumbent_value = float(incumbent["value"] or 0.0)
     ahead = [n for n in tree.ranked(ctx.task, nodes, state["incumbent"]) if n["round"] == state["iteration"]
              and beats(ctx.task, float(n["value"] or 0.0), incumbent_value)]
@@ -66,7 +69,9 @@ def verify(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
     ctx, check = runtime.context, state["verification"]
     assert check is not None
     nodes = tree.by_id(state["nodes"])
-    candidate, incumbent, root = nodes[check["node"]], nodes[check["against"]], nodes[ROOT]
+    # The root, or for a task that started from data its first incumbent, stands for the baseline.
+    candidate, incumbent = nodes[check["node"]], nodes[check["against"]]
+    root = nodes[state["baseline"].get("node") or ROOT]
     seeds = verification_seeds(ctx.job_id, ctx.task.max_replicates)
     values = {e["experiment_id"]: e["value"] for e in state.get("experiments", [])}
     ran: list[Run] = []
@@ -92,7 +97,7 @@ def verify(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
     verdict = _verdict(ctx, pairs, baseline_pairs, taken, against=incumbent["id"])
     base = dict(state["baseline"])
     base["by_seed"] = {**base.get("by_seed", {}), **{s: p["baseline"] for s, p in baseline_pairs.items()}}
-    flagged = finding_flags(verdict["baseline_gain"] or 0.0, float(base["value"]))
+    flagged = finding_flags(verdict["baseline_gain"] or 0.0, float(base["value"])) + grader_flags(candidate)
     asks = ctx.strategy == "search" or ctx.model is None  # with a model, critique asks (with its flags too)
     return {"experiments": [brief(r) for r in ran], "verdict": verdict, "baseline": base, "gate": None,
             "checkpoint": request(ctx, "finding", flagged) if verdict["verified"] and asks else None}
