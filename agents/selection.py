@@ -19,7 +19,8 @@ expanded round after round, while a chain whose every step beat its parent is ne
    gain steps aside), and *streak* counts the consecutive steps ending at the node that each
    beat their parent on seed 0 (capped at ``search.chain_cap``: a fast-improving chain is
    built on). Both are counted in rank places, so the policy does not depend on the metric's
-   scale.
+   scale. "Beat" is :func:`agents.verify.beats`: better by more than the task's tolerance
+   (``min_gain``), as in the fates and the screening.
 
 Exploration stays as before: slot *k* takes the *k*-th node of this order not yet chosen in
 the round, so parallel slots climb from different parents.
@@ -31,6 +32,7 @@ from collections.abc import Sequence
 
 from agents.state import Node
 from agents.task import Task
+from agents.verify import beats
 
 
 def evidence_value(task: Task, node: Node, tree: dict[str, Node]) -> float:
@@ -51,7 +53,7 @@ def fruitless(task: Task, node: Node, nodes: Sequence[Node]) -> int:
     own = float(node["value"] or 0.0)
     return sum(1 for n in nodes if n["parent"] == node["id"] and n["operator"] == "improve"
                and n["status"] != "rejected"
-               and (n["value"] is None or not task.metric.better(float(n["value"]), own)))
+               and (n["value"] is None or not beats(task, float(n["value"]), own)))
 
 
 def streak(task: Task, node: Node, tree: dict[str, Node], cap: int) -> int:
@@ -59,7 +61,7 @@ def streak(task: Task, node: Node, tree: dict[str, Node], cap: int) -> int:
     steps, child = 0, node
     while steps < cap and child["parent"] is not None and (parent := tree.get(child["parent"])) is not None:
         if parent["value"] is None or child["value"] is None or \
-                not task.metric.better(float(child["value"]), float(parent["value"])):
+                not beats(task, float(child["value"]), float(parent["value"])):
             break
         steps, child = steps + 1, parent
     return steps
