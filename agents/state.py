@@ -67,6 +67,7 @@ class Run(TypedDict):
     artifacts: list[str]
     stdout_tail: NotRequired[str]
     stderr_tail: NotRequired[str]
+    duplicate_of: NotRequired[str]  # not run: the node whose run of the same content this is (agents/duplicates.py)
 
 
 class Verdict(TypedDict):
@@ -112,11 +113,12 @@ class Node(TypedDict):
     error: str | None
     output_tail: str  # stdout/stderr tail of its seed-0 run
     experiment_id: str | None
-    fate: str  # proposed → verified | not_verified | improved | no_gain | failed | rejected
+    fate: str  # proposed → verified | not_verified | improved | no_gain | failed | rejected | duplicate of NODE
     summary: str
     lesson: str
     verdict: Verdict | None
     critique: Critique | None
+    duplicate_of: NotRequired[str]  # its content was already in the tree: it took that node's run
 
 
 class Finding(TypedDict):

@@ -6,7 +6,7 @@ import time
 
 from langgraph.runtime import Runtime
 
-from agents import remember, tree
+from agents import duplicates, remember, tree
 from agents.context import ResearchContext
 from agents.state import Finding, Node, ResearchState
 from agents.verify import RULE
@@ -41,6 +41,8 @@ def budget_stop(ctx: ResearchContext, state: ResearchState) -> str | None:
 
 
 def _fate(ctx: ResearchContext, node: Node, incumbent: Node) -> str:
+    if duplicates.is_duplicate(node):
+        return node["fate"]  # "duplicate of NODE": it was not tested, so it neither improved nor failed
     if node["status"] != "succeeded":
         return node["status"]  # failed | rejected
     better = ctx.task.metric.better(float(node["value"] or 0.0), float(incumbent["value"] or 0.0))
@@ -84,7 +86,7 @@ def _remember(ctx: ResearchContext, state: ResearchState, node: Node) -> None:
     verified = node["fate"] == "verified"
     remember.idea(ctx, node["round"], node["idea"], fate=node["fate"], attempt=int(node["idea"].get("attempt", 0)),
                   value=node["value"], reason=_rejection_reason(state, node), verified=verified, node=node["id"])
-    if node["experiment_id"] is not None:
+    if node["experiment_id"] is not None and not duplicates.is_duplicate(node):  # the original's outcome is kept
         run = {"experiment_id": node["experiment_id"], "iteration": node["round"], "node": node["id"],
                "value": node["value"], "params": node["params"], "error": node["error"],
                "status": "succeeded" if node["status"] == "succeeded" else "failed"}

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from langgraph.runtime import Runtime
 
-from agents import tree
+from agents import duplicates, tree
 from agents.context import ResearchContext
 from agents.experiments import brief, experiment_id, run_experiment
 from agents.flags import finding_flags
@@ -30,6 +30,7 @@ def join(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchSta
     ctx, nodes = runtime.context, state["nodes"]
     incumbent = tree.by_id(nodes)[state["incumbent"]]
     beats = [n for n in tree.ranked(ctx.task, nodes, state["incumbent"]) if n["round"] == state["iteration"]
+             and not duplicates.is_duplicate(n)  # not new evidence: its original was judged in its own round
              and ctx.task.metric.better(float(n["value"] or 0.0), float(incumbent["value"] or 0.0))]
     if not beats:
         return {"verification": None}

@@ -1,0 +1,98 @@
+"""No duplicate work, without a sandbox: what counts as the same content, and selection around duplicates."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from agents import tree
+from agents.duplicates import content_hash, labelled
+from agents.state import ROOT, Node, Run
+from tests.agents.test_tree_parts import ROOT_NODE, TASK, node
+
+CODE = "SCALE = 1.0\n"
+
+
+def _task(tmp_path: Path, *, params_file: str | None = None) -> Path:
+    folder = tmp_path / "task"
+    folder.mkdir()
+    (folder / "experiment.py").write_text(CODE)
+    if params_file is not None:
+        (folder / "params.json").write_text(params_file)
+    return folder
+
+
+def test_content_is_what_the_workspace_would_run_relative_to_the_task_folder(tmp_path: Path) -> None:
+    task = _task(tmp_path)
+    unchanged = content_hash(task, {}, {})
+    assert content_hash(task, {"experiment.py": CODE}, {}) == unchanged  # "changed" to its own text: no change
+    assert content_hash(task, {"./experiment.py": "SCALE = 2.0\n"}, {}) == content_hash(
+        task, {"experiment.py": "SCALE = 2.0\n"}, {})  # the same file by another spelling
+    assert content_hash(task, {"experiment.py": "SCALE = 2.0\n"}, {}) != unchanged
+    assert content_hash(task, {}, {"a": 1, "b": 2}) == content_hash(task, {}, {"b": 2, "a": 1})  # key order
+    assert content_hash(task, {}, {"a": 1}) != content_hash(task, {}, {"a": 1.0})  # params.json differs: 1 vs 1.0
+    assert content_hash(task, {}, {"a": 1}) != unchanged
+    # params are written over a params.json file, as the workspace gets them
+    assert content_hash(task, {"params.json": "{}"}, {"a": 1}) == content_hash(task, {}, {"a": 1})
+    assert content_hash(task, {"params.json": json.dumps({"a": 1})}, {}) == content_hash(task, {}, {"a": 1})
+
+
+def test_a_task_params_file_left_as_it_is_is_no_change(tmp_path: Path) -> None:
+    task = _task(tmp_path, params_file=json.dumps({"a": 1}))
+    assert content_hash(task, {}, {"a": 1}) == content_hash(task, {}, {})  # the same bytes the task folder has
+    assert content_hash(task, {}, {"a": 2}) != content_hash(task, {}, {})
+
+
+def test_a_duplicate_is_labelled_and_never_chosen_as_a_parent_the_original_is() -> None:
+    original = node("r1s0", value=0.9, files={"experiment.py": "SCALE = 2.0\n"})
+    run = Run(experiment_id="j-r1s0-candidate-0", iteration=1, node="r1s0", role="candidate", seed=0, params={},
+              files=["experiment.py"], idea_title="", status="succeeded", value=0.9, metrics={"score": 0.9},
+              duration_s=0.0, error=None, artifacts=[], duplicate_of="r1s0")
+    twin = labelled(node("r2s0", round_=2, value=0.9, files={"experiment.py": "SCALE = 2.0\n"}), run)
+    assert twin["duplicate_of"] == "r1s0" and twin["fate"] == "duplicate of r1s0"
+    assert "duplicate of r1s0" in twin["summary"]
+    assert labelled(original, {**run, "duplicate_of": ""}) is original  # type: ignore[typeddict-item]
+
+    nodes = [ROOT_NODE, original, twin]
+    # ranked alone puts the newer node of equal value first; selection skips the duplicate
+    assert tree.ranked(TASK, nodes, ROOT)[0]["id"] == "r2s0"
+    task = TASK.model_copy(update={"search": TASK.search.model_copy(update={"debug_prob": 0.0, "drafts": 0})})
+    chosen = tree.select_expansions(task, job_id="j", round_=3, nodes=nodes, incumbent=ROOT, strategy="llm")
+    assert [(e["operator"], e["parent"]) for e in chosen] == [("improve", "r1s0"), ("improve", ROOT)]
+
+
+def test_a_failed_duplicate_is_not_repaired_its_original_is() -> None:
+    failed = node("r1s0", value=None, files={"experiment.py": "boom\n"})
+    twin = Node(**{**node("r2s0", round_=2, value=None, files={"experiment.py": "boom\n"}),
+                   "duplicate_of": "r1s0", "fate": "duplicate of r1s0"})
+    task = TASK.model_copy(update={"search": TASK.search.model_copy(update={"drafts": 0, "parallel": 1})})
+    (chosen,) = tree.select_expansions(task, job_id="j", round_=3, nodes=[ROOT_NODE, failed, twin],
+                                       incumbent=ROOT, strategy="llm")
+    assert (chosen["operator"], chosen["parent"]) == ("debug", "r1s0")
+
+
+def test_of_two_branches_racing_for_one_content_exactly_one_owns_it(tmp_path: Path) -> None:
+    from agents.duplicates import Claim, _take
+
+    class Ctx:
+        job_dir = tmp_path / "job"
+
+    owners: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def race(i: int) -> None:
+        barrier.wait()
+        mine = Claim(content="c" * 64, node=f"r1s{i}", experiment_id=f"j-r1s{i}-candidate-0", round=1,
+                     role="candidate")
+        owner = _take(Ctx(), mine)  # type: ignore[arg-type]
+        assert owner is not None
+        owners.append(owner.node)
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(owners) == 8 and len(set(owners)) == 1  # every branch sees the same single owner
+    assert sorted(p.name for p in (tmp_path / "job" / "contents").iterdir()) == ["c" * 64 + ".json"]
