@@ -37,6 +37,7 @@ import json
 import os
 import posixpath
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -153,7 +154,7 @@ def _take(ctx: ResearchContext, mine: Claim) -> Claim | None:
     path = _path(ctx, mine.content)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        tmp = path.with_name(f"{mine.content}.{mine.node}.tmp")
+        tmp = path.with_name(f"{mine.content}.{uuid.uuid4().hex}.tmp")  # one per writer: two may race
         tmp.write_text(json.dumps(asdict(mine)), encoding="utf-8")
         try:
             os.link(tmp, path)  # atomic and exclusive: of two racing branches exactly one wins
