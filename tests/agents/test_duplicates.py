@@ -5,13 +5,18 @@ the tree (or in a sibling branch of its round) is not run; it takes the original
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from services.settings import Settings
-from services.store import Store, events_after, list_experiments
+from services.store import Store, events_after, list_experiments, list_jobs, open_store
 from tests.agents.conftest import make_task, model_parts, run_job
+from tests.agents.test_resume import LABLOOP, _env, leftovers  # noqa: F401  (the fixture removes the killed run's containers)
 from tests.agents.test_tree import COMBO, _critique, _edit, _idea, _review
 from tests.utils.fake_llm import FakeLLM
 
@@ -121,3 +126,73 @@ def test_an_ablation_identical_to_an_existing_node_reuses_it(
     report = Path(outcome.summary["report"]).read_text()
     assert _fates(report)["r2s0"] == f"duplicate of {note}"
     assert f"| r2s0 | {incumbent} | revert experiment.py | 0.5 | -0.25 |" in report  # the ablation is reported
+
+
+# The change makes seed 0 slow, so the test can kill the job while the original's run is in flight
+# and its twin waits for it.
+SLOW_BONUS = '''
+    import json, os, time
+    from pathlib import Path
+
+    BONUS = 0.0
+
+    seed = int(os.environ.get("LABLOOP_SEED", "0"))
+    if seed == 0 and BONUS:
+        time.sleep(4.0)
+    score = 0.5 + BONUS + 0.01 * (seed % 5)
+    out = Path(os.environ["LABLOOP_OUTPUT"])
+    (out / "metrics.json").write_text(json.dumps({"score": score}))
+'''
+
+
+def test_kill_9_while_the_original_runs_then_resume_keeps_the_same_original_and_runs_it_once_more(
+    tmp_path: Path, home: Path, settings: Settings, llm: FakeLLM, leftovers: None  # noqa: F811
+) -> None:
+    task = make_task(tmp_path / "slowtwins", name="slowtwins", code=SLOW_BONUS, budget={"iterations": 1},
+                     search={"parallel": 2, "debug_prob": 0.0})
+    llm.add("ideate", _idea("Add a bonus"), _idea("Add the same bonus another way"))
+    same = _edit("BONUS = 0.0", "BONUS = 0.25")
+    llm.add("implement", same, same)
+    llm.add("review", _review("a bonus helps"), _review("unused"))
+    llm.add("critique", _critique())
+    env = {**_env(home), "LABLOOP_LLM_BASE_URL": llm.base_url, "LABLOOP_LLM_MODEL": "fake-model",
+           "LABLOOP_LLM_API_KEY": "test"}
+    cmd = [LABLOOP, "run", str(task), "--strategy", "llm", "--auto-approve", "--no-memory", "--json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    in_flight = job_id = None
+    with open_store(settings.db_url) as store:
+        deadline = time.monotonic() + 180
+        while in_flight is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            jobs = list_jobs(store)
+            if jobs:
+                job_id = jobs[0].id
+                running = [r.id for r in list_experiments(store, job_id)
+                           if r.role == "candidate" and r.status == "running"]
+                in_flight = running[0] if running else None
+        assert in_flight is not None and job_id is not None, f"no run caught: {proc.stderr and proc.stderr.read()!r}"
+        time.sleep(1.0)  # both branches are at execute: one runs, its twin waits for it
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        original = in_flight.removeprefix(job_id + "-").split("-")[0]
+        claims = list((home / "runs" / job_id / "contents").glob("*.json"))
+        owners = {json.loads(p.read_text())["node"] for p in claims}
+        assert original in owners and ({"r1s0", "r1s1"} - {original}).isdisjoint(owners)
+
+        resumed = subprocess.run([LABLOOP, "resume", job_id, "--auto-approve", "--no-memory", "--json"],
+                                 env=env, capture_output=True, text=True, timeout=300)
+        assert resumed.returncode == 0, resumed.stderr
+        summary = json.loads(resumed.stdout)
+        rows = list_experiments(store, job_id)
+        started = _started(store, job_id)
+        events = _events(store, job_id, "duplicate")
+
+    twin = ({"r1s0", "r1s1"} - {original}).pop()
+    assert summary["status"] == "succeeded"
+    assert summary["experiments"] == len(rows) == len({r.id for r in rows})
+    assert [r.id for r in rows if r.role == "candidate"] == [in_flight]  # still one run, of the same original
+    assert started.count(in_flight) == 2  # killed in flight, it ran again from its start
+    assert events and all(e["node"] == twin and e["of"] == original for e in events)
+    (finding,) = summary["findings"]
+    assert finding["node"] == original
+    assert _fates(Path(summary["report"]).read_text())[twin] == f"duplicate of {original}"
