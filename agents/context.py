@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from agents.protocols import ChatModel, ExperimentRunner, Journal, Memory
+from agents.protocols import ChatModel, ExperimentRunner, ImageFacts, Journal, Memory
 from agents.state import GateKind
 from agents.task import Task
 
@@ -26,6 +26,31 @@ DEFAULT_GATES: dict[str, GatePolicy] = dict.fromkeys(GATE_KINDS, "auto")
 
 def _never_stop() -> bool:
     return False
+
+
+CODE_STEPS = frozenset({"implement", "debug"})  # replies that carry whole files or many edits
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """How much the model reads and writes: its context window and each step's reply limit.
+
+    The prompt's job context is sized from ``context_tokens`` less the step's reply (see
+    :func:`agents.briefing.allowance`); code steps get the larger reply limit.
+    """
+
+    context_tokens: int = 32_000
+    code_reply_tokens: int = 8_000
+    text_reply_tokens: int = 2_000
+
+    def reply_tokens(self, step: str) -> int:
+        """The ``max_tokens`` of one reply of ``step``."""
+        return self.code_reply_tokens if step in CODE_STEPS else self.text_reply_tokens
+
+    @staticmethod
+    def setting(step: str) -> str:
+        """The setting that raises ``step``'s reply limit (named in the error of a reply cut off)."""
+        return "LABLOOP_LLM_MAX_TOKENS_CODE" if step in CODE_STEPS else "LABLOOP_LLM_MAX_TOKENS_TEXT"
 
 
 @dataclass
@@ -43,6 +68,8 @@ class ResearchContext:
     memory: Memory | None = None
     gates: Mapping[str, GatePolicy] = field(default_factory=lambda: dict(DEFAULT_GATES))
     price_per_1k_tokens: float | None = None
+    limits: ModelLimits = field(default_factory=ModelLimits)
+    image_facts: ImageFacts | None = None  # the Python and package versions of the task's image
     should_stop: Callable[[], bool] = _never_stop  # cancel requested (checked by decide)
 
     @property

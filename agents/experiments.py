@@ -15,7 +15,8 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +37,62 @@ def experiment_id(job_id: str, node: str, role: ExperimentRole, n: int) -> str:
     return f"{job_id}-{node}-{role}-{n}"
 
 
-def source_files(task_dir: Path, *, limit_bytes: int = 64_000) -> dict[str, str]:
-    """The task's text source files (relative path → text), what an LLM may read and edit."""
-    files: dict[str, str] = {}
+SOURCE_SUFFIXES = frozenset({".py", ".yaml", ".yml", ".json", ".txt", ".md", ".cfg", ".toml", ".sh"})
+SOURCE_LIMIT_BYTES = 64_000
+
+
+def _task_paths(task_dir: Path) -> Iterator[tuple[str, Path]]:
+    """Every task file an LLM may know of, as (relative path, path): one place decides what is visible."""
     for path in sorted(task_dir.rglob("*")):
         rel = path.relative_to(task_dir).as_posix()
         if not path.is_file() or "__pycache__" in rel or rel.startswith("."):
             continue
-        if path.suffix not in {".py", ".yaml", ".yml", ".json", ".txt", ".md", ".cfg", ".toml", ".sh"}:
+        yield rel, path
+
+
+def source_files(task_dir: Path, *, limit_bytes: int = SOURCE_LIMIT_BYTES) -> dict[str, str]:
+    """The task's text source files (relative path → text), what an LLM may read and edit."""
+    files: dict[str, str] = {}
+    for rel, path in _task_paths(task_dir):
+        if path.suffix not in SOURCE_SUFFIXES:
             continue
         if path.stat().st_size <= limit_bytes:
             files[rel] = path.read_text(encoding="utf-8", errors="replace")
+    return files
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A task file the prompt summarises instead of showing: its size, its first bytes as text, its lines."""
+
+    size: int
+    head: str  # empty for a binary file
+    lines: int | None  # None: a binary file, or more than could be counted cheaply
+    binary: bool = False
+
+
+def data_files(task_dir: Path, *, head_bytes: int = 32_000, count_bytes: int = 32_000_000,
+               most: int = 50) -> dict[str, DataFile]:
+    """The visible task files :func:`source_files` leaves out (data, large or binary files), each
+    with a bounded head; at most ``most`` of them. Lines are counted while the files read in all
+    stay under ``count_bytes`` (every prompt lists them, so the cost stays bounded)."""
+    files: dict[str, DataFile] = {}
+    left = count_bytes
+    for rel, path in _task_paths(task_dir):
+        if len(files) >= most:
+            break
+        size = path.stat().st_size
+        if path.suffix in SOURCE_SUFFIXES and size <= SOURCE_LIMIT_BYTES:
+            continue
+        with path.open("rb") as handle:
+            head = handle.read(head_bytes)
+            binary = b"\0" in head
+            lines: int | None = None
+            if not binary and size <= left:
+                left -= size
+                lines = head.count(b"\n") + sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        text = "" if binary else head.decode("utf-8", errors="replace")
+        files[rel] = DataFile(size=size, head=text, lines=lines, binary=binary)
     return files
 
 

@@ -8,7 +8,8 @@
   fixed when the job is made);
 * ideas: close to one a human rejected (same params, similar text, or a rejected neighbour
   from the novelty check);
-* findings: a claimed gain that is large relative to the baseline.
+* findings: a claimed gain that is large relative to the baseline; a critique that was
+  unavailable (the model's reply could not be used), so no sceptical reading backs the finding.
 """
 
 from __future__ import annotations
@@ -132,3 +133,8 @@ def finding_flags(gain: float, baseline_value: float) -> list[str]:
     if gain / scale > LARGE_GAIN:
         return [f"large claimed gain: {gain:.4g} is {gain / scale:.0%} of the baseline {baseline_value:.4g}"]
     return []
+
+
+def critique_unavailable_flag(reason: str) -> str:
+    """The flag of a finding whose critique could not be had: a human reads it in the critique's place."""
+    return f"the critique is unavailable ({reason[:300]}): check the finding by hand"

@@ -47,8 +47,9 @@ def after_gate(state: BranchState) -> str:
 
 
 def after_implement(state: BranchState) -> str:
-    """The code gate when a human must see the change, else execute; or the budget ran out."""
-    if state.get("stop_reason"):
+    """The code gate when a human must see the change, else execute; the budget ran out, or the
+    model gave no usable change (the branch's failed node is already made), ends the branch."""
+    if state.get("stop_reason") or state.get("candidate") is None:
         return END
     return "gate_code" if state.get("checkpoint") else "execute"
 

@@ -49,7 +49,8 @@ class OpenAIChatModel:
             http_client=ReplyLimitedClient(default_max_tokens=max_tokens, timeout=timeout_s),
         )
 
-    def complete(self, messages: Sequence[Mapping[str, str]], *, json_mode: bool = False) -> ChatReply:
+    def complete(self, messages: Sequence[Mapping[str, str]], *, json_mode: bool = False,
+                 max_tokens: int | None = None) -> ChatReply:
         """Send ``messages``; retry transient failures with backoff; raise LLMUnavailable after."""
         for attempt in range(self.max_retries + 1):
             json_format = json_mode and self._json_format
@@ -57,7 +58,7 @@ class OpenAIChatModel:
             try:
                 response = self._client.chat.completions.create(
                     model=self.model, messages=[dict(m) for m in messages],  # type: ignore[misc]
-                    max_tokens=self.max_tokens, **extra,
+                    max_tokens=max_tokens or self.max_tokens, **extra,
                 )
             except _TRANSIENT as exc:
                 if attempt == self.max_retries:
@@ -70,7 +71,7 @@ class OpenAIChatModel:
             except openai.BadRequestError as exc:
                 if json_format and "response_format" in str(exc):
                     self._json_format = False  # a server without JSON mode: the prompt asks for JSON anyway
-                    return self.complete(messages, json_mode=json_mode)
+                    return self.complete(messages, json_mode=json_mode, max_tokens=max_tokens)
                 raise LLMUnavailable(
                     f"the model endpoint refused the request (400): {exc.message}; check LABLOOP_LLM_MODEL"
                 ) from exc
@@ -80,10 +81,12 @@ class OpenAIChatModel:
                     "check LABLOOP_LLM_MODEL and LABLOOP_LLM_API_KEY"
                 ) from exc
             text = (response.choices[0].message.content or "") if response.choices else ""
+            truncated = bool(response.choices) and response.choices[0].finish_reason == "length"
             usage = response.usage
             prompt_tokens = usage.prompt_tokens if usage else estimate_tokens(messages)
             completion_tokens = usage.completion_tokens if usage else math.ceil(len(text) / 4)
-            return ChatReply(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+            return ChatReply(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                             truncated=truncated)
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -133,25 +136,42 @@ def parse_reply(text: str, schema: type[ModelT]) -> ModelT:
 
 def ask_json(
     model: ChatModel, meter: TokenMeter, messages: list[dict[str, str]], schema: type[ModelT], *,
-    attempts: int = 3, check: Callable[[ModelT], object] | None = None,
+    attempts: int = 3, check: Callable[[ModelT], object] | None = None, max_tokens: int | None = None,
+    limit_setting: str = "the step's max_tokens setting",
 ) -> ModelT:
-    """Ask for a JSON reply shaped like ``schema``; feed parse (and ``check``) errors back."""
+    """Ask for a JSON reply shaped like ``schema``; feed parse (and ``check``) errors back.
+
+    A reply the endpoint cut at ``max_tokens`` is a failed attempt with its own feedback (reply
+    shorter); when the last attempt was cut, the error names ``limit_setting`` to raise.
+    """
     conversation = list(messages)
     problem = ""
+    limit = max_tokens or model.max_tokens
+    cut_off = False
     for _ in range(attempts):
         meter.check(conversation)
         try:
-            reply = model.complete(conversation, json_mode=True)
+            reply = model.complete(conversation, json_mode=True, max_tokens=limit)
         except LLMReplyTooLarge as exc:  # dropped before parsing: a failed attempt the model is told of
             meter.add(ChatReply(text="", prompt_tokens=estimate_tokens(conversation),
                                 completion_tokens=meter.reply_allowance))
-            problem = str(exc)
+            problem, cut_off = str(exc), False
             conversation += [{"role": "user", "content": (
                 f"Your last reply could not be used: it was longer than this step allows ({problem}). "
                 f"Reply again, shorter: one JSON object with the fields {sorted(schema.model_fields)}."
             )}]
             continue
         meter.add(reply)
+        cut_off = reply.truncated
+        if cut_off:
+            conversation += [
+                {"role": "assistant", "content": reply.text},
+                {"role": "user", "content": (
+                    f"Your reply was cut off at {limit} tokens, the most this step may have. Reply again, "
+                    "shorter: one JSON object, with search/replace edits instead of whole files where you can."
+                )},
+            ]
+            continue
         try:
             parsed = parse_reply(reply.text, schema)
             if check is not None:
@@ -166,6 +186,11 @@ def ask_json(
                     f"object with the fields {sorted(schema.model_fields)}."
                 )},
             ]
+    if cut_off:
+        raise LLMReplyInvalid(
+            f"the model's reply was cut off at {limit} tokens (this step's limit) on the last of {attempts} "
+            f"attempts; raise {limit_setting}"
+        )
     raise LLMReplyInvalid(
         f"the model's reply did not parse as {schema.__name__} after {attempts} attempts "
         f"(last error: {problem[:300]}); try a stronger model via LABLOOP_LLM_MODEL"

@@ -11,10 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from sandbox.facts import ImageFacts
 from sandbox.result import ExperimentResult, OutputSink, RunRequest
 
 __all__ = ["ExperimentRunner", "Sandbox", "RunRequest", "OutputSink", "Memory", "MemoryRecord", "ChatModel",
-           "ChatReply", "Journal", "ExperimentRecord"]
+           "ChatReply", "Journal", "ExperimentRecord", "ImageFacts"]
 
 class ExperimentRunner(Protocol):
     """Runs one experiment in a fresh container and returns its result."""
@@ -38,6 +39,10 @@ class Sandbox(ExperimentRunner, Protocol):
     def environment(self, requirements: str, log: Callable[[str], None]) -> str:
         """The image tag of a task environment (the sandbox image plus ``requirements``),
         built once and cached; raise EnvironmentBuildFailed naming the package that failed."""
+        ...
+
+    def facts(self, image: str | None = None) -> ImageFacts:
+        """The Python and package versions of ``image`` (default the sandbox image), cached per image."""
         ...
 
     def close(self) -> None:
@@ -108,16 +113,19 @@ class ChatReply:
     text: str
     prompt_tokens: int
     completion_tokens: int
+    truncated: bool = False  # the endpoint stopped at the reply's token limit (finish_reason "length")
 
 
 class ChatModel(Protocol):
     """An OpenAI-compatible chat endpoint."""
 
     max_tokens: int
-    """The most tokens one reply may have."""
+    """The most tokens one reply may have, unless a call says otherwise."""
 
-    def complete(self, messages: Sequence[Mapping[str, str]], *, json_mode: bool = False) -> ChatReply:
-        """Send ``messages`` and return the reply; raise LLMError on failure after retries."""
+    def complete(self, messages: Sequence[Mapping[str, str]], *, json_mode: bool = False,
+                 max_tokens: int | None = None) -> ChatReply:
+        """Send ``messages`` and return the reply (at most ``max_tokens`` long); raise LLMError on
+        failure after retries."""
         ...
 
 

@@ -264,6 +264,7 @@ class BranchState(BranchOutput, total=False):
     incumbent: str
     baseline: Json
     prior_rejections: list[Rejection]
+    prior_decisions: list[Decision]  # the job's human decisions so far (edits' files named, not whole)
     tokens_before: int  # the job's tokens when the round started
     idea: Idea | None
     candidate: Change | None

@@ -31,6 +31,7 @@ from sandbox.container import end_marker, pool_key, run_spec
 from sandbox.engine import docker_errors, require_image
 from sandbox.environment import ensure_environment
 from sandbox.errors import PolicyViolation, SandboxError
+from sandbox.facts import ImageFacts, image_facts
 from sandbox.network import ensure_egress_network
 from sandbox.outputs import collect
 from sandbox.policy import SandboxPolicy
@@ -130,6 +131,10 @@ class DockerSandbox:
         """The image of a task environment (the sandbox image plus ``requirements``), built once."""
         return ensure_environment(self.client, requirements, base_image=self.image,
                                   cache_dir=self.slots_dir.parent / "envs", log=log, registry=self.registry)
+
+    def facts(self, image: str | None = None) -> ImageFacts:
+        """The Python and package versions of ``image`` (default the sandbox image), asked once per image."""
+        return image_facts(self.client, image or self.image, self.slots_dir.parent / "facts")
 
     def _gpu_runtime(self) -> bool:
         with docker_errors("docker info"):

@@ -25,7 +25,7 @@ from langgraph.types import Command, Interrupt
 from agents.context import DEFAULT_GATES, ResearchContext
 from agents.errors import ConfigError, DockerUnavailable, InvalidTask, LabloopError
 from agents.graph import build_graph
-from agents.protocols import Journal
+from agents.protocols import ImageFacts, Journal
 from agents.report import write_report
 from agents.state import ResearchState, initial_state
 from agents.task import Task, load_task
@@ -180,7 +180,23 @@ class ResearchDriver:
             runs_dir=self.settings.runs_dir, strategy="llm" if job.strategy == "llm" else "search",
             model=self.parts.model, memory=self.parts.memory, gates={**DEFAULT_GATES, **(job.gates or {})},
             price_per_1k_tokens=self.settings.llm_price_per_1k_tokens, should_stop=should_stop,
+            limits=self.settings.model_limits(), image_facts=self._image_facts(job, task),
         )
+
+    def _image_facts(self, job: JobRow, task: Task) -> ImageFacts | None:
+        """The task image's Python and package versions for the model's prompts (llm strategy only).
+
+        They help the model write code for the right library versions but nothing depends on
+        them, so a probe that fails is logged and the prompts go without.
+        """
+        if job.strategy != "llm" or self.parts.runner is None:
+            return None
+        try:
+            return self.parts.runner.facts(task.sandbox.image)
+        except LabloopError as exc:
+            log.warning("job %s: the image's package versions are unknown (%s); prompts go without them",
+                        job.id, exc)
+            return None
 
 
 def resume_value(decision: DecisionRow) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agents.context import ModelLimits
 from agents.errors import ConfigError
 from sandbox.policy import SandboxPolicy
 
@@ -39,6 +40,9 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 60.0
     llm_max_retries: int = 3
     llm_price_per_1k_tokens: float | None = None
+    llm_context_tokens: int = Field(32_000, ge=4_000, description="The model's context window; prompts are sized from it.")
+    llm_max_tokens_code: int = Field(8_000, ge=256, description="Most tokens of a reply that changes code (implement, debug).")
+    llm_max_tokens_text: int = Field(2_000, ge=256, description="Most tokens of any other reply (ideas, reviews, critiques).")
     embedding_model: str | None = None
     sandbox_image: str = "labloop-sandbox:latest"
     sandbox_pool_size: int = Field(2, ge=0, le=32)
@@ -113,8 +117,19 @@ class Settings(BaseSettings):
             named[token] = name
         return named
 
+    def model_limits(self) -> ModelLimits:
+        """The model's context and reply limits (LABLOOP_LLM_CONTEXT_TOKENS, LABLOOP_LLM_MAX_TOKENS_*)."""
+        return ModelLimits(context_tokens=self.llm_context_tokens, code_reply_tokens=self.llm_max_tokens_code,
+                           text_reply_tokens=self.llm_max_tokens_text)
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
+        longest = max(self.llm_max_tokens_code, self.llm_max_tokens_text)
+        if self.llm_context_tokens < longest + 2_000:
+            raise ConfigError(
+                f"LABLOOP_LLM_CONTEXT_TOKENS ({self.llm_context_tokens}) leaves no room for a prompt beside a "
+                f"{longest}-token reply: raise it to at least {longest + 2_000} or lower LABLOOP_LLM_MAX_TOKENS_*"
+            )
         if not self._loopback(self.host) and not self.tokens():
             raise ConfigError(
                 f"refusing to listen on {self.host} without a token: set LABLOOP_API_TOKEN "

@@ -14,7 +14,6 @@ from agents import remember, tree
 from agents.briefing import brief
 from agents.context import ResearchContext
 from agents.errors import BudgetExhausted
-from agents.experiments import source_files
 from agents.flags import idea_flags
 from agents.llm_steps import meter_for, propose_idea, spent
 from agents.nodes.gates import request
@@ -71,12 +70,12 @@ def ideate(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState
                                "to try; add params to task.yaml or configure an LLM"}
     nodes = tree.by_id(state["tree"])
     recalled = remember.recall(ctx, ctx.task.goal)
-    meter = meter_for(ctx, state["tokens_before"])
+    meter = meter_for(ctx, state["tokens_before"], step="ideate")
     parent: Node | None = nodes.get(expansion["parent"])
     shown = nodes.get(state["incumbent"]) if expansion["operator"] == "draft" else parent
-    briefing = brief(ctx.task, task_files=source_files(ctx.task_dir), node=shown, nodes=state["tree"],
-                     incumbent=state["incumbent"], rejections=state.get("prior_rejections", []),
-                     recall=recalled.as_prompt_text() if recalled else "")
+    briefing = brief(ctx, step="ideate", node=shown, nodes=state["tree"], incumbent=state["incumbent"],
+                     rejections=state.get("prior_rejections", []), decisions=state.get("prior_decisions", []),
+                     recall=recalled.as_prompt_text() if recalled else "", with_files=ctx.strategy == "llm")
     best = nodes.get(state["incumbent"])
     retry_note = ""
     idea: Json = {}

@@ -15,17 +15,13 @@ from langgraph.runtime import Runtime
 from agents import tree
 from agents.briefing import brief
 from agents.context import ResearchContext
-from agents.errors import BudgetExhausted
+from agents.errors import BudgetExhausted, LLMReplyInvalid
 from agents.experiments import diff_of, source_files
 from agents.flags import code_flags
-from agents.llm_steps import meter_for, repair_code, spent, write_code
+from agents.llm_steps import Spending, meter_for, repair_code, spent, used_tokens, write_code
 from agents.nodes.gates import request
+from agents.nodes.review import branch_node
 from agents.state import BranchState, Change, Json
-
-
-def used_tokens(state: BranchState) -> int:
-    """The job's tokens as this branch sees them: the round's start plus the branch's own spending."""
-    return state["tokens_before"] + state.get("tokens", 0)
 
 
 def implement(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
@@ -45,11 +41,13 @@ def implement(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
             files, params = dict(parts[0][1]["files"]), dict(parts[0][1]["params"])
         explanation = parts[0][0] if parts else "nothing to revert"
     elif ctx.strategy == "llm":
+        step = expansion["operator"] if expansion["operator"] == "debug" else "implement"
         before = used_tokens(state)
-        meter = meter_for(ctx, before)
+        meter = meter_for(ctx, before, step=step)
         originals = source_files(ctx.task_dir)
-        briefing = brief(ctx.task, task_files=originals, node=parent, nodes=state["tree"],
-                         incumbent=state["incumbent"], rejections=state.get("prior_rejections", []))
+        briefing = brief(ctx, step=step, node=parent, nodes=state["tree"], incumbent=state["incumbent"],
+                         rejections=state.get("prior_rejections", []), decisions=state.get("prior_decisions", []),
+                         task_files=originals)
         try:
             if expansion["operator"] == "debug":
                 assert parent is not None
@@ -62,8 +60,20 @@ def implement(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
                                                         originals=originals, changed=files, params=params)
         except BudgetExhausted as exc:
             return {"stop_reason": str(exc), **spent(ctx, meter, "implement", before=before)}
+        except LLMReplyInvalid as exc:  # no usable change: this branch ends, the job goes on
+            return _unusable(state, runtime, str(exc), spent(ctx, meter, step, before=before))
         update = {**spent(ctx, meter, "implement", before=before)}
     candidate = Change(params=params, files=files, explanation=explanation, diff=diff_of(ctx.task_dir, files, params))
     changed = {rel: text for rel, text in files.items() if not parent or parent["files"].get(rel) != text}
     return {**update, "candidate": candidate, "gate": None,
             "checkpoint": request(ctx, "code", code_flags(changed))}
+
+
+def _unusable(state: BranchState, runtime: Runtime[ResearchContext], reason: str, spending: Spending) -> BranchState:
+    """The branch's node when the model gave no usable change: failed, with the reason, and nothing run."""
+    ctx = runtime.context
+    node = branch_node(state, status="ran", error=f"no usable code change: {reason}")
+    ctx.journal.emit(ctx.job_id, "tree", {"node": node["id"], "parent": node["parent"], "operator": node["operator"],
+                                          "status": node["status"], "value": None, "error": node["error"]})
+    return {**spending, "candidate": None, "gate": None, "checkpoint": None, "nodes": [node],
+            "notes": [f"{node['id']}: the model gave no usable code change, so the branch ended ({reason})"]}

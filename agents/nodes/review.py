@@ -5,17 +5,16 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from agents import duplicates, tree
-from agents.briefing import brief
+from agents.briefing import brief, change_diff
 from agents.context import ResearchContext
-from agents.errors import BudgetExhausted
+from agents.errors import BudgetExhausted, LLMError
 from agents.experiments import output_tail
-from agents.llm_steps import meter_for, review_outcome, spent
-from agents.nodes.implement import used_tokens
+from agents.llm_steps import meter_for, review_outcome, spent, used_tokens
 from agents.state import BranchState, Idea, Node, Rejection, Run
 
 
 def branch_node(state: BranchState, *, status: str, run: Run | None = None, summary: str = "",
-                lesson: str = "") -> Node:
+                lesson: str = "", error: str | None = None) -> Node:
     """The tree node a branch made, from its expansion, idea, change and run."""
     expansion, candidate = state["expansion"], state.get("candidate")
     parent = tree.by_id(state["tree"]).get(expansion["parent"])
@@ -28,7 +27,7 @@ def branch_node(state: BranchState, *, status: str, run: Run | None = None, summ
         explanation=candidate["explanation"] if candidate else "",
         status="rejected" if status == "rejected" else "succeeded" if run and run["value"] is not None else "failed",
         value=run["value"] if run else None, metrics=dict(run["metrics"]) if run else {},
-        error=run["error"] if run else None, output_tail=output_tail(run) if run else "",
+        error=run["error"] if run else error, output_tail=output_tail(run) if run else "",
         experiment_id=run["experiment_id"] if run else None, fate="rejected" if status == "rejected" else "proposed",
         summary=summary, lesson=lesson, verdict=None, critique=None,
     )
@@ -42,18 +41,26 @@ def review(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState
     summary = lesson = ""
     if ctx.strategy == "llm" and ctx.model is not None and not run.get("duplicate_of"):  # a duplicate teaches nothing new
         before = used_tokens(state)
-        meter = meter_for(ctx, before)
+        meter = meter_for(ctx, before, step="review")
         nodes = tree.by_id(state["tree"])
-        best = nodes.get(state["incumbent"])
+        best, parent = nodes.get(state["incumbent"]), nodes.get(state["expansion"]["parent"])
         draft = branch_node(state, status="ran", run=run)
-        briefing = brief(ctx.task, task_files={}, node=draft, nodes=state["tree"], incumbent=state["incumbent"],
-                         rejections=state.get("prior_rejections", []))
+        briefing = brief(ctx, step="review", node=draft, nodes=state["tree"], incumbent=state["incumbent"],
+                         rejections=state.get("prior_rejections", []), decisions=state.get("prior_decisions", []),
+                         with_files=False)
+        diff = change_diff(parent["files"] if parent else {}, draft["files"], parent["params"] if parent else {},
+                           draft["params"])
+        edits = [d for d in state.get("decisions", []) if d["action"] == "edit"]
         try:
             reading = review_outcome(ctx, meter, idea, run, briefing, baseline=state["baseline"].get("value"),
-                                     best=best["value"] if best else None)
+                                     best=best["value"] if best else None, diff=diff, edits=edits)
             summary, lesson = reading.summary, reading.lesson
         except BudgetExhausted as exc:
             update["stop_reason"] = str(exc)
+        except LLMError as exc:  # optional: the node keeps its result, without the model's reading
+            summary = f"unavailable: {exc}"
+            update["notes"] = [f"{draft['id']}: the review is unavailable ({exc})"]
+            ctx.journal.emit(ctx.job_id, "review", {"node": draft["id"], "unavailable": str(exc)})
         update.update(spent(ctx, meter, "review", before=before))
     node = duplicates.labelled(branch_node(state, status="ran", run=run, summary=summary, lesson=lesson), run)
     ctx.journal.emit(ctx.job_id, "tree", {"node": node["id"], "parent": node["parent"], "operator": node["operator"],

@@ -6,6 +6,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from agents import remember, tree
+from agents.briefing import slim_decision
 from agents.context import ResearchContext
 from agents.search import propose_many
 from agents.state import ROOT, BranchState, Expansion, Node, ResearchState
@@ -45,6 +46,7 @@ def fan_out(state: ResearchState) -> list[Send]:
     return [Send("branch", BranchState(
         expansion=e, iteration=e["round"], tree=slim(state.get("nodes", []), e, incumbent), incumbent=incumbent,
         baseline=state.get("baseline", {}), prior_rejections=list(state.get("rejections", [])),
+        prior_decisions=[slim_decision(d) for d in state.get("decisions", []) if d["reason"] or d["edit"]],
         tokens_before=state.get("tokens", 0),
     )) for e in state["expansions"]]
 

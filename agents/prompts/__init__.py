@@ -17,10 +17,13 @@ def render(name: str, **values: object) -> str:
     return _template(name).substitute({k: str(v) for k, v in values.items()})
 
 
-def messages(step: str, *, instructions: str = "", **values: object) -> list[dict[str, str]]:
-    """The chat messages of one step: the shared system preamble (with the task's own
-    ``instructions``, e.g. an AI Scientist template's system prompt) and the step's template."""
+def messages(step: str, *, instructions: str = "", environment: str = "", **values: object) -> list[dict[str, str]]:
+    """The chat messages of one step: the shared system preamble (with the job's ``environment``
+    facts and the task's own ``instructions``, e.g. an AI Scientist template's system prompt) and
+    the step's template."""
     system = render("system", step=step)
+    if environment.strip():
+        system += f"\n{environment.strip()}\n"
     if instructions.strip():
         system += f"\nThe task's own instructions:\n{instructions.strip()}\n"
     return [

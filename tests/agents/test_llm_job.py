@@ -76,7 +76,7 @@ def test_a_reply_that_is_not_json_is_retried_then_the_job_fails_cleanly(
 def test_the_token_budget_stops_the_job_before_the_call_that_would_exceed_it(
     tmp_path: Path, llm: FakeLLM, llm_settings: Settings, store: Store, sandbox: object
 ) -> None:
-    budget = 4000  # a call may take its prompt plus the model's max_tokens (2048)
+    budget = 4000  # a call may take its prompt plus its step's max_tokens (2000 for ideas, 8000 for code)
     task = make_task(tmp_path / "quality", name="quality", code=QUALITY,
                      budget={"iterations": 2, "llm_tokens": budget})
     llm.add("ideate", Scripted(IDEA, prompt_tokens=2400, completion_tokens=100))  # 2500 of 4000 used

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from agents import search, tree
-from agents.briefing import PROMPT_TOKENS, brief, clip
+from agents.briefing import allowance, brief, clip
+from agents.context import ResearchContext
 from agents.search import penalty, propose_many
 from agents.state import ROOT, Idea, Node
 from agents.task import parse_task
@@ -69,15 +71,21 @@ def test_ties_go_to_the_newer_node_and_ablation_reverts_one_part_of_the_incumben
     assert (chosen[0]["operator"], chosen[0]["parent"]) == ("ablate", "r2s0")
 
 
-def test_prompts_stay_within_the_allowance_and_say_what_was_cut() -> None:
+def test_prompts_stay_within_the_allowance_and_say_what_was_cut(tmp_path: Path) -> None:
     long = "\n".join(f"line {i}" for i in range(20_000))
-    cut = clip(long, 2000, what="experiment.py")
-    assert len(cut) < 2200 and "cut here to stay within the prompt's" in cut and "of experiment.py" in cut
-    assert cut.startswith("line 0") and cut.endswith("line 19999")
-    parent = node("r1s0", files={"experiment.py": long}, lesson="keep the scaler")
-    briefing = brief(TASK, task_files={"experiment.py": "short"}, node=parent, nodes=[ROOT_NODE, parent],
-                     incumbent=ROOT, rejections=[])
-    assert len(briefing.code) < PROMPT_TOKENS * 4 and "cut here" in briefing.code
+    cut = clip(long, 2000, what="helper.py")
+    assert len(cut) < 2200 and "cut here to stay within the prompt's" in cut and "of helper.py" in cut
+    assert cut.startswith("line 0\n") and cut.endswith("\nline 19999")  # whole lines only
+    ctx = ResearchContext(job_id="j", task=TASK, task_dir=tmp_path, runner=None, journal=None,  # type: ignore[arg-type]
+                          runs_dir=tmp_path, strategy="llm")
+    edited = "\n".join(f"line {i}" for i in range(4_500)) + "\nend"  # over the allowance, within the context
+    parent = node("r1s0", files={"experiment.py": edited}, lesson="keep the scaler")
+    briefing = brief(ctx, step="implement", node=parent, nodes=[ROOT_NODE, parent], incumbent=ROOT, rejections=[],
+                     task_files={"experiment.py": "short", "helper.py": long})
+    allowed = allowance(ctx.limits, "implement") * 4
+    assert "helper.py (code, 208889 bytes; not shown: the prompt's allowance is spent" in briefing.code
+    assert len(edited) > allowed * 0.55 and edited in briefing.code  # the file the step edits is whole
+    assert len(briefing.code) - len(edited) < allowed
     assert "keep the scaler" in briefing.lessons and "r1s0" in briefing.tree
 
 

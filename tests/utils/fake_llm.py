@@ -30,11 +30,12 @@ _STEP = re.compile(r"Step: (\w+)\.")
 
 @dataclass(frozen=True)
 class Scripted:
-    """A reply with a forced usage count (to test token budgets exactly)."""
+    """A reply with a forced usage count (to test token budgets exactly) or finish reason."""
 
     text: str
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    finish_reason: str = "stop"  # "length": the reply was cut at the request's max_tokens
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ def completion(body: Mapping[str, Any], item: str | Scripted) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-fake-{time.monotonic_ns()}", "object": "chat.completion", "created": int(time.time()),
         "model": body.get("model", "fake"),
-        "choices": [{"index": 0, "finish_reason": "stop",
+        "choices": [{"index": 0, "finish_reason": reply.finish_reason,
                      "message": {"role": "assistant", "content": reply.text}}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},
