@@ -48,6 +48,7 @@ from agents.context import ResearchContext
 from agents.experiments import PARAMS_FILE, RESULT_FILE, experiment_id
 from agents.protocols import ExperimentRole
 from agents.state import ROOT, BranchState, Node, Run
+from agents.workspace_paths import workspace_problem
 from sandbox.result import ExperimentResult
 
 CLAIMS_DIR = "contents"
@@ -98,6 +99,9 @@ def claim(ctx: ResearchContext, state: BranchState, *, role: ExperimentRole) -> 
     """
     expansion, candidate = state["expansion"], state["candidate"]
     assert candidate is not None
+    if workspace_problem(candidate["files"], ctx.task_dir) is not None:
+        yield None  # no workspace can hold it: it fails at once, without a run to share
+        return
     content = content_hash(ctx.task_dir, candidate["files"], candidate["params"])
     _claim_root(ctx, state.get("tree", []))
     mine = Claim(content=content, node=expansion["node"], round=expansion["round"], role=role,
@@ -121,6 +125,9 @@ def claim(ctx: ResearchContext, state: BranchState, *, role: ExperimentRole) -> 
             if owned:
                 _path(ctx, content).unlink(missing_ok=True)
             raise
+        if owned and not (ctx.job_dir / mine.experiment_id / RESULT_FILE).is_file():
+            # nothing to take (a workspace path refused before any run): let a twin run it itself
+            _path(ctx, content).unlink(missing_ok=True)
         return
     duplicate = Run(**{**original, "params": dict(candidate["params"]), "files": sorted(candidate["files"]),
                        "duplicate_of": owner.node})

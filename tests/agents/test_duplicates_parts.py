@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from agents import tree
-from agents.duplicates import content_hash, labelled
-from agents.state import ROOT, Node, Run
+from agents.context import ResearchContext
+from agents.duplicates import claim, content_hash, labelled
+from agents.experiments import RESULT_FILE
+from agents.state import ROOT, BranchState, Change, Expansion, Node, Run
+from sandbox.result import ExperimentResult
 from tests.agents.test_tree_parts import ROOT_NODE, TASK, node
 
 CODE = "SCALE = 1.0\n"
@@ -96,3 +101,85 @@ def test_of_two_branches_racing_for_one_content_exactly_one_owns_it(tmp_path: Pa
         t.join()
     assert len(owners) == 8 and len(set(owners)) == 1  # every branch sees the same single owner
     assert sorted(p.name for p in (tmp_path / "job" / "contents").iterdir()) == ["c" * 64 + ".json"]
+
+
+class _Events:
+    """Collects the events a claim emits (the journal's emit, nothing else is called here)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, object]]] = []
+
+    def emit(self, job_id: str, kind: str, data: dict[str, object]) -> None:
+        self.events.append((kind, dict(data)))
+
+
+def _branch(node_id: str, files: dict[str, str]) -> BranchState:
+    return BranchState(expansion=Expansion(node=node_id, round=1, slot=int(node_id[-1]), operator="improve",
+                                           parent=ROOT, proposal=None),
+                       candidate=Change(params={}, files=files, diff="", explanation=""), tree=[])
+
+
+def _ctx(tmp_path: Path) -> tuple[ResearchContext, _Events]:
+    events = _Events()
+    ctx = ResearchContext(job_id="j", task=TASK, task_dir=_task(tmp_path), runner=None,  # type: ignore[arg-type]
+                          journal=events, runs_dir=tmp_path / "runs")  # type: ignore[arg-type]
+    return ctx, events
+
+
+def _owner_then_twin(ctx: ResearchContext, owner_body: Callable[[], None]) -> tuple[bool, Run | None]:
+    """The owner claims and runs ``owner_body``; a twin with the same content comes while it runs."""
+    inside, go_on, taken = threading.Event(), threading.Event(), {}
+
+    def owner() -> None:
+        try:
+            with claim(ctx, _branch("r1s0", {"experiment.py": "SCALE = 2.0\n"}), role="candidate") as original:
+                assert original is None
+                inside.set()
+                go_on.wait(10)
+                owner_body()
+        except RuntimeError:
+            pass
+
+    def twin() -> None:
+        with claim(ctx, _branch("r1s1", {"./experiment.py": "SCALE = 2.0\n"}), role="candidate") as original:
+            taken["run"] = original
+
+    first = threading.Thread(target=owner)
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=twin)
+    second.start()
+    time.sleep(0.6)
+    waited = second.is_alive()  # the twin waits for the owner's result
+    go_on.set()
+    first.join(10)
+    second.join(10)
+    assert not second.is_alive()
+    return waited, taken["run"]
+
+
+def test_a_twin_waits_for_the_owners_run_and_takes_its_result(tmp_path: Path) -> None:
+    ctx, events = _ctx(tmp_path)
+
+    def finish() -> None:  # what run_experiment leaves when the run ends
+        out = ctx.job_dir / "j-r1s0-candidate-0"
+        out.mkdir(parents=True)
+        (out / RESULT_FILE).write_text(ExperimentResult(status="succeeded", metrics={"score": 0.7},
+                                                        stdout_tail="done").model_dump_json())
+
+    waited, run = _owner_then_twin(ctx, finish)
+    assert waited and run is not None
+    assert (run["duplicate_of"], run["experiment_id"], run["value"], run["stdout_tail"]) == (
+        "r1s0", "j-r1s0-candidate-0", 0.7, "done")
+    assert [k for k, _ in events.events] == ["duplicate"] and events.events[0][1]["node"] == "r1s1"
+
+
+def test_when_the_owners_run_raises_the_waiting_twin_runs_the_content_itself(tmp_path: Path) -> None:
+    ctx, events = _ctx(tmp_path)
+
+    def crash() -> None:
+        raise RuntimeError("the sandbox failed")
+
+    waited, run = _owner_then_twin(ctx, crash)
+    assert waited and run is None  # given up by the owner, the claim went to the twin: it runs
+    assert events.events == []
