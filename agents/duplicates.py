@@ -126,7 +126,7 @@ def claim(ctx: ResearchContext, state: BranchState, *, role: ExperimentRole) -> 
                 _path(ctx, content).unlink(missing_ok=True)
             raise
         if owned and not (ctx.job_dir / mine.experiment_id / RESULT_FILE).is_file():
-            # nothing to take (a workspace path refused before any run): let a twin run it itself
+            # the run left no result to take: let a twin run the content itself rather than wait on nothing
             _path(ctx, content).unlink(missing_ok=True)
         return
     duplicate = Run(**{**original, "params": dict(candidate["params"]), "files": sorted(candidate["files"]),
