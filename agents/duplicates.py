@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from agents import grading
 from agents.context import ResearchContext
 from agents.experiments import PARAMS_FILE, RESULT_FILE, experiment_id
 from agents.protocols import ExperimentRole
@@ -196,10 +197,15 @@ def _wait(ctx: ResearchContext, owner: Claim, deadline: float) -> Run | None:
         time.sleep(POLL_S)
     result = ExperimentResult.model_validate_json(result_file.read_text(encoding="utf-8"))
     value = result.metrics.get(ctx.task.metric.name) if result.succeeded else None
-    return Run(
+    run = Run(
         experiment_id=owner.experiment_id, iteration=owner.round, node=owner.node, role=owner.role, seed=0,
         params={}, files=[], idea_title="", status=result.status if value is not None or not result.succeeded
         else "failed", value=value, metrics=dict(result.metrics), duration_s=0.0, error=result.error,
         artifacts=[a.path for a in result.artifacts][:20], stdout_tail=result.stdout_tail[-4000:],
         stderr_tail=result.stderr_tail[-4000:],
     )
+    if result.self_reported is not None:  # a graded run: the experiment's own numbers travel too
+        run["self_reported"] = dict(result.self_reported)
+    if (suspicious := grading.gap(ctx.task, result, ctx.grader_gap)) is not None:
+        run["grader_gap"] = suspicious
+    return run
