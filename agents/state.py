@@ -84,6 +84,10 @@ class Verdict(TypedDict):
     pairs: dict[str, Json]  # seed → {"incumbent": v, "candidate": v}
     baseline_pairs: dict[str, Json]  # seed → {"baseline": v, "candidate": v}, for the overall gain
     baseline_gain: float | None
+    replicates: NotRequired[int]  # pairs spent on the decision (absent in verdicts made before sequential looks)
+    looks: NotRequired[list[Json]]  # each look's numbers (agents/verify.py ``Look``), in order
+    bound: NotRequired[float]  # the last look's lower confidence bound on the gain
+    tolerance: NotRequired[float]  # what the gain had to beat
 
 
 class Critique(TypedDict):
@@ -146,6 +150,8 @@ class Finding(TypedDict):
     baseline_pairs: dict[str, Json]
     baseline_gain: float | None
     rule: str
+    replicates: NotRequired[int]  # pairs its verification spent
+    looks: NotRequired[list[Json]]  # the sequential rule's looks (agents/verify.py ``Look``)
     diff: str
     accepted: bool
     decided_by: str

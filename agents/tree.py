@@ -46,11 +46,12 @@ def node_id(round_: int, slot: int) -> str:
 
 
 def ranked(task: Task, nodes: Sequence[Node], incumbent: str) -> list[Node]:
-    """Succeeded nodes, best first: metric on seed 0, then the newer node, then the incumbent."""
+    """Succeeded nodes, best first: metric on seed 0 (to 12 significant digits, so float noise such
+    as a 4.5e-14 difference is a tie), then the newer node, then the incumbent."""
     ok = [n for n in nodes if n["status"] == "succeeded" and n["value"] is not None]
     sign = 1.0 if task.metric.direction == "maximize" else -1.0
-    return sorted(ok, key=lambda n: (-sign * float(n["value"] or 0.0), -n["round"], n["id"] != incumbent,
-                                     n["id"]))
+    return sorted(ok, key=lambda n: (-sign * float(f"{float(n['value'] or 0.0):.12g}"), -n["round"],
+                                     n["id"] != incumbent, n["id"]))
 
 
 def has_solution(node: Node | None) -> bool:

@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 from agents import duplicates, remember, tree
 from agents.context import ResearchContext
 from agents.state import ROOT, Finding, Node, ResearchState
-from agents.verify import RULE
+from agents.verify import RULE, beats
 
 
 def decide(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
@@ -47,8 +47,7 @@ def _fate(ctx: ResearchContext, node: Node, incumbent: Node) -> str:
         return node["status"]  # failed | rejected
     if incumbent["value"] is None:  # no solution yet to compare with
         return "no_gain"
-    better = ctx.task.metric.better(float(node["value"] or 0.0), float(incumbent["value"]))
-    return "improved" if better else "no_gain"
+    return "improved" if beats(ctx.task, float(node["value"] or 0.0), float(incumbent["value"])) else "no_gain"
 
 
 def _adopt(ctx: ResearchContext, state: ResearchState, round_nodes: list[Node]) -> tuple[Node | None, ResearchState]:
@@ -132,7 +131,8 @@ def _finding(state: ResearchState, node: Node, accepted: bool) -> Finding:
         summary=str(edited or f"{node['idea']['title']}: {verdict['reason']}"), experiment_id=node["experiment_id"],
         value=node["value"], params=node["params"], mean_gain=verdict["mean_gain"], stderr=verdict["stderr"],
         n=verdict["n"], pairs=verdict["pairs"], against=verdict["against"], baseline_pairs=verdict["baseline_pairs"],
-        baseline_gain=verdict["baseline_gain"], rule=RULE, diff=node["diff"], accepted=accepted,
+        baseline_gain=verdict["baseline_gain"], rule=RULE, replicates=int(verdict.get("replicates", verdict["n"])),
+        looks=list(verdict.get("looks", [])), diff=node["diff"], accepted=accepted,
         decided_by=gate["by"] if gate else "", reason=gate["reason"] if gate else "",
         artifacts=artifacts[0] if artifacts else [], critique=node["critique"],
     )
