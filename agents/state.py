@@ -69,6 +69,7 @@ class Run(TypedDict):
     stderr_tail: NotRequired[str]
     self_reported: NotRequired[dict[str, float]]  # what the experiment wrote itself, when a grader measured it
     grader_gap: NotRequired[str]  # why its own score differs suspiciously from the grader's
+    duplicate_of: NotRequired[str]  # not run: the node whose run of the same content this is (agents/duplicates.py)
 
 
 class Verdict(TypedDict):
@@ -118,7 +119,7 @@ class Node(TypedDict):
     error: str | None
     output_tail: str  # stdout/stderr tail of its seed-0 run
     experiment_id: str | None
-    fate: str  # proposed → verified | not_verified | better_on_seed0 (untested) | no_gain | failed | rejected | adopted
+    fate: str  # proposed → verified | not_verified | better_on_seed0 (untested) | no_gain | failed | rejected | adopted | duplicate of NODE
     # (adopted: the first solution of a task that started from data; its root's fate is no_solution)
     summary: str
     lesson: str
@@ -127,6 +128,7 @@ class Node(TypedDict):
     self_reported: NotRequired[dict[str, float]]  # its seed-0 run's own metrics, when a grader measured it
     grader_gap: NotRequired[str]
     refused: NotRequired[str]  # "protected file: PATH": the change was refused before it ran
+    duplicate_of: NotRequired[str]  # its content was already in the tree: it took that node's run
 
 
 class Finding(TypedDict):

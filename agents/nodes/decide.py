@@ -6,7 +6,7 @@ import time
 
 from langgraph.runtime import Runtime
 
-from agents import remember, tree
+from agents import duplicates, remember, tree
 from agents.context import ResearchContext
 from agents.state import ROOT, Finding, Node, ResearchState
 from agents.verify import RULE, beats
@@ -41,6 +41,8 @@ def budget_stop(ctx: ResearchContext, state: ResearchState) -> str | None:
 
 
 def _fate(ctx: ResearchContext, node: Node, incumbent: Node) -> str:
+    if duplicates.is_duplicate(node):
+        return node["fate"]  # "duplicate of NODE": it was not tested, so it neither improved nor failed
     if node["status"] != "succeeded":
         return node["status"]  # failed | rejected
     if incumbent["value"] is None:  # no solution yet to compare with
@@ -53,7 +55,8 @@ def _adopt(ctx: ResearchContext, state: ResearchState, round_nodes: list[Node]) 
     """A task that started from data has no incumbent until a draft runs and is graded: the round's
     best such node (on seed 0) becomes the first incumbent, unverified — there is nothing to verify
     it against — and the reference every later gain is measured from."""
-    first = next(iter(tree.ranked(ctx.task, round_nodes, ROOT)), None)
+    originals = [n for n in round_nodes if not duplicates.is_duplicate(n)]  # a twin is never the one adopted
+    first = next(iter(tree.ranked(ctx.task, originals, ROOT)), None)
     if first is None:
         return None, {}
     reference = {"experiment_id": first["experiment_id"], "value": first["value"], "metrics": first["metrics"],
@@ -106,7 +109,7 @@ def _remember(ctx: ResearchContext, state: ResearchState, node: Node) -> None:
     verified = node["fate"] == "verified"
     remember.idea(ctx, node["round"], node["idea"], fate=node["fate"], attempt=int(node["idea"].get("attempt", 0)),
                   value=node["value"], reason=_rejection_reason(state, node), verified=verified, node=node["id"])
-    if node["experiment_id"] is not None:
+    if node["experiment_id"] is not None and not duplicates.is_duplicate(node):  # the original's outcome is kept
         run = {"experiment_id": node["experiment_id"], "iteration": node["round"], "node": node["id"],
                "value": node["value"], "params": node["params"], "error": node["error"],
                "status": "succeeded" if node["status"] == "succeeded" else "failed"}

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from langgraph.runtime import Runtime
 
-from agents import tree
+from agents import duplicates, tree
 from agents.context import ResearchContext
 from agents.experiments import brief, experiment_id, run_experiment
 from agents.flags import finding_flags, grader_flags
@@ -45,6 +45,7 @@ def join(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchSta
         return {"verification": None}
     incumbent_value = float(incumbent["value"] or 0.0)
     ahead = [n for n in tree.ranked(ctx.task, nodes, state["incumbent"]) if n["round"] == state["iteration"]
+             and not duplicates.is_duplicate(n)  # not new evidence: its original was judged in its own round
              and beats(ctx.task, float(n["value"] or 0.0), incumbent_value)]
     if not ahead:
         return {"verification": None}
