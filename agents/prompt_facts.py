@@ -7,10 +7,9 @@ per image, see :mod:`sandbox.facts`) and the limits and budget from the job's ow
 
 from __future__ import annotations
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from agents.context import ResearchContext
-from agents.errors import InvalidTask
+from agents.errors import InvalidInput
+from sandbox.requirements import parse_requirements
 
 # Packages whose version a scientific experiment most often depends on, always reported.
 WATCHED_PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "matplotlib")
@@ -18,21 +17,14 @@ MOST_REQUIREMENTS = 30
 
 
 def requirement_names(ctx: ResearchContext) -> list[str]:
-    """The package names the task's requirements list (a line that does not parse is left out)."""
+    """The package names the task's requirements list, read by the one requirements parser (a job's
+    task was checked when the job was created; a file that no longer parses names nothing here)."""
     try:
         text = ctx.task.requirements(ctx.task_dir) or ""
-    except (InvalidTask, OSError, UnicodeDecodeError):
+        packages = parse_requirements(text) if text.strip() else []
+    except (InvalidInput, OSError, UnicodeDecodeError):
         return []
-    names: list[str] = []
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line or line.startswith("-"):
-            continue
-        try:
-            names.append(Requirement(line).name)
-        except InvalidRequirement:
-            continue
-    return names[:MOST_REQUIREMENTS]
+    return [p.name for p in packages][:MOST_REQUIREMENTS]
 
 
 def environment_text(ctx: ResearchContext) -> str:

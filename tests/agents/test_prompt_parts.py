@@ -130,12 +130,15 @@ def test_a_context_too_small_for_the_replies_is_refused_with_what_to_change(tmp_
 
 
 def test_the_facts_name_the_watched_packages_and_the_tasks_requirements_with_the_jobs_budget(tmp_path: Path) -> None:
-    (tmp_path / "requirements.txt").write_text("LightGBM==4.0.0  # boosting\n-r more.txt\nnot a requirement!!\n")
+    (tmp_path / "requirements.txt").write_text("LightGBM==4.0.0  # boosting\n")
     task = TASK.model_copy(update={"budget": TASK.budget.model_copy(update={"iterations": 4})})
     ctx = ResearchContext(job_id="j", task=task, task_dir=tmp_path, runner=None, journal=None,  # type: ignore[arg-type]
                           runs_dir=tmp_path, image_facts=ImageFacts(python="3.11.2", packages={
                               "numpy": "1.24.2", "scikit-learn": "1.2.1", "lightgbm": "4.0.0"}))
     text = environment_text(ctx)
     assert "Python 3.11.2; packages: numpy 1.24.2, scipy not installed, scikit-learn 1.2.1" in text
-    assert "LightGBM 4.0.0" in text and "4 rounds of 2 branch(es)" in text and "not a requirement" not in text
+    assert "LightGBM 4.0.0" in text and "4 rounds of 2 branch(es)" in text
+    # A file edited on disk since the job was created (refused lines) names nothing; the prompt still builds.
+    (tmp_path / "requirements.txt").write_text("LightGBM==4.0.0\n-r more.txt\nnot a requirement!!\n")
+    assert "LightGBM" not in environment_text(ctx) and "more.txt" not in environment_text(ctx)
     assert "unknown" in environment_text(ResearchContext(**{**ctx.__dict__, "image_facts": None}))
