@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from agents.checkpoints import DecisionAction, parse_decision, read_payload
 from services.cli import app
 from services.cli.client import api_call
 from services.cli.terminal import printable
@@ -45,19 +46,21 @@ def checkpoints(
     if not rows:
         typer.echo(f"no {status} checkpoints", err=True)
     for row in rows:
-        title = row["payload"].get("title", "")
+        asked = read_payload(row["kind"], row["payload"])
+        branch = f" ({asked.branch})" if asked.branch else ""  # tells parallel checkpoints of a round apart
         flagged = f" [flagged: {'; '.join(map(str, row['flagged']))}]" if row["flagged"] else ""
-        typer.echo(printable(f"{row['id']}  {row['kind']:<8} {row['status']:<8} {title}{flagged}"))
+        typer.echo(printable(f"{row['id']}  {row['kind']:<8} {row['status']:<8} {asked.title}{branch}{flagged}"))
 
 
-def _decide(checkpoint_id: str, action: str, reason: str, as_json: bool) -> None:
+def _decide(checkpoint_id: str, action: DecisionAction, reason: str, as_json: bool) -> None:
+    made = parse_decision({"action": action, "reason": reason})  # the API's own decision model, checked here first
     try:
         decision = api_call("POST", f"/v1/checkpoints/{checkpoint_id}/decision",
-                            body={"action": action, "reason": reason})
+                            body=made.model_dump(exclude_none=True))
     except ServerUnreachable:  # no server: decide in this machine's database and go on with the job here
         from services.cli.run_cmd import decide_here
 
-        decide_here(checkpoint_id, action, reason, as_json=as_json)
+        decide_here(checkpoint_id, made, as_json=as_json)
         return
     if as_json:
         typer.echo(json.dumps(decision, indent=2))
