@@ -191,6 +191,8 @@ def _plain(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"])
         if where == "action":
             parts.append(f"action must be one of {', '.join(ACTIONS)}, got {err.get('input')!r}")
+        elif err["type"] == "extra_forbidden":
+            parts.append(f"unknown field {where!r}")
         else:
             message = str(err["msg"]).removeprefix("Value error, ")
             parts.append(f"{where}: {message}" if where else message)
@@ -211,8 +213,13 @@ def parse_decided(raw: Mapping[str, Any], *, kind: str | None = None) -> Decided
 def _parse(model: type[_D], raw: Mapping[str, Any], kind: str | None) -> _D:
     try:
         made = model.model_validate(dict(raw))
-        if kind is not None and made.edit:
-            EDITS[kind].model_validate(made.edit)
     except ValidationError as exc:
         raise InvalidInput(f"a {kind + ' ' if kind else ''}decision is not valid: {_plain(exc)}") from exc
+    if kind is not None and made.edit:
+        shape = EDITS[kind]
+        try:
+            shape.model_validate(made.edit)
+        except ValidationError as exc:
+            raise InvalidInput(f"an edit at the {kind} gate takes {', '.join(shape.model_fields)}: "
+                               f"{_plain(exc)}") from exc
     return made

@@ -30,7 +30,7 @@ from agents.checkpoints import (
     parse_decided,
 )
 from agents.context import ResearchContext
-from agents.experiments import diff_of
+from agents.experiments import diff_of, source_files
 from agents.state import (
     BranchState,
     Change,
@@ -82,6 +82,14 @@ def _metrics(node: Node | None) -> NodeMetrics | None:
     return NodeMetrics(node=node["id"], title=node["idea"]["title"], value=node["value"], metrics=node["metrics"])
 
 
+def _from_parent(ctx: ResearchContext, parent: Node | None, candidate: Change) -> str:
+    """What the branch changes: the diff from its parent's whole workspace (the task's files under
+    the parent's changes), so a file the parent left alone is compared with the task's own."""
+    originals = source_files(ctx.task_dir)
+    return change_diff(tree.full_files(originals, parent), {**originals, **candidate["files"]},
+                       parent["params"] if parent else {}, candidate["params"])
+
+
 def _idea_text(idea: Mapping[str, object] | None, key: str) -> str:
     return str((idea or {}).get(key) or "")
 
@@ -116,8 +124,7 @@ def gate_code(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
         operator=expansion["operator"], title=_idea_text(idea, "title"), hypothesis=_idea_text(idea, "hypothesis"),
         plan=_idea_text(idea, "plan"), explanation=candidate["explanation"], params=candidate["params"],
         files=candidate["files"], diff=candidate["diff"],
-        diff_from_parent=change_diff(parent["files"] if parent else {}, candidate["files"],
-                                     parent["params"] if parent else {}, candidate["params"]),
+        diff_from_parent=_from_parent(ctx, parent, candidate),
         parent_metrics=_metrics(parent), incumbent_metrics=_metrics(nodes.get(state.get("incumbent", ""))))
     made = _ask(ctx, state.get("checkpoint"), "code", payload, node=expansion["node"], iteration=expansion["round"])
     if made["action"] == "edit":
