@@ -250,11 +250,15 @@ def test_the_openapi_schema_documents_each_checkpoint_payload_by_kind(server: Se
     assert decision["properties"]["action"]["enum"] == ["approve", "reject", "edit"]
 
 
+BRANCH = "round 2, slot 1 (r2s1): improve of r1s0"
+
+
 def test_the_cli_lists_and_decides_checkpoints_through_the_server(server: Server) -> None:
     with server.store() as store:
         job_id = create_job(store, task_name="basic", task_dir="/nowhere", strategy="search", status="waiting").id
         Lifecycle(store).pause(Paused((Checkpoint(id=f"{job_id}-2-code-0", job_id=job_id, kind="code",
-                                                  payload={"title": "use sockets"}, flagged=["imports socket"]),)))
+                                                  payload={"title": "use sockets", "branch": BRANCH},
+                                                  flagged=["imports socket"]),)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABLOOP_")}
     env.update(LABLOOP_API_URL=server.url, LABLOOP_API_TOKEN=TOKENS["bob"], LABLOOP_HOME=str(server.home / "cli"))
 
@@ -265,6 +269,8 @@ def test_the_cli_lists_and_decides_checkpoints_through_the_server(server: Server
     listed = cli("checkpoints", "--json")
     assert listed.returncode == 0, listed.stderr
     assert f"{job_id}-2-code-0" in [c["id"] for c in json.loads(listed.stdout)]
+    lines = cli("checkpoints").stdout.splitlines()  # the branch label tells parallel checkpoints apart
+    assert any(f"{job_id}-2-code-0" in line and BRANCH in line for line in lines), lines
     rejected = cli("reject", f"{job_id}-2-code-0", "--reason", "no sockets in experiments", "--json")
     assert rejected.returncode == 0, rejected.stderr
     assert json.loads(rejected.stdout)["decided_by"] == "bob"
