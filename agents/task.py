@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import yaml
@@ -13,10 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from agents import template
 from agents.errors import InvalidTask
 from sandbox.policy import parse_size
+from sandbox.requirements import normalise_text
 from sandbox.result import Limits
 
 TASK_FILE = "task.yaml"
 REQUIREMENTS_FILE = "requirements.txt"
+MAX_REQUIREMENTS_BYTES = 64 * 1024
 TASK_NAME = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 """What a task may be called: a slug (it names folders, URLs and queue locks)."""
 _NAME = re.compile(TASK_NAME)
@@ -136,17 +138,9 @@ class Task(_Strict):
     environment: EnvironmentSpec | None = None
 
     def requirements(self, task_dir: Path) -> str | None:
-        """The text of the task's requirements (``environment.requirements`` or a
-        ``requirements.txt`` beside task.yaml), or None when it needs only the sandbox image."""
-        name = self.environment.requirements if self.environment else REQUIREMENTS_FILE
-        path = (task_dir / name).resolve()
-        if not path.is_relative_to(task_dir.resolve()):
-            raise InvalidTask(f"environment.requirements {name!r} must be a file inside the task folder")
-        if not path.is_file():
-            if self.environment is not None:
-                raise InvalidTask(f"environment.requirements names {name!r}, which is not in {task_dir}")
-            return None
-        return path.read_text(encoding="utf-8")
+        """The task's requirements, checked and normalised (see :func:`declared_requirements`),
+        read from ``task_dir``; None when it needs only the sandbox image."""
+        return folder_requirements(task_dir, self.environment)
 
     @property
     def metric_given(self) -> bool:
@@ -161,6 +155,52 @@ class Task(_Strict):
                 f"got {self.name!r}"
             )
         return self
+
+
+def declared_requirements(environment: EnvironmentSpec | None, read: Callable[[str], bytes | None]) -> str | None:
+    """The packages a task declares (the file ``environment`` names, or a ``requirements.txt``
+    beside task.yaml) as the normalised list pip is handed: names, versions, extras and markers
+    only (:mod:`sandbox.requirements`). None when it declares none.
+
+    ``read`` gives a file's bytes by path relative to the task folder (None when absent).
+    InvalidTask (or InvalidRequirements) naming the file, the line and what to write instead.
+    """
+    name = environment.requirements if environment else REQUIREMENTS_FILE
+    relative = PurePosixPath(name)
+    if relative.is_absolute() or ".." in relative.parts or "\\" in name or str(relative) == ".":
+        raise InvalidTask(f"environment.requirements {name!r} must name a file inside the task folder, "
+                          "e.g. requirements.txt")
+    data = read(str(relative))
+    if data is None:
+        if environment is not None:
+            raise InvalidTask(f"environment.requirements names {name!r}, which is not in the task folder; "
+                              "add the file or remove environment.requirements")
+        return None
+    if len(data) > MAX_REQUIREMENTS_BYTES:
+        raise InvalidTask(f"{name} has {len(data)} bytes; at most {MAX_REQUIREMENTS_BYTES} are accepted")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidTask(f"{name} is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
+                          "save it as UTF-8 with one package per line") from exc
+    return normalise_text(text, source=name)
+
+
+def folder_requirements(task_dir: Path, environment: EnvironmentSpec | None) -> str | None:
+    """:func:`declared_requirements` read from the task folder ``task_dir`` (a link out of it is refused)."""
+    return declared_requirements(environment, lambda rel: _read_inside(task_dir, rel))
+
+
+def _read_inside(task_dir: Path, relative: str) -> bytes | None:
+    root = task_dir.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise InvalidTask(f"{relative} leads outside the task folder; keep the requirements in it")
+    if not path.is_file():
+        return None
+    if path.stat().st_size > MAX_REQUIREMENTS_BYTES:
+        raise InvalidTask(f"{relative} has {path.stat().st_size} bytes; at most {MAX_REQUIREMENTS_BYTES} are accepted")
+    return path.read_bytes()
 
 
 def _describe(exc: ValidationError, source: str) -> str:
@@ -196,17 +236,24 @@ def load_task(folder: str | Path, *, fields: Mapping[str, Any] | None = None) ->
     path = Path(folder)
     spec = path / TASK_FILE
     if not path.is_dir():
-        raise InvalidTask(f"task folder {path} does not exist or is not a folder")
+        raise InvalidTask(f"the task folder {path.name!r} does not exist or is not a folder")
     if spec.is_file():
         if fields:
-            raise InvalidTask(f"{spec} names the task's metric; a metric given with the job (--metric) is "
+            raise InvalidTask(f"{TASK_FILE} names the task's metric; a metric given with the job (--metric) is "
                               "for AI Scientist templates (folders without task.yaml) only")
-        return parse_task(spec.read_text(encoding="utf-8"), source=str(spec))
+        return parse_task(_task_file_text(spec), source=TASK_FILE)
     if not template.is_template(path):
-        raise InvalidTask(f"{path} has no {TASK_FILE}; every task folder needs one (or, for an AI Scientist "
+        raise InvalidTask(f"the folder {path.name!r} has no {TASK_FILE}; every task folder needs one (or, for an AI Scientist "
                           f"template, {template.EXPERIMENT_FILE} and {template.PROMPT_FILE})")
     return template_task(template.folder_reader(path), default_name=template.slug(path.resolve().name),
-                         fields=fields, source=f"the template {path}")
+                         fields=fields, source="the template")
+
+
+def _task_file_text(spec: Path) -> str:
+    try:
+        return spec.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidTask(f"{TASK_FILE} is not UTF-8 text; save it as UTF-8") from exc
 
 
 def template_task(read: template.Reader, *, default_name: str | None, fields: Mapping[str, Any] | None = None,

@@ -3,11 +3,15 @@
     tag = ensure_environment(client, requirements_text, base_image="labloop-sandbox:latest",
                              cache_dir=home / "envs", log=print)
 
-The packages are fetched **on the host**, by the host's own pip and so with its package-index
-configuration (proxy, CA bundle, mirrors), as wheels for the image's Python and platform. The
-image is then built with no network at all: pip itself is run from its wheel inside the build
-and installs from those wheels only, next to the image's Debian packages (which it keeps when
-they satisfy a requirement). The experiment never has network either.
+The packages are fetched **on the host**, by the host's pip with its package-index
+configuration (proxy, CA bundle, mirrors), as wheels for the image's Python and platform. What
+pip is handed is the list :mod:`sandbox.requirements` built from the parsed requirements (names,
+versions, extras and markers: never a URL, a path, an option or the task's own text), and pip
+runs as a guest (:mod:`sandbox.pip_guest`: its own empty folder, a scrubbed environment, another
+uid when the service is root). The image is then built with no network at all: pip itself is
+run from its wheel inside the build and installs from those wheels only, next to the image's
+Debian packages (which it keeps when they satisfy a requirement). The experiment never has
+network either.
 
 An environment is named by a hash of the base image's recipe, its Python version and the
 requirements (``labloop-env:<hash>``), so every host with the same recipe builds, or finds, the
@@ -23,8 +27,6 @@ import hashlib
 import io
 import platform
 import re
-import subprocess
-import sys
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
@@ -37,12 +39,15 @@ import docker.errors
 
 from sandbox.engine import docker_errors, image_labels
 from sandbox.errors import InvalidInput, SandboxError
+from sandbox.pip_guest import PipGuest
+from sandbox.requirements import normalise_text
 
 ENV_REPOSITORY = "labloop-env"
 ENV_LABEL = "labloop.env"
 BASE_LABEL = "labloop.env.base"
 RECIPE_LABEL = "labloop.recipe"
 PIP_VERSION = "25.3"  # the pip that installs inside the build, run from its own wheel
+FETCH_TIMEOUT_S = 1800.0  # the host's pip downloading a task's wheels; a hung index must not hold the lock forever
 _GLIBC_MINORS = range(17, 37)  # manylinux tags the image's glibc (2.36) accepts
 Progress = Callable[[str], None]
 
@@ -75,21 +80,9 @@ class Environment:
 
 
 def normalise(requirements: str) -> str:
-    """The requirements without comments, blank lines or option lines, one per line, sorted."""
-    lines = []
-    for raw in requirements.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        if line.startswith("-"):
-            raise InvalidInput(
-                f"requirements line {raw.strip()!r}: options are not allowed (the host's own pip "
-                "configuration chooses indexes); list one package per line"
-            )
-        lines.append(line)
-    if not lines:
-        raise InvalidInput("the requirements list no package")
-    return "\n".join(sorted(lines)) + "\n"
+    """The requirements parsed and normalised: names, versions, extras and markers, one per
+    line, sorted (InvalidRequirements naming the line for anything else)."""
+    return normalise_text(requirements, source="the task's requirements")
 
 
 def describe(client: docker.DockerClient, requirements: str, base_image: str, cache_dir: Path,
@@ -139,29 +132,36 @@ def ensure_environment(
 
 
 def fetch_wheels(requirements: str, dest: Path, *, python: str, log: Progress) -> str:
-    """Download wheels for ``requirements`` and pip itself, for the image; return pip's file name."""
+    """Download wheels for ``requirements`` and pip itself, for the image; return pip's file name.
+
+    The requirements are parsed again here (whatever path they came by) and pip is handed the
+    normalised list as arguments, never a requirements file: it runs as a guest (see
+    :mod:`sandbox.pip_guest`) and what it says reaches the user without host paths.
+    """
+    text = normalise(requirements)
     dest.mkdir(parents=True)
-    (dest / "requirements.txt").write_text(requirements)
+    (dest / "requirements.txt").write_text(text)  # for the install inside the build, which has no network
     machine = _machine()
     platforms = [f"manylinux_2_{minor}_{machine}" for minor in _GLIBC_MINORS]
     platforms += [f"manylinux2014_{machine}", f"manylinux1_{machine}", f"linux_{machine}"]
-    command = [
-        sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--progress-bar", "off",
-        "--dest", str(dest), "--only-binary=:all:", "--implementation", "cp",
-        "--python-version", python, *[arg for p in platforms for arg in ("--platform", p)],
-        "-r", str(dest / "requirements.txt"), f"pip=={PIP_VERSION}",
-    ]
     log(f"environment: fetching wheels for Python {python} on the host ...")
-    done = subprocess.run(command, capture_output=True, text=True)
-    for line in done.stdout.splitlines():
-        if line.startswith(("Collecting", "Saved", "Successfully")):
-            log("  " + line.strip())
-    if done.returncode != 0:
-        raise EnvironmentBuildFailed(_pip_reason(done.stderr or done.stdout))
-    found = sorted(dest.glob("pip-*.whl"))
+    with PipGuest.open() as guest:
+        done = guest.pip([
+            "download", "--disable-pip-version-check", "--no-cache-dir", "--progress-bar", "off",
+            "--dest", str(guest.wheels), "--only-binary=:all:", "--implementation", "cp",
+            "--python-version", python, *[arg for p in platforms for arg in ("--platform", p)],
+            *text.splitlines(), f"pip=={PIP_VERSION}",
+        ], timeout=FETCH_TIMEOUT_S)
+        for line in done.stdout.splitlines():
+            if line.startswith(("Collecting", "Saved", "Successfully")):
+                log("  " + guest.scrub(line.strip()))
+        if done.returncode != 0:
+            raise EnvironmentBuildFailed(_pip_reason(guest.scrub(done.stderr or done.stdout)))
+        wheels = guest.collect_wheels(dest)
+    found = [name for name in wheels if name.startswith("pip-")]
     if not found:
         raise SandboxError("pip downloaded no pip wheel; cannot install the environment")
-    return found[0].name
+    return found[0]
 
 
 def _pip_reason(output: str) -> str:

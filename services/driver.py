@@ -111,14 +111,22 @@ class ResearchDriver:
                     step_input = None
                 values: ResearchState = graph.get_state(config).values
         except LabloopError as exc:
-            on_progress(Progress(job.id, "finished", message=f"failed: {exc}"))
-            return Finished.failure(job.id, str(exc))
+            reason = self._public(str(exc), job)
+            on_progress(Progress(job.id, "finished", message=f"failed: {reason}"))
+            return Finished.failure(job.id, reason)
         stop_reason = values.get("stop_reason") or ""
         status: Literal["succeeded", "cancelled"] = "cancelled" if stop_reason.startswith("cancelled") else "succeeded"
         summary = job_summary(task, values, status=status, experiments=len(list_experiments(self.store, job.id)))
-        on_progress(Progress(job.id, "finished",
-                             message=f"{status}: {stop_reason}; report at {values.get('report_path')}"))
+        on_progress(Progress(job.id, "finished", message=f"{status}: {stop_reason}"))
         return Finished(job.id, status, summary)
+
+    def _public(self, message: str, job: JobRow) -> str:
+        """``message`` as any token holder may read it: an uploaded task's folder is named
+        ``<task folder>`` and the rest of the server's home ``$LABLOOP_HOME``, not spelled out."""
+        task_dir = Path(job.task_dir)
+        if task_dir.is_relative_to(self.settings.task_store_dir):
+            message = message.replace(str(task_dir), "<task folder>")
+        return message.replace(str(self.settings.home.resolve()), "$LABLOOP_HOME")
 
     def _answers(self, job: JobRow, interrupts: Sequence[Interrupt]) -> tuple[dict[str, Any], list[Checkpoint]]:
         """The recorded decisions by interrupt id, and the checkpoints nobody has decided yet."""

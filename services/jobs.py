@@ -22,7 +22,15 @@ from pydantic.fields import FieldInfo
 
 from agents.context import DEFAULT_GATES, GateKind, GatePolicy, Strategy
 from agents.errors import InvalidInput
-from agents.task import TASK_NAME, Budget, Metric, SandboxSpec, load_task
+from agents.task import (
+    TASK_NAME,
+    Budget,
+    EnvironmentSpec,
+    Metric,
+    SandboxSpec,
+    folder_requirements,
+    load_task,
+)
 from agents.template import SEED_NOTE, folder_reader, is_template, reads_seed
 from services.settings import Settings
 from services.statuses import INITIAL
@@ -91,7 +99,8 @@ def new_job(
 ) -> JobRow:
     """A queued job (not yet stored) for ``job.task``: the newest uploaded version, or ``folder``.
 
-    InvalidInput when the budget does not fit; NotFound when no task has that name. Strategy
+    InvalidInput when the budget does not fit or the task's requirements are more than package
+    names, versions and markers; NotFound when no task has that name. Strategy
     ``llm`` with no LLM endpoint configured becomes ``search``, and the job's notes say so.
     """
     fields = job.task_fields()
@@ -102,12 +111,18 @@ def new_job(
             raise InvalidInput(f"the task in {folder} is {task.name!r}, not {job.task!r}")
         task_dir, base_budget = str(folder), task.budget.model_dump(exclude_defaults=True)
         sandbox_spec = task.sandbox
+        # Names, versions and markers only, refused before the job exists (the driver and the
+        # environment build check them again before pip runs).
+        task.requirements(folder)
     else:
         uploaded = get_task(store, job.task)
         task_dir, base_budget = uploaded.path, dict(uploaded.spec.get("budget") or {})
         sandbox_spec = SandboxSpec.model_validate(uploaded.spec.get("sandbox") or {})
         if fields:
             load_task(task_dir, fields=fields)  # a metric for a task with task.yaml is refused, naming why
+        environment = uploaded.spec.get("environment")
+        # A version stored before requirements were checked is checked now.
+        folder_requirements(Path(task_dir), EnvironmentSpec.model_validate(environment) if environment else None)
     merged = {**base_budget, **job.budget.model_dump(exclude_none=True)}
     try:
         budget = Budget.model_validate(merged).model_dump(mode="json")

@@ -7,6 +7,7 @@ This is the only module that reads the environment. Build it with :func:`get_set
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -70,6 +71,10 @@ class Settings(BaseSettings):
     schedule_tick_s: float = Field(5.0, gt=0, le=3600, description="How often the scheduler looks for due firings.")
     api_url: str = Field("http://127.0.0.1:8000", description="Where CLI commands find a running server.")
     upload_max_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest accepted task upload.")
+    body_max_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body of every other route.")
+    allowed_hosts: str = Field("", description="Host names the server answers to besides loopback ones (comma-separated; "
+                               "'*.example.org' for subdomains, '*' for any); ignored without a token.")
+    max_event_streams: int = Field(16, ge=1, le=10_000, description="Open event streams per token (per client address without tokens).")
     log_level: str = "INFO"
 
     @property
@@ -117,6 +122,16 @@ class Settings(BaseSettings):
             named[token] = name
         return named
 
+    def allowed_host_names(self) -> tuple[str, ...]:
+        """LABLOOP_ALLOWED_HOSTS as lower-case names; ConfigError for an entry that is not a host name."""
+        names = tuple(n.strip().lower() for n in self.allowed_hosts.split(",") if n.strip())
+        for name in names:
+            bare = name.removeprefix("*.") if name != "*" else "x"
+            if not re.fullmatch(r"[a-z0-9_.-]+|\[[0-9a-f:.]+\]", bare):
+                raise ConfigError(f"LABLOOP_ALLOWED_HOSTS entry {name!r} must be a host name such as "
+                                  "lab.example.org or *.example.org (no scheme, no port)")
+        return names
+
     def model_limits(self) -> ModelLimits:
         """The model's context and reply limits (LABLOOP_LLM_CONTEXT_TOKENS, LABLOOP_LLM_MAX_TOKENS_*)."""
         return ModelLimits(context_tokens=self.llm_context_tokens, code_reply_tokens=self.llm_max_tokens_code,
@@ -124,6 +139,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
+        self.allowed_host_names()
         longest = max(self.llm_max_tokens_code, self.llm_max_tokens_text)
         if self.llm_context_tokens < longest + 2_000:
             raise ConfigError(

@@ -1,9 +1,10 @@
 """Uploading tasks: files by relative path or a tar.gz, validated, stored as home/tasks/NAME/vN.
 
 Every path is checked before anything is written: relative, no ``..``, no drive or backslash,
-no control characters, and the resolved target must stay inside the version folder. A tarball
-is read member by member (regular files and folders only: no links, devices or fifos), with
-limits on the total size and the number of files.
+no control characters, and the resolved target must stay inside the version folder; so is the
+task's requirements file (UTF-8; package names, versions, extras and markers only: see
+:mod:`sandbox.requirements`). A tarball is read member by member (regular files and folders
+only: no links, devices or fifos), with limits on the total size and the number of files.
 
 Python's ``tarfile`` reads a PAX or GNU long-name header whole, so a small tar.gz whose header
 claims a gigabyte of metadata would be held in memory before any check could refuse it. A first
@@ -26,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy.exc import IntegrityError
 
 from agents.errors import InvalidInput, InvalidTask
-from agents.task import TASK_FILE, parse_task, template_task
+from agents.task import TASK_FILE, declared_requirements, parse_task, template_task
 from agents.template import has_template_files
 from services.store.db import Store
 from services.store.models import TaskRow
@@ -173,7 +174,7 @@ def save_task(
         raise InvalidInput("the upload has no files; send at least task.yaml")
     if len(files) > MAX_FILES:
         raise InvalidInput(f"too many files ({len(files)}); at most {MAX_FILES}")
-    blobs = {str(clean_relative_path(p)): (b.encode() if isinstance(b, str) else b) for p, b in files.items()}
+    blobs = {str(clean_relative_path(p)): _bytes(p, b) for p, b in files.items()}
     if sum(len(b) for b in blobs.values()) > max_bytes:
         raise InvalidInput(f"the upload is too large: at most {max_bytes} bytes")
     if TASK_FILE in blobs:
@@ -183,6 +184,9 @@ def save_task(
     else:
         raise InvalidTask(f"the upload has no {TASK_FILE} at its top level; every task needs one (or, for an AI "
                           "Scientist template, experiment.py and prompt.json)")
+    # Names, versions and markers only, checked before anything is stored (and again at every
+    # job's creation and before pip runs).
+    declared_requirements(task.environment, blobs.get)
     staging = tasks_dir / task.name / f".upload-{uuid.uuid4().hex[:8]}"
     try:
         _write(staging, blobs)
@@ -201,6 +205,16 @@ def save_task(
         raise InvalidInput(f"too many concurrent uploads of task {task.name!r}; try again")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _bytes(relative: str, body: str | bytes) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError as exc:  # JSON can carry lone surrogates ("\udcff"), which UTF-8 cannot
+        raise InvalidInput(f"{relative} is not valid text (a lone surrogate at offset {exc.start}); "
+                           "send the file as UTF-8") from exc
 
 
 def _text(blobs: Mapping[str, bytes], rel: str) -> str | None:

@@ -1,14 +1,18 @@
-"""The FastAPI app: ``create_app(settings)`` wires routes, auth and errors; the lifespan the rest."""
+"""The FastAPI app: ``create_app(settings)`` wires the edge, routes, auth and errors; the lifespan the rest."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from starlette.middleware import Middleware
 
+from services.api.bodies import BodyGuard
 from services.api.deps import current_user
+from services.api.edge import HostGuard, TokenGuard
 from services.api.errors import install_error_handlers
 from services.api.routes import (
     checkpoints,
@@ -22,9 +26,26 @@ from services.api.routes import (
 )
 from services.api.runtime import open_runtime
 from services.api.schemas import ErrorOut
+from services.api.streams import EventStreamCap
 from services.settings import Settings, get_settings
 
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 401, 404, 409, 422)}
+log = logging.getLogger("labloop.api")
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 422)}
+
+
+def edge_middleware(settings: Settings) -> list[Middleware]:
+    """The edge's middlewares for ``settings``, outermost first (``services.api.edge`` says why each)."""
+    tokens = settings.tokens()
+    allowed = settings.allowed_host_names()
+    if allowed and not tokens:
+        log.warning("LABLOOP_ALLOWED_HOSTS is ignored without a token: a token-less server answers loopback "
+                    "names only (set LABLOOP_API_TOKEN to serve other names)")
+    return [
+        Middleware(HostGuard, allowed=allowed, tokens_set=bool(tokens)),
+        Middleware(TokenGuard, tokens=tokens),
+        Middleware(EventStreamCap, limit=settings.max_event_streams, per_address=not tokens),
+        Middleware(BodyGuard, max_bytes=settings.body_max_bytes, upload_max_bytes=settings.upload_max_bytes),
+    ]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -43,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         docs_url="/docs",
         responses=ERRORS,
+        middleware=edge_middleware(settings),
     )
     install_error_handlers(app)
     app.include_router(ops.router)

@@ -25,7 +25,8 @@ from agents.checkpoints import (
 from agents.context import GATE_KINDS, GATE_POLICIES, STRATEGIES
 from agents.errors import InvalidInput
 from services.cli import app
-from services.cli.client import api_call
+from services.cli.client import Token, api_call
+from services.cli.job_output import print_outcome
 from services.cli.terminal import printable, shown
 from services.errors import ServerUnreachable
 from services.settings import Settings, get_settings
@@ -36,7 +37,6 @@ if TYPE_CHECKING:  # the graph, the store and their libraries load only for comm
     from services.outcomes import Checkpoint, Finished, Paused
 
 DEMO_TASK = Path(__file__).resolve().parents[2] / "tasks" / "digits"
-WAITING_EXIT = 3  # the job waits at a checkpoint nobody here could answer: decide it, and it goes on
 err = Console(stderr=True)
 
 
@@ -61,9 +61,9 @@ class _Terminal:
             self.bar.update(self.task_id, total=p.iterations, completed=min(done, p.iterations),
                             description=f"iteration {p.iteration}: {p.node}")
             note = f" [dim]({shown(p.message)})[/]" if p.message else ""
-            self.bar.console.print(f"[dim]{p.job_id}[/] iteration {p.iteration} · {p.node}{note}")
+            self.bar.console.print(f"[dim]{p.job_id}[/] iteration {p.iteration} · {p.node}{note}", soft_wrap=True)
         elif p.kind in ("notice", "waiting", "finished"):
-            self.bar.console.print(f"[bold]{shown(p.message)}[/]")
+            self.bar.console.print(f"[bold]{shown(p.message)}[/]", soft_wrap=True)
 
     def checkpoint(self, cp: Checkpoint) -> Decided | None:
         """Approve (with --auto-approve) or ask on the terminal, the progress bar paused meanwhile."""
@@ -154,7 +154,8 @@ def _drive(settings: Settings, job: str | JobOptions, *, auto_approve: bool, mem
             row = Lifecycle(store).create(new_job(store, settings, job.template, created_by=job.created_by,
                                                   folder=job.folder))
             job_id = row.id
-            err.print(f"job {job_id} created (if interrupted, continue it with `labloop resume {job_id}`)")
+            err.print(f"job {job_id} created (if interrupted, continue it with `labloop resume {job_id}`)",
+                      soft_wrap=True)
             tell_notes(job_id, list(row.notes or []), terminal.progress)
         with terminal.bar:
             return run_job_here(store, settings, job_id, parts, on_checkpoint=terminal.checkpoint,
@@ -184,39 +185,6 @@ def _job_options(settings: Settings, folder: Path, *, strategy: str | None, iter
                                        gates=gates, **fields), created_by)
 
 
-def _finish(outcome: Paused | Finished, *, as_json: bool) -> None:
-    if outcome.status == "waiting":
-        _waiting(outcome, as_json=as_json)
-    if as_json:
-        typer.echo(json.dumps(outcome.summary, indent=2, default=str))
-    elif outcome.status != "failed":
-        s = outcome.summary
-        typer.echo(printable(f"job {outcome.job_id} {outcome.status}: baseline {s.get('baseline')}, best "
-                             f"{s.get('best', {}).get('metrics')}, {len(s.get('findings', []))} finding(s); "
-                             f"report: {s.get('report')}"))
-    if outcome.status == "failed":
-        err.print(f"[red]job {outcome.job_id} failed:[/] {shown(outcome.error)}")
-        raise typer.Exit(1)
-
-
-def _waiting(outcome: Paused, *, as_json: bool) -> None:
-    """Say how to decide each pending checkpoint, then exit with WAITING_EXIT."""
-    err.print(f"[bold]job {outcome.job_id} is waiting[/] at {len(outcome.checkpoints)} checkpoint(s) "
-              "(no terminal to ask on). Decide each, and the job goes on:")
-    for cp in outcome.checkpoints:
-        flagged = f" [red](flagged: {shown('; '.join(cp.flagged))})[/]" if cp.flagged else ""
-        asked = cp.typed_payload
-        err.print(f"  {cp.kind} checkpoint {cp.id}: {shown(asked.title)} [dim]({shown(asked.branch)})[/]{flagged}\n"
-                  f"    labloop approve {cp.id}    or    labloop reject {cp.id} --reason '...'")
-    err.print(f"or answer on a terminal: labloop resume {outcome.job_id}")
-    if as_json:
-        typer.echo(json.dumps({"job_id": outcome.job_id, "status": "waiting", "checkpoints": [
-            {"id": cp.id, "kind": cp.kind, "flagged": cp.flagged, "title": cp.typed_payload.title,
-             "branch": cp.typed_payload.branch}
-            for cp in outcome.checkpoints]}, indent=2))
-    raise typer.Exit(WAITING_EXIT)
-
-
 def decide_here(checkpoint_id: str, decision: Decision, *, as_json: bool) -> None:
     """Decide a checkpoint in this machine's database (no server runs) and go on with its job here."""
     from services import store as db
@@ -227,8 +195,13 @@ def decide_here(checkpoint_id: str, decision: Decision, *, as_json: bool) -> Non
         job_id = db.get_checkpoint(store, checkpoint_id).job_id
         Lifecycle(store).decide(checkpoint_id, action=decision.action, reason=decision.reason, edit=decision.edit,
                                 by="cli")
-    err.print(f"{decision.action}d {checkpoint_id}; job {job_id} goes on in this process")
-    _finish(_drive(settings, job_id, auto_approve=False, memory=True), as_json=as_json)
+    err.print(f"{decision.action}d {checkpoint_id}; job {job_id} goes on in this process", soft_wrap=True)
+    continue_here(job_id, auto_approve=False, as_json=as_json)
+
+
+def continue_here(job_id: str, *, auto_approve: bool, as_json: bool) -> None:
+    """Go on with a decided local job in this process until it ends or waits again, then print how it did."""
+    print_outcome(_drive(get_settings(), job_id, auto_approve=auto_approve, memory=True), as_json=as_json)
 
 
 AutoApprove = Annotated[bool, typer.Option("--auto-approve", help="Approve every checkpoint without asking.")]
@@ -239,11 +212,12 @@ UseMemory = Annotated[bool, typer.Option("--memory/--no-memory", help="Use the f
 @app.command("run")
 def run(
     task_dir: Annotated[Path, typer.Argument(help="The task folder (with task.yaml), or an AI Scientist template.")],
-    strategy: Annotated[str | None, typer.Option(help="search | llm (default: llm when configured)")] = None,
+    strategy: Annotated[str | None, typer.Option(
+        metavar="|".join(STRATEGIES), help="How ideas are made (default: llm when a model endpoint is configured, else search).")] = None,
     iterations: Annotated[int | None, typer.Option(min=1, help="Override the task's iteration budget.")] = None,
-    gate: Annotated[list[str] | None, typer.Option(help="KIND=POLICY, e.g. idea=always (policies: always|never|auto).")] = None,
+    gate: Annotated[list[str] | None, typer.Option(metavar="KIND=POLICY", help="KIND=POLICY, e.g. idea=always (policies: always|never|auto).")] = None,
     auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True,
-    metric: Annotated[str | None, typer.Option(help="NAME:maximize|minimize, for an AI Scientist template "
+    metric: Annotated[str | None, typer.Option(metavar="NAME:maximize|minimize", help="NAME:maximize|minimize, for an AI Scientist template "
                                                     "(a mean of its final_info.json).")] = None,
 ) -> None:
     """Run a research job on TASK_DIR (a task folder or an AI Scientist template) to the end in this process."""
@@ -255,21 +229,25 @@ def run(
                                  f"{'|'.join(GATE_POLICIES)}")
     settings = get_settings()
     options = _job_options(settings, task_dir, strategy=strategy, iterations=iterations, gates=gates, metric=metric)
-    _finish(_drive(settings, options, auto_approve=auto_approve, memory=memory), as_json=as_json)
+    print_outcome(_drive(settings, options, auto_approve=auto_approve, memory=memory), as_json=as_json)
 
 
 @app.command("resume")
-def resume(job_id: str, auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True) -> None:
+def resume(job_id: Annotated[str, typer.Argument(help="The job to continue (see `labloop jobs`).")],
+           auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True) -> None:
     """Continue JOB_ID from its last checkpoint (after a crash, a restart, or at a pending checkpoint)."""
-    _finish(_drive(get_settings(), job_id, auto_approve=auto_approve, memory=memory), as_json=as_json)
+    print_outcome(_drive(get_settings(), job_id, auto_approve=auto_approve, memory=memory), as_json=as_json)
 
 
 @app.command("jobs")
-def jobs(status: Annotated[str | None, typer.Option(help="Only jobs with this status.")] = None,
-         as_json: AsJson = False) -> None:
+def jobs(status: Annotated[str | None, typer.Option(
+             metavar="STATUS", help="Only jobs with this status (queued, running, waiting, succeeded, failed, "
+                                    "cancelled).")] = None,
+         as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as JSON on stdout.")] = False,
+         token: Token = None) -> None:
     """List jobs, newest first: the running server's (LABLOOP_API_URL), else this machine's database."""
     try:
-        rows = api_call("GET", "/v1/jobs", params={"status": status} if status else None)
+        rows = api_call("GET", "/v1/jobs", params={"status": status} if status else None, token=token)
     except ServerUnreachable:
         from services import store as db
         from services.statuses import JOB_STATUSES
@@ -295,10 +273,9 @@ def jobs(status: Annotated[str | None, typer.Option(help="Only jobs with this st
 
 
 @app.command("demo")
-def demo(iterations: Annotated[int | None, typer.Option(min=1)] = None, memory: UseMemory = True) -> None:
+def demo(iterations: Annotated[int | None, typer.Option(min=1, help="Override the task's iteration budget (4).")] = None,
+         memory: UseMemory = True) -> None:
     """A full job on tasks/digits, auto-approved (search unless an LLM is configured); prints the report path."""
     settings = get_settings()
     options = _job_options(settings, DEMO_TASK, strategy=None, iterations=iterations, gates={}, created_by="demo")
-    outcome = _drive(settings, options, auto_approve=True, memory=memory)
-    _finish(outcome, as_json=False)
-    typer.echo(f"report: {outcome.summary.get('report')}")
+    print_outcome(_drive(settings, options, auto_approve=True, memory=memory), as_json=False)

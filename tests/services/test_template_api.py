@@ -51,6 +51,8 @@ def test_an_uploaded_template_runs_with_the_metric_of_the_jobs_body(server: Serv
     refused = _finished(server, bare.json()["id"])
     assert refused["status"] == "failed"
     assert "its baseline reported: easy.score = 0.8, hard.score = 0.5, hard.steps = 10" in refused["error"]
+    # Readable by any token holder: the server's folders are not spelled out.
+    assert "labloop run <task folder> --metric" in refused["error"] and str(server.home) not in refused["error"]
     experiments = client.get(f"/v1/jobs/{refused['id']}/experiments").json()
     assert [e["role"] for e in experiments] == ["baseline"]
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 
 from services.api.deps import StoreDep
+from services.api.edge import UNTRUSTED_FILE_HEADERS
 from services.api.errors import BadRequest
 from services.api.schemas import ExperimentOut
 from services.errors import NotFound
@@ -48,7 +49,7 @@ def artifact_file(output_dir: str, relative: str) -> FsPath:
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def download_artifact(experiment_id: ExperimentId, path: str, store: StoreDep) -> FileResponse:
-    """One file the experiment wrote under its outputs."""
+    """One file the experiment wrote under its outputs (as a download no browser runs or sniffs)."""
     experiment = get_experiment(store, experiment_id)
     target = artifact_file(experiment.output_dir, path)
-    return FileResponse(target, filename=target.name)
+    return FileResponse(target, filename=target.name, headers=UNTRUSTED_FILE_HEADERS)

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from sse_starlette import EventSourceResponse
 
 from services.api.deps import RunsDep, RuntimeDep, StoreDep, UserDep
+from services.api.edge import UNTRUSTED_FILE_HEADERS
 from services.api.errors import BadRequest
 from services.api.schemas import ExperimentOut, JobCreate, JobOut, JobProgressOut
 from services.api.sse import job_events
@@ -22,8 +23,6 @@ from services.store.progress import jobs_progress, task_version
 from services.store.stats import read_job_row
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-# What an experiment or a template wrote is served as data: never sniffed into HTML, never scripted.
-UNTRUSTED_FILE_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}
 JobId = Annotated[str, Path(min_length=1, max_length=40)]
 Status = Annotated[JobStatus | None, Query()]
 
@@ -105,7 +104,9 @@ def read_report(job_id: JobId, runtime: RuntimeDep) -> PlainTextResponse:
     path = runtime.settings.runs_dir / job.id / "report.md"
     if not path.is_file():
         raise NotFound(f"job {job_id} has no report yet ({job.status}); it is written when the job ends")
-    return PlainTextResponse(for_http(path.read_text(encoding="utf-8")), media_type="text/markdown")
+    # The report quotes the model's ideas and the experiments' output: served like an artifact.
+    return PlainTextResponse(for_http(path.read_text(encoding="utf-8")), media_type="text/markdown",
+                             headers=UNTRUSTED_FILE_HEADERS)
 
 
 @router.get("/{job_id}/files/{path:path}", response_class=FileResponse,

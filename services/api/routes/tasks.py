@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from agents.task import TASK_NAME
 from services.api.deps import RuntimeDep, StoreDep
-from services.api.errors import BadRequest
+from services.api.errors import BadRequest, TooLarge
 from services.api.schemas import TaskOut, TaskUpload
 from services.store.db import Store
 from services.store.models import TaskRow
@@ -34,12 +34,13 @@ _UPLOAD_BODY: dict[str, Any] = {
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:
-    """The body, read in chunks and refused as soon as it passes ``limit`` bytes."""
+    """The body, read in chunks and refused as soon as it passes ``limit`` bytes (the edge's BodyGuard
+    refuses it first; this keeps the route safe on its own)."""
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BadRequest(f"the upload is larger than {limit} bytes (LABLOOP_UPLOAD_MAX_BYTES)")
+            raise TooLarge(f"the upload is larger than {limit} bytes (LABLOOP_UPLOAD_MAX_BYTES)")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -64,7 +65,7 @@ async def upload_task(request: Request, runtime: RuntimeDep) -> TaskOut:
     elif kind == "application/json":
         try:
             files = dict(TaskUpload.model_validate(json.loads(body)).files)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise BadRequest("the body is not valid JSON; send {\"files\": {\"task.yaml\": \"...\"}}") from exc
         except ValidationError as exc:
             raise BadRequest(f"the body must be {{\"files\": {{PATH: TEXT}}}}: {exc.errors()[0]['msg']}") from exc
