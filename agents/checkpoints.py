@@ -2,10 +2,10 @@
 
 One payload model per gate kind (:class:`IdeaPayload`, :class:`CodePayload`,
 :class:`FindingPayload`) and one decision vocabulary (:data:`DecisionAction`,
-:class:`Decision`, :class:`Decided`), defined here and nowhere else:
+:class:`HumanDecision`, :class:`Decided`), defined here and nowhere else:
 
     gate (agents/nodes/gates.py) ── payload ──► interrupt ──► checkpoint row ──► API / CLI / app
-    API, CLI, terminal ── Decision ──► decision row ── Decided (resume value) ──► gate
+    API, CLI, terminal ── HumanDecision ──► decision row ── Decided (resume value) ──► gate
 
 The producer (a gate) builds a payload model and stores its JSON; every reader goes through
 :func:`read_payload`, which tolerates payloads written before a field existed (every field has
@@ -123,7 +123,7 @@ def read_payload(kind: str, raw: Any) -> Payload:
     return model.model_validate({**(raw if isinstance(raw, dict) else {}), "kind": kind})
 
 
-class Decision(BaseModel):
+class HumanDecision(BaseModel):
     """What a human decides at a checkpoint: the body of the API's decision, the CLI's and the terminal's answer."""
 
     model_config = ConfigDict(extra="forbid")
@@ -134,7 +134,7 @@ class Decision(BaseModel):
                                                 "change {params, files} or finding {summary}.")
 
     @model_validator(mode="after")
-    def _complete(self) -> Decision:
+    def _complete(self) -> HumanDecision:
         if self.action == "reject" and not self.reason.strip():
             raise ValueError("a rejection needs a reason: it is kept so later ideas avoid it")
         if self.action == "edit" and not self.edit:
@@ -142,7 +142,7 @@ class Decision(BaseModel):
         return self
 
 
-class Decided(Decision):
+class Decided(HumanDecision):
     """A recorded decision as the gate reads it on resume: who made it, and when."""
 
     by: str = "human"
@@ -181,7 +181,7 @@ EDITS: dict[str, type[IdeaEdit] | type[CodeEdit] | type[FindingEdit]] = {
     "idea": IdeaEdit, "code": CodeEdit, "finding": FindingEdit,
 }
 
-_D = TypeVar("_D", Decision, Decided)
+_D = TypeVar("_D", HumanDecision, Decided)
 
 
 def _plain(exc: ValidationError) -> str:
@@ -199,10 +199,10 @@ def _plain(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_decision(raw: Mapping[str, Any], *, kind: str | None = None) -> Decision:
-    """``raw`` as a :class:`Decision`, its edit checked against the gate ``kind``'s edit shape;
+def parse_decision(raw: Mapping[str, Any], *, kind: str | None = None) -> HumanDecision:
+    """``raw`` as a :class:`HumanDecision`, its edit checked against the gate ``kind``'s edit shape;
     InvalidInput that says what to fix otherwise."""
-    return _parse(Decision, raw, kind)
+    return _parse(HumanDecision, raw, kind)
 
 
 def parse_decided(raw: Mapping[str, Any], *, kind: str | None = None) -> Decided:

@@ -64,7 +64,9 @@ def _ask(ctx: ResearchContext, asked: CheckpointRequest | None, kind: GateKind, 
     cid = checkpoint_id(ctx.job_id, node, kind, n)
     answer = interrupt({"kind": kind, "checkpoint_id": cid, "payload": payload.model_dump(mode="json"),
                         "flagged": flagged})
-    decision = parse_decided(answer, kind=kind)
+    # The edit's shape was checked when the decision was recorded; one recorded by an older version
+    # may carry keys that are no longer used, which the gates below ignore.
+    decision = parse_decided(answer)
     return Decision(kind=kind, checkpoint_id=cid, iteration=iteration, node=node, flagged=flagged,
                     subject=payload.title, action=decision.action, reason=decision.reason,
                     edit=dict(decision.edit or {}), by=decision.by, at=decision.at)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
-from agents.checkpoints import CodePayload, Decision, FindingPayload, IdeaPayload, read_payload
+from agents.checkpoints import CodePayload, FindingPayload, HumanDecision, IdeaPayload, read_payload
 from services.jobs import JobTemplate
 from services.statuses import CheckpointStatus, JobStatus
 from services.store.schedules import as_utc
@@ -102,8 +102,8 @@ class ExperimentOut(_Out):
     updated_at: Utc
 
 
-class DecisionCreate(Decision):
-    """A human decision at a checkpoint (the checkpoint contract's :class:`~agents.checkpoints.Decision`)."""
+class DecisionCreate(HumanDecision):
+    """A human decision at a checkpoint (the checkpoint contract's :class:`~agents.checkpoints.HumanDecision`)."""
 
 
 class DecisionOut(_Out):

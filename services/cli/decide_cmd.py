@@ -14,7 +14,7 @@ from typing import Annotated, Any, get_args
 
 import typer
 
-from agents.checkpoints import Decision, DecisionAction, parse_decision, read_payload
+from agents.checkpoints import DecisionAction, HumanDecision, parse_decision, read_payload
 from agents.errors import InvalidInput
 from services.cli import app
 from services.cli.client import Token, api_call
@@ -117,7 +117,7 @@ def _approve_all_on_server(job_id: str, reason: str, *, follow: bool, token: str
         for cp in pending:
             try:
                 api_call("POST", f"/v1/checkpoints/{cp['id']}/decision",
-                         body=Decision(action="approve", reason=reason).model_dump(exclude_none=True), token=token)
+                         body=HumanDecision(action="approve", reason=reason).model_dump(exclude_none=True), token=token)
             except Conflict:  # someone decided it meanwhile, or the job ended
                 continue
             approved.append(cp["id"])

@@ -17,8 +17,8 @@ from rich.table import Column, Table
 from agents.checkpoints import (
     CodePayload,
     Decided,
-    Decision,
     FindingPayload,
+    HumanDecision,
     IdeaPayload,
     NodeMetrics,
 )
@@ -185,7 +185,7 @@ def _job_options(settings: Settings, folder: Path, *, strategy: str | None, iter
                                        gates=gates, **fields), created_by)
 
 
-def decide_here(checkpoint_id: str, decision: Decision, *, as_json: bool) -> None:
+def decide_here(checkpoint_id: str, decision: HumanDecision, *, as_json: bool) -> None:
     """Decide a checkpoint in this machine's database (no server runs) and go on with its job here."""
     from services import store as db
     from services.lifecycle import Lifecycle
