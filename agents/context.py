@@ -28,7 +28,7 @@ def _never_stop() -> bool:
     return False
 
 
-CODE_STEPS = frozenset({"implement", "debug"})  # replies that carry whole files or many edits
+CODE_STEPS = frozenset({"implement", "debug", "draft"})  # replies that carry whole files or many edits
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ class ResearchContext:
     limits: ModelLimits = field(default_factory=ModelLimits)
     image_facts: ImageFacts | None = None  # the Python and package versions of the task's image
     should_stop: Callable[[], bool] = _never_stop  # cancel requested (checked by decide)
+    grader_gap: float = 0.05  # relative gap between self-reported and graded metric that flags a finding
 
     @property
     def job_dir(self) -> Path:

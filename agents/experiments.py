@@ -15,13 +15,15 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents import grading
 from agents.context import ResearchContext
 from agents.errors import InvalidInput
+from agents.protected import hidden_files, under
 from agents.protocols import ExperimentRecord, ExperimentRole
 from agents.state import Run
 from agents.workspace_paths import workspace_problem
@@ -30,6 +32,15 @@ from sandbox.result import ExperimentResult, RunRequest
 PARAMS_FILE = "params.json"
 RESULT_FILE = "result.json"
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", "output", ".labloop")
+
+
+def _skipping(task_dir: Path, hidden: tuple[str, ...]) -> Callable[[str, list[str]], set[str]]:
+    """copytree's ignore: the usual clutter, and every hidden file or folder."""
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = set(_SKIP(folder, names))
+        rel = Path(folder).relative_to(task_dir).as_posix()
+        return skipped | {n for n in names if under(n if rel == "." else f"{rel}/{n}", hidden)}
+    return ignore
 
 
 def experiment_id(job_id: str, node: str, role: ExperimentRole, n: int) -> str:
@@ -42,10 +53,14 @@ SOURCE_LIMIT_BYTES = 64_000
 
 
 def _task_paths(task_dir: Path) -> Iterator[tuple[str, Path]]:
-    """Every task file an LLM may know of, as (relative path, path): one place decides what is visible."""
+    """Every task file an LLM may know of, as (relative path, path): one place decides what is visible.
+
+    The grader's files (``evaluation.files``) are never among them.
+    """
+    hidden = hidden_files(task_dir)
     for path in sorted(task_dir.rglob("*")):
         rel = path.relative_to(task_dir).as_posix()
-        if not path.is_file() or "__pycache__" in rel or rel.startswith("."):
+        if not path.is_file() or "__pycache__" in rel or rel.startswith(".") or under(rel, hidden):
             continue
         yield rel, path
 
@@ -97,13 +112,17 @@ def data_files(task_dir: Path, *, head_bytes: int = 32_000, count_bytes: int = 3
 
 
 def diff_of(task_dir: Path, files: Mapping[str, str], params: Mapping[str, Any]) -> str:
-    """A unified diff of the changed files and params.json against the task folder."""
+    """A unified diff of the changed files and params.json against the task folder.
+
+    A hidden (grader's) file counts as absent: its content never reaches a diff.
+    """
+    hidden = hidden_files(task_dir)
     changed = dict(files)
     if params:
         changed[PARAMS_FILE] = json.dumps(dict(params), indent=2, sort_keys=True) + "\n"
     chunks: list[str] = []
     for rel in sorted(changed):
-        old = _original_text(task_dir, rel)
+        old = "" if under(rel, hidden) else _original_text(task_dir, rel)
         chunks.extend(
             difflib.unified_diff(
                 old.splitlines(keepends=True), changed[rel].splitlines(keepends=True),
@@ -123,10 +142,13 @@ def _original_text(task_dir: Path, rel: str) -> str:
 
 
 def materialize(task_dir: Path, workspace: Path, *, files: Mapping[str, str], params: Mapping[str, Any]) -> None:
-    """Make ``workspace`` a fresh copy of the task folder with ``files`` and ``params`` applied."""
+    """Make ``workspace`` a fresh copy of the task folder with ``files`` and ``params`` applied.
+
+    The grader's files (``evaluation.files``) are never copied.
+    """
     if workspace.exists():
         shutil.rmtree(workspace)
-    shutil.copytree(task_dir, workspace, ignore=_SKIP)
+    shutil.copytree(task_dir, workspace, ignore=_skipping(task_dir, hidden_files(task_dir)))
     root = workspace.resolve()
     for rel, text in files.items():
         target = (workspace / rel).resolve()
@@ -157,35 +179,18 @@ def run_experiment(
     elif (refused := workspace_problem(files, ctx.task_dir)) is not None:  # a path no workspace can hold: this attempt fails, the job goes on
         result = ExperimentResult(status="failed", error=refused)
     else:
-        workspace = exp_dir / "workspace"
-        materialize(ctx.task_dir, workspace, files=files, params=params)
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        output_dir.mkdir(parents=True)
-        (exp_dir / "changes.diff").write_text(diff, encoding="utf-8")
-        ctx.journal.record_experiment(record)
-        ctx.journal.emit(ctx.job_id, "experiment", {"id": exp_id, "status": "running", "role": role})
-
-        relay = OutputRelay(ctx, exp_id)
-        request = RunRequest(
-            workspace=workspace, output_dir=output_dir, command=ctx.task.entrypoint,
-            limits=ctx.task.sandbox.limits(ctx.task.budget.experiment_timeout_s), seed=seed,
-            metric=ctx.task.metric.name, labels={"job": ctx.job_id, "experiment": exp_id},
-            image=ctx.task.sandbox.image,
-        )
-        try:
-            result = ctx.runner.run(request, on_output=relay)
-        except BaseException as exc:
-            # The job ends (or retries the node) on an infrastructure failure; the record must
-            # not stay "running" meanwhile, or a listing would show a run nobody runs.
-            with contextlib.suppress(Exception):  # the run's own error is the one to raise
-                ctx.journal.record_experiment(ExperimentRecord(**{
-                    **record.__dict__, "status": "failed",
-                    "result": ExperimentResult(status="failed", error=f"the sandbox failed: {exc}"[:500]),
-                }))
-            raise
-        finally:
-            relay.flush()
+        own_file = exp_dir / grading.OWN_RESULT_FILE
+        if own_file.is_file():  # it ran before a crash; only its grading was cut short
+            own = ExperimentResult.model_validate_json(own_file.read_text(encoding="utf-8"))
+        else:
+            own = _run_own(ctx, record, exp_dir, files=files, params=params, seed=seed)
+            if ctx.task.evaluation is not None:
+                _write_atomically(own_file, own.model_dump_json())
+        if ctx.task.evaluation is not None:
+            with _recorded_failed_on_error(ctx, record):
+                result = _grade(ctx, exp_id, exp_dir, own, seed=seed)
+        else:
+            result = own
         _write_atomically(cached, result.model_dump_json())
     final = ExperimentRecord(**{**record.__dict__, "status": result.status, "result": result})
     ctx.journal.record_experiment(final)
@@ -198,11 +203,64 @@ def run_experiment(
         error=result.error, artifacts=[a.path for a in result.artifacts][:20],
         stdout_tail=result.stdout_tail[-4000:], stderr_tail=result.stderr_tail[-4000:],
     )
+    if result.self_reported is not None:
+        summary["self_reported"] = dict(result.self_reported)
+    if (suspicious := grading.gap(ctx.task, result, ctx.grader_gap)) is not None:
+        summary["grader_gap"] = suspicious
     ctx.journal.emit(ctx.job_id, "experiment", {
         "id": exp_id, "status": summary["status"], "value": value, "error": result.error,
         "stdout_tail": result.stdout_tail[-2000:], "stderr_tail": result.stderr_tail[-2000:],
     })
     return summary
+
+
+def _run_own(ctx: ResearchContext, record: ExperimentRecord, exp_dir: Path, *, files: Mapping[str, str],
+             params: Mapping[str, Any], seed: int) -> ExperimentResult:
+    """The experiment itself, from a fresh workspace (the grader's files never in it)."""
+    workspace, output_dir = exp_dir / "workspace", Path(record.output_dir)
+    materialize(ctx.task_dir, workspace, files=files, params=params)
+    if output_dir.exists():
+        shutil.rmtree(output_dir)
+    output_dir.mkdir(parents=True)
+    (exp_dir / "changes.diff").write_text(record.diff, encoding="utf-8")
+    ctx.journal.record_experiment(record)
+    ctx.journal.emit(ctx.job_id, "experiment", {"id": record.id, "status": "running", "role": record.role})
+    relay = OutputRelay(ctx, record.id)
+    request = RunRequest(
+        workspace=workspace, output_dir=output_dir, command=ctx.task.entrypoint,
+        limits=ctx.task.sandbox.limits(ctx.task.budget.experiment_timeout_s), seed=seed,
+        metric=ctx.task.metric.name, labels={"job": ctx.job_id, "experiment": record.id},
+        image=ctx.task.sandbox.image, metrics_required=ctx.task.evaluation is None,
+    )
+    try:
+        with _recorded_failed_on_error(ctx, record):
+            return ctx.runner.run(request, on_output=relay)
+    finally:
+        relay.flush()
+
+
+@contextlib.contextmanager
+def _recorded_failed_on_error(ctx: ResearchContext, record: ExperimentRecord) -> Iterator[None]:
+    # The job ends (or retries the node) on an infrastructure failure; the record must
+    # not stay "running" meanwhile, or a listing would show a run nobody runs.
+    try:
+        yield
+    except BaseException as exc:
+        with contextlib.suppress(Exception):  # the run's own error is the one to raise
+            ctx.journal.record_experiment(ExperimentRecord(**{
+                **record.__dict__, "status": "failed",
+                "result": ExperimentResult(status="failed", error=f"the sandbox failed: {exc}"[:500]),
+            }))
+        raise
+
+
+def _grade(ctx: ResearchContext, exp_id: str, exp_dir: Path, own: ExperimentResult, *, seed: int) -> ExperimentResult:
+    """Run the task's grader on the experiment's outputs in its own sandbox run."""
+    if own.succeeded:
+        ctx.journal.emit(ctx.job_id, "experiment", {"id": exp_id, "status": "grading"})
+    return grading.grade(ctx.runner, ctx.task, ctx.task_dir, own, submission=exp_dir / "output",
+                         work_dir=exp_dir / grading.GRADER_DIR, seed=seed, image=ctx.task.sandbox.image,
+                         labels={"job": ctx.job_id, "experiment": f"{exp_id}-grader"})
 
 
 class OutputRelay:

@@ -10,7 +10,8 @@ from agents.state import ROOT, Node, Run
 from agents.task import Task
 
 FATE_COLOURS = {"baseline": "#777777", "verified": "#2ca02c", "improved": "#98df8a", "not_verified": "#ffbb78",
-                "no_gain": "#aec7e8", "failed": "#d62728", "rejected": "#9467bd", "proposed": "#cccccc"}
+                "no_gain": "#aec7e8", "failed": "#d62728", "rejected": "#9467bd", "proposed": "#cccccc",
+                "adopted": "#1f77b4", "no_solution": "#dddddd"}
 
 
 def _pyplot() -> Any:
@@ -33,7 +34,8 @@ def plot_metric(task: Task, experiments: Sequence[Run], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     if ok:
         ax.plot([i for i, _ in ok], [v for _, v in ok], "o", label="experiment")
-        ax.axhline(ok[0][1], color="grey", linestyle="--", label="baseline")
+        first = "baseline" if runs[0]["role"] == "baseline" else "first solution"  # a task that started from data
+        ax.axhline(ok[0][1], color="grey", linestyle="--", label=first)
         best, running = ok[0][1], []
         for _, value in ok:
             best = value if value is not None and best is not None and task.metric.better(value, best) else best

@@ -9,7 +9,8 @@
 * ideas: close to one a human rejected (same params, similar text, or a rejected neighbour
   from the novelty check);
 * findings: a claimed gain that is large relative to the baseline; a critique that was
-  unavailable (the model's reply could not be used), so no sceptical reading backs the finding.
+  unavailable (the model's reply could not be used), so no sceptical reading backs the finding; a
+  graded run whose own (self-reported) score is far from the grader's (see agents/grading.py).
 """
 
 from __future__ import annotations
@@ -133,6 +134,12 @@ def finding_flags(gain: float, baseline_value: float) -> list[str]:
     if gain / scale > LARGE_GAIN:
         return [f"large claimed gain: {gain:.4g} is {gain / scale:.0%} of the baseline {baseline_value:.4g}"]
     return []
+
+
+def grader_flags(node: Mapping[str, Any]) -> list[str]:
+    """Reasons to double-check a finding whose experiment scored itself far from its grader."""
+    gap = node.get("grader_gap")
+    return [f"reward-hacking signal: {gap}"] if gap else []
 
 
 def critique_unavailable_flag(reason: str) -> str:

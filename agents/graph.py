@@ -8,7 +8,7 @@ START → baseline → select ─┬─ Send × parallel ─→ branch ─┐
           └───────────────────────── decide ←──────────────┘                                 decide → report → END
 
 branch:  START → ideate → gate_idea? → implement → gate_code? → execute → review → END
-                              └─ reject → abandon → END ┘
+                              └─ reject / protected file → abandon → END ┘
 ```
 A *branch* is a compiled subgraph run once per expansion with LangGraph ``Send``; the
 branches of a round run concurrently and share the sandbox pool, and ``join`` runs when all of
@@ -41,16 +41,21 @@ def after_ideate(state: BranchState) -> str:
 def after_gate(state: BranchState) -> str:
     """A rejected idea or change ends the branch as a rejected node (its reason reaches later ideas)."""
     gate = state.get("gate")
-    if gate is not None and gate["action"] == "reject":
+    if (gate is not None and gate["action"] == "reject") or state.get("refused"):
         return "abandon"
     return "implement" if gate is not None and gate["kind"] == "idea" else "execute"
 
 
 def after_implement(state: BranchState) -> str:
     """The code gate when a human must see the change, else execute; the budget ran out, or the
-    model gave no usable change (the branch's failed node is already made), ends the branch."""
+    model gave no usable change (the branch's failed node is already made), ends the branch.
+
+    A change that touches a protected file ends the branch as a rejected node before any gate.
+    """
     if state.get("stop_reason") or state.get("candidate") is None:
         return END
+    if state.get("refused"):
+        return "abandon"
     return "gate_code" if state.get("checkpoint") else "execute"
 
 
@@ -95,7 +100,7 @@ def build_branch() -> Any:
     branch.add_edge(START, "ideate")
     branch.add_conditional_edges("ideate", after_ideate, ["gate_idea", "implement", END])
     branch.add_conditional_edges("gate_idea", after_gate, ["implement", "abandon"])
-    branch.add_conditional_edges("implement", after_implement, ["gate_code", "execute", END])
+    branch.add_conditional_edges("implement", after_implement, ["gate_code", "execute", "abandon", END])
     branch.add_conditional_edges("gate_code", after_gate, ["execute", "abandon"])
     branch.add_edge("execute", "review")
     branch.add_edge("review", END)

@@ -89,11 +89,11 @@ def _model(ctx: ResearchContext) -> ChatModel:
     return ctx.model
 
 
-def messages(ctx: ResearchContext, step: str, **values: object) -> list[dict[str, str]]:
+def messages(ctx: ResearchContext, step: str, *, template: str | None = None, **values: object) -> list[dict[str, str]]:
     """The chat messages of ``step``: the system message with the task's instructions and the job's
-    facts, and the step's template rendered with ``values``."""
+    facts, and the step's template (or ``template``, a variant of it) rendered with ``values``."""
     return render_messages(step, instructions=system_text(ctx.task_dir), environment=environment_text(ctx),
-                           **values)
+                           template=template, **values)
 
 
 def _ask(ctx: ResearchContext, meter: TokenMeter, step: str, msgs: list[dict[str, str]], schema: type[ModelT],
@@ -177,7 +177,8 @@ def critique_finding(ctx: ResearchContext, meter: TokenMeter, node: Node, verdic
                      rule: str, parent: Node | None) -> Critique:
     """Ask the model for a structured critique of a verified finding; a named flaw flags it."""
     evidence = (f"{verdict['reason']} against node {verdict['against']}; pairs (seed: incumbent → candidate) "
-                + ", ".join(f"{s}: {p.get('incumbent')} → {p.get('candidate')}" for s, p in verdict["pairs"].items()))
+                + ", ".join(f"{s}: {p.get('incumbent')} → {p.get('candidate')}" for s, p in verdict["pairs"].items())
+                + (f"\nWARNING, graded task: {node['grader_gap']}" if node.get("grader_gap") else ""))
     from_parent = change_diff(parent["files"] if parent else {}, node["files"], parent["params"] if parent else {},
                               node["params"])
     msgs = messages(ctx, "critique", goal=ctx.task.goal, title=node["idea"]["title"],

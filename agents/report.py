@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from agents import tree
+from agents.drafting import from_data
 from agents.figures import plot_metric, plot_tree
-from agents.state import ROOT, Finding, ResearchState
+from agents.state import ROOT, Finding, Node, ResearchState, Run
 from agents.task import Task
 from agents.verify import IDENTICAL, RULE, identical_replicates
 
@@ -48,16 +49,16 @@ def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE, plot
     incumbent = nodes.get(state.get("incumbent", ROOT))
     lines = [f"# Research report: {task.name} (job {state['job_id']})", "", "## Question", "", task.goal, "",
              f"Metric: **{metric}** ({task.metric.direction}).", ""]
-    lines += ["## Baseline", "", f"{metric} = **{_fmt(base.get('value'))}** on seed 0 "
-              f"(experiment `{base.get('experiment_id', '—')}`).", ""]
+    reference = f"the first incumbent `{base.get('node')}`" if from_data(base) else "the baseline"
+    lines += _baseline(metric, base)
     lines += _incumbent(state, incumbent)
     lines += ["## Findings", "", f"Rule: {RULE}. A candidate is judged against the incumbent it must beat, "
-              "on paired seeds; its pairs against the baseline give the overall gain.", ""]
+              f"on paired seeds; its pairs against {reference} give the overall gain.", ""]
     findings = state.get("findings", [])
     if not any(f["accepted"] for f in findings):
         lines += ["No improvement verified.", ""]
     for f in findings:
-        lines += _finding(metric, f)
+        lines += _finding(metric, f, reference=reference)
     lines += _ablations(task, state)
     lines += ["## Tree of solutions", "", f"![tree of solutions]({TREE_FILE})", "",
               "| node | parent | operator | idea | fate | " + metric + " | lesson |", "|---|---|---|---|---|---|---|"]
@@ -74,21 +75,38 @@ def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE, plot
               "|---|---|---|---|---|---|---|---|---|"]
     for e in state.get("experiments", []):
         lines.append(f"| {e['experiment_id']} | {e['iteration']} | {e['role']} | {e['seed']} | "
-                     f"{_cell(json.dumps(e['params'], sort_keys=True))} | {e['status']} | {_fmt(e['value'])} | "
+                     f"{_cell(json.dumps(e['params'], sort_keys=True))} | {e['status']} | {_graded(e, task.metric.name)} | "
                      f"{_fmt(e['duration_s'])} | {_cell((e.get('error') or '')[:80])} |")
     lines += ["", "## Ideas", "", f"| round | node | idea | why | fate | {metric} | review | novelty |",
               "|---|---|---|---|---|---|---|---|"]
     for n in [n for n in nodes.values() if n["id"] != ROOT]:
         lines.append(f"| {n['round']} | {n['id']} | {_cell(n['idea']['title'])} | {_cell(n['idea']['hypothesis'])} | "
                      f"{n['fate']} | {_fmt(n['value'])} | {_cell(n['summary'])} | {_cell(n['idea'].get('novelty', ''))} |")
-    lines += _neighbours(state) + _decisions(state) + _citations(state)
+    lines += _neighbours(state) + _decisions(state) + _refused(nodes) + _citations(state)
     lines += ["", "## Spending", "", f"- LLM tokens: {state.get('tokens', 0)}; cost: ${state.get('cost_usd', 0.0):.4f}",
               f"- stopped: {state.get('stop_reason') or '—'}"]
     lines += [f"- note: {n}" for n in state.get("notes", [])]
     return "\n".join(lines) + "\n"
 
 
+def _baseline(metric: str, base: dict[str, Any]) -> list[str]:
+    if not from_data(base):
+        return ["## Baseline", "", f"{metric} = **{_fmt(base.get('value'))}** on seed 0 "
+                f"(experiment `{base.get('experiment_id', '—')}`).", ""]
+    started = (f"There was no baseline: the task folder had no `{base['missing']}`, so the job started from "
+               "data and drafted the first solution.")
+    if not base.get("node"):
+        return ["## Baseline", "", started + " No draft ran and was graded, so the job has no solution.", ""]
+    return ["## Baseline", "", started + f" The first draft that ran and was graded, node `{base['node']}` "
+            f"({metric} = **{_fmt(base.get('value'))}** on seed 0, experiment `{base.get('experiment_id')}`), "
+            "became the first incumbent without verification (there was nothing to verify it against); "
+            "later findings were verified against the incumbent of their round, and every overall gain "
+            "below is over this first incumbent.", ""]
+
+
 def _incumbent(state: ResearchState, incumbent: tree.Node | None) -> list[str]:
+    if incumbent is not None and not tree.has_solution(incumbent):
+        return ["## Incumbent", "", "None: no draft ran and was graded.", ""]
     if incumbent is None or incumbent["id"] == ROOT:
         return ["## Incumbent", "", "The baseline is still the incumbent: no change was verified.", ""]
     path, nodes = [], tree.by_id(state.get("nodes", []))
@@ -101,7 +119,7 @@ def _incumbent(state: ResearchState, incumbent: tree.Node | None) -> list[str]:
             "Its diff from the root:", "", "```diff", (incumbent["diff"] or "(no change)").rstrip(), "```", ""]
 
 
-def _finding(metric: str, f: Finding) -> list[str]:
+def _finding(metric: str, f: Finding, *, reference: str = "the baseline") -> list[str]:
     status = "accepted" if f["accepted"] else f"rejected by {f['decided_by']}: {f['reason']}"
     lines = [f"### Round {f['iteration']}, node {f['node']}: {f['title']} ({status})", "", f["summary"], "",
              f"- {metric} on seed 0: {_fmt(f['value'])}; params `{json.dumps(f['params'], sort_keys=True)}`",
@@ -109,7 +127,8 @@ def _finding(metric: str, f: Finding) -> list[str]:
              f"{_fmt(f['stderr'])} (standard error), n = {f['n']}",
              "- evidence (seed: incumbent → candidate): " + ", ".join(
                  f"{s}: {_fmt(p.get('incumbent'))} → {_fmt(p.get('candidate'))}" for s, p in f["pairs"].items()),
-             f"- overall gain over the baseline: {_fmt(f['baseline_gain'])} (seed: baseline → candidate: " + ", ".join(
+             f"- overall gain over {reference}: {_fmt(f['baseline_gain'])} (seed: {reference.removeprefix('the ')} "
+             "→ candidate: " + ", ".join(
                  f"{s}: {_fmt(p.get('baseline'))} → {_fmt(p.get('candidate'))}" for s, p in f["baseline_pairs"].items()) + ")",
              f"- experiment `{f['experiment_id']}`", ""]
     if identical_replicates(f["pairs"]):
@@ -160,6 +179,21 @@ def _decisions(state: ResearchState) -> list[str]:
     lines += [f"| {d['checkpoint_id']} | {d['kind']} | {d['action']} | {d['by']} | {d.get('at') or '—'} | "
               f"{_cell(d.get('reason', ''))} | {_cell('; '.join(d.get('flagged', [])))} |" for d in state["decisions"]]
     return lines
+
+
+def _graded(run: Run, metric: str) -> str:
+    """The run's metric; for a graded run, the experiment's own claim beside the grader's number."""
+    own = run.get("self_reported")
+    if own is None or metric not in own:
+        return _fmt(run["value"])
+    return f"{_fmt(run['value'])} (self-reported {_fmt(own[metric])})"
+
+
+def _refused(nodes: dict[str, Node]) -> list[str]:
+    rows = [f"- round {n['round']}, node {n['id']} ({_cell(n['idea']['title'])}): {n['refused']}"
+            for n in nodes.values() if n.get("refused")]
+    return ["", "## Refused edits", "", "Changes that touched a protected file, refused before they ran:", "",
+            *rows] if rows else []
 
 
 def _citations(state: ResearchState) -> list[str]:

@@ -69,6 +69,8 @@ class Run(TypedDict):
     artifacts: list[str]
     stdout_tail: NotRequired[str]
     stderr_tail: NotRequired[str]
+    self_reported: NotRequired[dict[str, float]]  # what the experiment wrote itself, when a grader measured it
+    grader_gap: NotRequired[str]  # why its own score differs suspiciously from the grader's
 
 
 class Verdict(TypedDict):
@@ -108,17 +110,21 @@ class Node(TypedDict):
     params: Json  # the params.json this node runs with (cumulative from the root)
     diff: str  # unified diff from the root
     explanation: str
-    status: Literal["succeeded", "failed", "rejected"]
+    status: Literal["succeeded", "failed", "rejected", "empty"]  # empty: a root with no solution yet
     value: float | None  # the metric on seed 0
     metrics: dict[str, float]
     error: str | None
     output_tail: str  # stdout/stderr tail of its seed-0 run
     experiment_id: str | None
-    fate: str  # proposed → verified | not_verified | improved | no_gain | failed | rejected
+    fate: str  # proposed → verified | not_verified | improved | no_gain | failed | rejected | adopted
+    # (adopted: the first solution of a task that started from data; its root's fate is no_solution)
     summary: str
     lesson: str
     verdict: Verdict | None
     critique: Critique | None
+    self_reported: NotRequired[dict[str, float]]  # its seed-0 run's own metrics, when a grader measured it
+    grader_gap: NotRequired[str]
+    refused: NotRequired[str]  # "protected file: PATH": the change was refused before it ran
 
 
 class Finding(TypedDict):
@@ -217,7 +223,10 @@ class ResearchState(TypedDict, total=False):
     job_id: str
     started_at: float  # wall-clock start (epoch seconds), for the wall_clock budget
     iteration: int  # the round: 0 = baseline; 1..budget.iterations = one expansion round each
-    baseline: Json  # {"experiment_id", "value", "metrics", "by_seed": {seed: value}}
+    # {"experiment_id", "value", "metrics", "by_seed": {seed: value}}: the reference gains are measured from.
+    # A task that started from data has none: "missing" names its absent solution file, and once a
+    # draft was adopted as the first incumbent, "node" names it and the other fields are its.
+    baseline: Json
     best: Json  # the incumbent's {"experiment_id", "value", "params", "metrics", "title", "node"}
     incumbent: str  # the incumbent's node id
     nodes: Annotated[list[Node], upsert_nodes]
@@ -271,6 +280,7 @@ class BranchState(BranchOutput, total=False):
     run: Run | None
     checkpoint: CheckpointRequest | None
     gate: Decision | None
+    refused: str | None  # the change touched a protected file: the branch ends rejected
 
 
 def initial_state(job_id: str, started_at: float) -> ResearchState:

@@ -123,6 +123,28 @@ class Search(_Strict):
     max_debug_depth: int | None = Field(None, ge=0, le=20)  # default: budget.debug_attempts
 
 
+def _task_relative(raw: str, what: str) -> str:
+    """``raw`` as a clean task-relative POSIX path, or ValueError saying what to fix."""
+    text = raw.strip()
+    rel = PurePosixPath(text[2:] if text.startswith("./") else text)
+    if not text or rel.is_absolute() or ".." in rel.parts or not rel.parts or text.startswith("~"):
+        raise ValueError(f"{what} {raw!r} must be a path relative to the task folder, without '..'")
+    return rel.as_posix()
+
+
+class Evaluation(_Strict):
+    """A grader: a command run after each experiment, in its own sandbox run, with files only it sees."""
+
+    command: str = Field(min_length=1)
+    files: list[str] = Field(min_length=1)  # task-relative files or folders, hidden from the experiment
+    timeout_s: float = Field(60.0, gt=0, le=86_400)
+
+    @field_validator("files")
+    @classmethod
+    def _relative(cls, value: list[str]) -> list[str]:
+        return [_task_relative(raw, "evaluation.files entry") for raw in value]
+
+
 class Task(_Strict):
     """A validated ``task.yaml``."""
 
@@ -136,6 +158,35 @@ class Task(_Strict):
     replicates: int = Field(3, ge=2, le=50)
     search: Search = Field(default_factory=Search)
     environment: EnvironmentSpec | None = None
+    evaluation: Evaluation | None = None
+    protect: list[str] = Field(default_factory=list)  # files the experiment may read but no edit may change
+
+    @field_validator("protect")
+    @classmethod
+    def _protect_relative(cls, value: list[str]) -> list[str]:
+        return [_task_relative(raw, "protect entry") for raw in value]
+
+    def check_paths(self, task_dir: Path) -> None:
+        """Raise InvalidTask unless every ``evaluation.files`` and ``protect`` path exists inside ``task_dir``."""
+        root = task_dir.resolve()
+        named = [("evaluation.files", rel) for rel in (self.evaluation.files if self.evaluation else [])]
+        named += [("protect", rel) for rel in self.protect]
+        for field_name, rel in named:
+            path = (task_dir / rel).resolve()
+            if not path.is_relative_to(root):
+                raise InvalidTask(f"{TASK_FILE}: {field_name} names {rel!r}, which leads outside the task folder")
+            if not path.exists():
+                raise InvalidTask(f"{TASK_FILE}: {field_name} names {rel!r}, which is not in the task folder; "
+                                  "add the file or remove the entry")
+        if self.evaluation and self.entrypoint_hidden():
+            raise InvalidTask(f"{TASK_FILE}: evaluation.files hides the experiment's own entrypoint; "
+                              "list only the grader's files there")
+
+    def entrypoint_hidden(self) -> bool:
+        """True when a word of the entrypoint names a file the experiment may not see."""
+        hidden = self.evaluation.files if self.evaluation else []
+        words = [w[2:] if w.startswith("./") else w for w in self.entrypoint.split()]
+        return any(w == h or w.startswith(h + "/") for w in words for h in hidden)
 
     def requirements(self, task_dir: Path) -> str | None:
         """The task's requirements, checked and normalised (see :func:`declared_requirements`),
@@ -241,7 +292,9 @@ def load_task(folder: str | Path, *, fields: Mapping[str, Any] | None = None) ->
         if fields:
             raise InvalidTask(f"{TASK_FILE} names the task's metric; a metric given with the job (--metric) is "
                               "for AI Scientist templates (folders without task.yaml) only")
-        return parse_task(_task_file_text(spec), source=TASK_FILE)
+        task = parse_task(_task_file_text(spec), source=TASK_FILE)
+        task.check_paths(path)
+        return task
     if not template.is_template(path):
         raise InvalidTask(f"the folder {path.name!r} has no {TASK_FILE}; every task folder needs one (or, for an AI Scientist "
                           f"template, {template.EXPERIMENT_FILE} and {template.PROMPT_FILE})")

@@ -13,6 +13,9 @@ for each of the round's ``search.parallel`` slots, in order,
    (it carries more work: a change that pays off only with a later one is built on, not
    dropped), so parallel slots explore different parents while a single slot climbs from
    the best;
+   when no node has run and been graded yet (a task that starts from data, whose root is
+   "no solution yet"), the slot drafts instead: every slot of the first round drafts, and a
+   round after drafts that all failed drafts again or debugs one of them;
 4. *ablate* (strategy llm) — once per new incumbent whose change from its parent has two or
    more parts (files or params), the first slot of the next round reverts the first part of
    that change, to attribute the gain; the ablation is a node like any other and is reported.
@@ -46,6 +49,11 @@ def ranked(task: Task, nodes: Sequence[Node], incumbent: str) -> list[Node]:
                                      n["id"]))
 
 
+def has_solution(node: Node | None) -> bool:
+    """False for the root of a task that starts from data (its status is ``empty``)."""
+    return node is not None and node["status"] != "empty"
+
+
 def _rng(job_id: str, round_: int, slot: int) -> random.Random:
     digest = hashlib.sha256(f"{job_id}/select/{round_}/{slot}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
@@ -63,6 +71,8 @@ def _ablation_due(nodes: Sequence[Node], incumbent: str) -> bool:
     tree = by_id(nodes)
     if incumbent == ROOT or incumbent not in tree:
         return False
+    if tree[incumbent]["parent"] == ROOT and not has_solution(tree.get(ROOT)):
+        return False  # a draft from no solution is all one part: reverting its files leaves nothing to run
     if any(n["operator"] == "ablate" and n["parent"] == incumbent for n in nodes):
         return False
     return len(ablate_parts(tree.get(tree[incumbent]["parent"] or ""), tree[incumbent])) >= 2
@@ -88,9 +98,12 @@ def select_expansions(task: Task, *, job_id: str, round_: int, nodes: Sequence[N
         elif strategy == "llm" and rng.random() < search.debug_prob and (
                 failed := _debuggable(nodes, max_depth, taken)) is not None:
             operator, parent = "debug", failed["id"]
-        else:
+        elif best_first:
             choices = [n for n in best_first if n["id"] not in taken] or best_first
-            operator, parent = "improve", choices[0]["id"] if choices else ROOT
+            operator, parent = "improve", choices[0]["id"]
+        else:  # nothing ran and was graded yet: the task starts from data
+            operator, parent = "draft", ROOT
+            drafts += 1
         taken.add(parent)
         out.append(Expansion(node=node_id(round_, slot), round=round_, slot=slot, operator=operator,
                              parent=parent, proposal=None))
@@ -117,6 +130,8 @@ def summary(task: Task, nodes: Sequence[Node], incumbent: str, *, recent_failure
     lines = [f"{len(nodes)} node(s); incumbent {incumbent}"
              + (f" ({metric} = {tree[incumbent]['value']:.6g})" if incumbent in tree and
                 tree[incumbent]["value"] is not None else "")]
+    if not has_solution(tree.get(incumbent)):
+        lines[0] = f"{len(nodes)} node(s); no solution yet: the task started from data and no draft has run and been graded"
     for n in ranked(task, nodes, incumbent)[:top]:
         lines.append(f"- {n['id']} ← {n['parent'] or '-'} [{n['operator']}] {n['idea']['title']}: "
                      f"{metric} = {n['value']:.6g} ({n['fate']})")

@@ -24,7 +24,7 @@ import docker
 import docker.types
 
 from sandbox.result import Limits
-from sandbox.slot import CTL_MOUNT, HELLO, OUTPUT_MOUNT, WORKSPACE_MOUNT, Slot
+from sandbox.slot import CTL_MOUNT, HELLO, INPUTS_MOUNT, OUTPUT_MOUNT, WORKSPACE_MOUNT, Slot
 
 SANDBOX_UID = 65534
 LABEL_SERVICE = "labloop.service"
@@ -85,7 +85,7 @@ os._exit(code)
 """
 
 # The environment a command sees: these basics, then the request's env, then LABLOOP_SEED
-# and LABLOOP_OUTPUT. Nothing of the host's environment is ever passed on.
+# and LABLOOP_OUTPUT (and LABLOOP_SUBMISSION for a run given inputs). Nothing of the host's environment is ever passed on.
 BASE_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME": "/tmp",
@@ -154,9 +154,11 @@ def end_marker() -> bytes:
     return b"\x00labloop:end:" + secrets.token_hex(12).encode() + b":"
 
 
-def run_spec(command: str, seed: int, env: Mapping[str, str], marker: bytes) -> dict[str, Any]:
+def run_spec(command: str, seed: int, env: Mapping[str, str], marker: bytes, *, inputs: bool = False) -> dict[str, Any]:
     """What the host hands to the launcher: command, cwd, whole environment and end marker."""
     full = {**BASE_ENV, **env, "LABLOOP_SEED": str(seed), "LABLOOP_OUTPUT": OUTPUT_MOUNT}
+    if inputs:
+        full["LABLOOP_SUBMISSION"] = INPUTS_MOUNT
     return {"command": command, "cwd": WORKSPACE_MOUNT, "env": full, "end_marker": marker.decode()}
 
 

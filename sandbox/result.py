@@ -33,6 +33,8 @@ class ExperimentResult(BaseModel):
     artifacts: list[Artifact] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     """What the sandbox skipped or noticed (links, bad names, files past a limit), in words."""
+    self_reported: dict[str, float] | None = None
+    """The metrics the run's own code wrote, when another run (a grader) measured ``metrics``."""
 
     @property
     def succeeded(self) -> bool:
@@ -74,8 +76,12 @@ class RunRequest:
     limits: Limits
     seed: int = 0
     metric: str | None = None
+    metrics_required: bool = True
+    """False: a run without (valid) metrics.json still succeeds (another run measures it)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Who the run belongs to; the sandbox understands ``job`` and ``experiment``."""
     env: Mapping[str, str] = field(default_factory=dict)
     image: str | None = None
     """The sandbox image; None means the runner's default image."""
+    inputs: Path | None = None
+    """A folder the run may read but not change, at ``$LABLOOP_SUBMISSION`` (e.g. another run's outputs)."""

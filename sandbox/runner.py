@@ -172,6 +172,8 @@ class DockerSandbox:
         slot.record({"job": running.job, "experiment": running.experiment, **request.labels})
         try:
             slot.fill(Path(request.workspace))
+            if request.inputs is not None:
+                slot.fill_inputs(Path(request.inputs))
         except (OSError, shutil.Error):
             if slot.disk_full() is None:
                 raise
@@ -185,7 +187,8 @@ class DockerSandbox:
         reader.start()
         started = time.monotonic()
         try:
-            prepared.hand_over(run_spec(request.command, request.seed, request.env, marker))
+            prepared.hand_over(run_spec(request.command, request.seed, request.env, marker,
+                                         inputs=request.inputs is not None))
         except BrokenPipeError as exc:
             if running.cancelled:  # killed by cancel() before the hand-over: a cancelled run
                 reader.join(timeout=KILL_GRACE_S)
@@ -202,7 +205,8 @@ class DockerSandbox:
         outputs = collect(
             slot.output, Path(request.output_dir), metric=request.metric, cap_bytes=limits.output_cap_bytes
         )
-        result_status, error = self._classify(running, limits, exit_code, state, capture, outputs.error)
+        outputs_error = outputs.error if request.metrics_required else None
+        result_status, error = self._classify(running, limits, exit_code, state, capture, outputs_error)
         return ExperimentResult(
             status=result_status,
             exit_code=exit_code,

@@ -4,12 +4,14 @@
     <slots_dir>/<id>/disk/            the run's disk: a tmpfs of a fixed size and file count
     <slots_dir>/<id>/disk/workspace/  -> /workspace  a copy of the request's workspace (cwd)
     <slots_dir>/<id>/disk/output/     -> /output     $LABLOOP_OUTPUT: metrics.json and artifacts
+    <slots_dir>/<id>/inputs/          -> /submission read-only: the request's ``inputs`` (empty without)
 
 Each container mounts only its own slot, so two experiments cannot see each other's files.
 ``ctl`` and the FIFO belong to the service and are mounted read-only: the experiment can read
 its hand-over but can neither replace a control file nor hold the FIFO open for writing (which
 would defeat the dead-man switch). ``workspace`` and ``output`` belong to the sandbox uid (or are
-world-writable when the service is not root).
+world-writable when the service is not root). ``inputs`` belongs to the service and is mounted
+read-only: a run may read what another run produced (``$LABLOOP_SUBMISSION``) but never change it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sandbox.result import Limits
 CTL_MOUNT = "/labloop"
 WORKSPACE_MOUNT = "/workspace"
 OUTPUT_MOUNT = "/output"
+INPUTS_MOUNT = "/submission"
 _UID = 65534
 HELLO = b"\x06"  # the first byte on the hand-over FIFO (see sandbox.container.LAUNCHER)
 
@@ -50,6 +53,7 @@ class Slot:
         self.disk = root / "disk"
         self.workspace = self.disk / "workspace"
         self.output = self.disk / "output"
+        self.inputs = root / "inputs"
         self.disk_enforced = disk_enforced
         """True when the kernel caps the run's disk (a tmpfs); else the runner must watch it."""
 
@@ -60,6 +64,8 @@ class Slot:
         slot.ctl.mkdir(parents=True)
         slot.ctl.chmod(0o755)  # explicit: the service's umask must not lock the sandbox uid out
         slot.disk.mkdir()
+        slot.inputs.mkdir()
+        slot.inputs.chmod(0o755)
         try:
             slot.disk_enforced = disk.mount_tmpfs(slot.disk, size_bytes=limits.disk_bytes, files=limits.max_files)
             for folder in (slot.workspace, slot.output):
@@ -78,6 +84,7 @@ class Slot:
             str(self.ctl): {"bind": CTL_MOUNT, "mode": "ro"},
             str(self.workspace): {"bind": WORKSPACE_MOUNT, "mode": "rw"},
             str(self.output): {"bind": OUTPUT_MOUNT, "mode": "rw"},
+            str(self.inputs): {"bind": INPUTS_MOUNT, "mode": "ro"},
         }
 
     def fill(self, workspace: Path) -> None:
@@ -86,6 +93,24 @@ class Slot:
         for folder, dirs, files in os.walk(self.workspace):
             for name in dirs + files:
                 _give_to_sandbox(Path(folder) / name)
+
+    def fill_inputs(self, inputs: Path) -> None:
+        """Copy ``inputs`` (regular files and folders only, never a link) in, readable by the sandbox uid.
+
+        The copy stays the service's: the mount is read-only and the sandbox uid may only read it.
+        """
+        for folder, dirs, files in os.walk(inputs):
+            rel = Path(folder).relative_to(inputs)
+            for name in dirs:
+                source, target = Path(folder) / name, self.inputs / rel / name
+                if not source.is_symlink():
+                    target.mkdir()
+                    target.chmod(0o755)
+            for name in files:
+                source, target = Path(folder) / name, self.inputs / rel / name
+                if source.is_file() and not source.is_symlink():
+                    shutil.copyfile(source, target)
+                    target.chmod(0o644)
 
     def record(self, meta: Mapping[str, Any]) -> None:
         """Note which job and experiment this slot runs (pooled containers cannot carry it)."""

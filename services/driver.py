@@ -24,6 +24,7 @@ from langgraph.types import Command, Interrupt
 
 from agents.checkpoints import Decided
 from agents.context import DEFAULT_GATES, ResearchContext
+from agents.drafting import from_data
 from agents.errors import ConfigError, DockerUnavailable, InvalidTask, LabloopError
 from agents.graph import build_graph
 from agents.protocols import ImageFacts, Journal
@@ -190,6 +191,7 @@ class ResearchDriver:
             model=self.parts.model, memory=self.parts.memory, gates={**DEFAULT_GATES, **(job.gates or {})},
             price_per_1k_tokens=self.settings.llm_price_per_1k_tokens, should_stop=should_stop,
             limits=self.settings.model_limits(), image_facts=self._image_facts(job, task),
+            grader_gap=self.settings.grader_gap,
         )
 
     def _image_facts(self, job: JobRow, task: Task) -> ImageFacts | None:
@@ -275,13 +277,21 @@ def _prune(graph: Any, job_id: str) -> None:
 
 
 def job_summary(task: Task, state: ResearchState, *, status: str, experiments: int) -> dict[str, Any]:
-    """``{job_id, status, baseline, best, experiments, findings, report, ...}`` of a finished job."""
+    """``{job_id, status, baseline, best, experiments, findings, report, ...}`` of a finished job.
+
+    A task that started from data has no baseline: ``baseline`` is null, ``no_baseline`` names the
+    absent solution file, and ``first_incumbent`` is the draft every overall gain is measured from
+    (null when none ran and was graded)."""
     metric = task.metric.name
     base, best = state.get("baseline") or {}, state.get("best") or {}
+    started_from_data = from_data(base)
     return {
         "job_id": state["job_id"],
         "status": status,
-        "baseline": {metric: base.get("value")},
+        "baseline": None if started_from_data else {metric: base.get("value")},
+        "no_baseline": base["missing"] if started_from_data else None,
+        "first_incumbent": {"node": base["node"], "experiment_id": base.get("experiment_id"),
+                            "metrics": base.get("metrics", {})} if started_from_data and base.get("node") else None,
         "best": {"metrics": best.get("metrics", {}), "params": best.get("params", {}),
                  "experiment_id": best.get("experiment_id"), "node": best.get("node")},
         "experiments": experiments,

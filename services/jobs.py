@@ -4,7 +4,8 @@
         │  the task: an uploaded one by name (its newest version), or a folder (the CLI); an AI
         │  Scientist template takes its metric from the job (kept in the job's task_fields)
         │  the budget: the task's own, with the template's fields over it, validated as a Budget
-        │  the strategy: llm with no LLM endpoint configured falls back to search, said in the notes
+        │  the strategy: llm with no LLM endpoint configured falls back to search, said in the notes;
+        │  search on a task with no solution file (it starts from data) is refused: only llm drafts
         ▼
     new_job() ─► a queued JobRow (not stored: the lifecycle stores it, or a schedule's firing)
 
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
 from agents.context import DEFAULT_GATES, GateKind, GatePolicy, Strategy
+from agents.drafting import missing_solution, no_baseline_message
 from agents.errors import InvalidInput
 from agents.task import (
     TASK_NAME,
@@ -28,6 +30,7 @@ from agents.task import (
     EnvironmentSpec,
     Metric,
     SandboxSpec,
+    Task,
     folder_requirements,
     load_task,
 )
@@ -93,15 +96,35 @@ def default_strategy(settings: Settings) -> Strategy:
     return "llm" if settings.llm_configured else "search"
 
 
+def _stored_task(spec: dict[str, Any]) -> Task | None:
+    """An uploaded version's task from its stored spec (None for one stored by an older labloop that no
+    longer validates: the job's baseline step checks the same again when it runs)."""
+    try:
+        return Task.model_validate(spec)
+    except ValidationError:
+        return None
+
+
+def _refuse_without_solution(task: Task, task_dir: Path, *, asked: Strategy) -> None:
+    """A search job on a task that starts from data has nothing to tune: refused, saying what to do."""
+    missing = missing_solution(task, task_dir)
+    if missing is None:
+        return
+    why = (" and no LLM endpoint is configured (set LABLOOP_LLM_BASE_URL), so the job would use the search "
+           "strategy, which needs one to tune" if asked == "llm" else ", and the search strategy needs one to tune")
+    raise InvalidInput(no_baseline_message(task, missing, why=why))
+
+
 def new_job(
     store: Store, settings: Settings, job: JobTemplate, *, created_by: str, folder: Path | None = None,
     schedule_id: str | None = None,
 ) -> JobRow:
     """A queued job (not yet stored) for ``job.task``: the newest uploaded version, or ``folder``.
 
-    InvalidInput when the budget does not fit or the task's requirements are more than package
-    names, versions and markers; NotFound when no task has that name. Strategy
-    ``llm`` with no LLM endpoint configured becomes ``search``, and the job's notes say so.
+    InvalidInput when the budget does not fit, the task's requirements are more than package
+    names, versions and markers, or the job would search a task with no solution to tune;
+    NotFound when no task has that name. Strategy ``llm`` with no LLM endpoint configured
+    becomes ``search``, and the job's notes say so.
     """
     fields = job.task_fields()
     if folder is not None:
@@ -110,6 +133,7 @@ def new_job(
         if task.name != job.task:
             raise InvalidInput(f"the task in {folder} is {task.name!r}, not {job.task!r}")
         task_dir, base_budget = str(folder), task.budget.model_dump(exclude_defaults=True)
+        spec: Task | None = task
         sandbox_spec = task.sandbox
         # Names, versions and markers only, refused before the job exists (the driver and the
         # environment build check them again before pip runs).
@@ -117,6 +141,7 @@ def new_job(
     else:
         uploaded = get_task(store, job.task)
         task_dir, base_budget = uploaded.path, dict(uploaded.spec.get("budget") or {})
+        spec = _stored_task(uploaded.spec)
         sandbox_spec = SandboxSpec.model_validate(uploaded.spec.get("sandbox") or {})
         if fields:
             load_task(task_dir, fields=fields)  # a metric for a task with task.yaml is refused, naming why
@@ -134,6 +159,8 @@ def new_job(
     strategy, notes = job.strategy, []
     if strategy == "llm" and not settings.llm_configured:
         strategy, notes = "search", [NO_LLM_NOTICE]
+    if strategy == "search" and spec is not None:
+        _refuse_without_solution(spec, Path(task_dir), asked=job.strategy)
     if is_template(task_dir) and not reads_seed(folder_reader(Path(task_dir))):
         notes.append(SEED_NOTE)
     return JobRow(

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     sandbox_max_timeout_s: float = Field(24 * 3600, gt=0, description="Longest experiment timeout a task may ask for.")
     sandbox_max_disk: str = Field("4g", pattern=r"^\d+[kmgKMG]?$", description="Largest run disk a task may ask for.")
     sandbox_max_gpus: int = Field(0, ge=0, description="Most GPUs a task may ask for.")
+    grader_gap: float = Field(0.05, ge=0, description="Relative gap between an experiment's self-reported metric and its grader's that flags the finding for a human (graded tasks).")
     max_concurrent_jobs: int = Field(2, ge=1)
     artifacts_dir: Path | None = Field(None, description="Shared artifact folder; default home/runs.")
     tasks_dir: Path | None = Field(None, description="Uploaded task folders (shared in scale-out); default home/tasks.")

@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy.exc import IntegrityError
 
 from agents.errors import InvalidInput, InvalidTask
+from agents.protected import hidden_files, under
 from agents.task import TASK_FILE, declared_requirements, parse_task, template_task
 from agents.template import has_template_files
 from services.store.db import Store
@@ -190,6 +191,7 @@ def save_task(
     staging = tasks_dir / task.name / f".upload-{uuid.uuid4().hex[:8]}"
     try:
         _write(staging, blobs)
+        task.check_paths(staging)  # evaluation.files and protect name files of this upload
         for _attempt in range(5):
             version = next_task_version(store, task.name)
             target = tasks_dir / task.name / f"v{version}"
@@ -241,8 +243,10 @@ def _write(root: Path, blobs: Mapping[str, bytes]) -> None:
 
 
 def task_file_list(row: TaskRow) -> list[str]:
-    """The relative paths of the files stored for one task version."""
+    """The relative paths of the files stored for one task version, but the grader's (which only it sees)."""
     root = Path(row.path)
     if not root.is_dir():
         return []
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    hidden = hidden_files(root)
+    return sorted(rel for p in root.rglob("*") if p.is_file()
+                  and not under(rel := p.relative_to(root).as_posix(), hidden))

@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime
 from agents import tree
 from agents.context import ResearchContext
 from agents.errors import BudgetExhausted, LLMError
-from agents.flags import critique_unavailable_flag, finding_flags
+from agents.flags import critique_unavailable_flag, finding_flags, grader_flags
 from agents.llm_steps import critique_finding, meter_for, spent
 from agents.nodes.gates import request
 from agents.state import Critique, ResearchState
@@ -30,7 +30,7 @@ def critique(state: ResearchState, runtime: Runtime[ResearchContext]) -> Researc
         return {}
     nodes = tree.by_id(state["nodes"])
     node = nodes[check["node"]]
-    flagged = finding_flags(verdict["baseline_gain"] or 0.0, float(state["baseline"]["value"]))
+    flagged = finding_flags(verdict["baseline_gain"] or 0.0, float(state["baseline"]["value"])) + grader_flags(node)
     before = state.get("tokens", 0)
     meter = meter_for(ctx, before, state.get("cost_usd", 0.0), step="critique")
     try:

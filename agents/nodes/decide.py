@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from agents import remember, tree
 from agents.context import ResearchContext
-from agents.state import Finding, Node, ResearchState
+from agents.state import ROOT, Finding, Node, ResearchState
 from agents.verify import RULE
 
 
@@ -43,8 +43,24 @@ def budget_stop(ctx: ResearchContext, state: ResearchState) -> str | None:
 def _fate(ctx: ResearchContext, node: Node, incumbent: Node) -> str:
     if node["status"] != "succeeded":
         return node["status"]  # failed | rejected
-    better = ctx.task.metric.better(float(node["value"] or 0.0), float(incumbent["value"] or 0.0))
+    if incumbent["value"] is None:  # no solution yet to compare with
+        return "no_gain"
+    better = ctx.task.metric.better(float(node["value"] or 0.0), float(incumbent["value"]))
     return "improved" if better else "no_gain"
+
+
+def _adopt(ctx: ResearchContext, state: ResearchState, round_nodes: list[Node]) -> tuple[Node | None, ResearchState]:
+    """A task that started from data has no incumbent until a draft runs and is graded: the round's
+    best such node (on seed 0) becomes the first incumbent, unverified — there is nothing to verify
+    it against — and the reference every later gain is measured from."""
+    first = next(iter(tree.ranked(ctx.task, round_nodes, ROOT)), None)
+    if first is None:
+        return None, {}
+    reference = {"experiment_id": first["experiment_id"], "value": first["value"], "metrics": first["metrics"],
+                 "params": first["params"], "title": first["idea"]["title"], "node": first["id"]}
+    ctx.journal.emit(ctx.job_id, "incumbent", {"node": first["id"], "value": first["value"], "adopted": True})
+    return first, {"incumbent": first["id"], "best": reference,
+                   "baseline": {**state["baseline"], **reference, "by_seed": {"0": first["value"]}}}
 
 
 def _conclude(ctx: ResearchContext, state: ResearchState) -> ResearchState:
@@ -53,9 +69,14 @@ def _conclude(ctx: ResearchContext, state: ResearchState) -> ResearchState:
     verdict, check, gate = state.get("verdict"), state.get("verification"), state.get("gate")
     update: ResearchState = {}
     concluded: list[Node] = []
-    for node in [n for n in nodes.values() if n["round"] == round_]:
+    round_nodes = [n for n in nodes.values() if n["round"] == round_]
+    adopted = None
+    if not tree.has_solution(incumbent):
+        adopted, update = _adopt(ctx, state, round_nodes)
+        incumbent = adopted or incumbent
+    for node in round_nodes:
         node = Node(**node)
-        node["fate"] = _fate(ctx, node, incumbent)
+        node["fate"] = "adopted" if adopted and node["id"] == adopted["id"] else _fate(ctx, node, incumbent)
         if check is not None and verdict is not None and node["id"] == check["node"]:
             node["verdict"], node["critique"] = verdict, state.get("critique")
             if verdict["verified"]:
@@ -72,7 +93,8 @@ def _conclude(ctx: ResearchContext, state: ResearchState) -> ResearchState:
         concluded.append(node)
         _remember(ctx, state, node)
         ctx.journal.emit(ctx.job_id, "tree", {"node": node["id"], "parent": node["parent"], "operator": node["operator"],
-                                              "status": node["status"], "fate": node["fate"], "value": node["value"]})
+                                              "status": node["status"], "fate": node["fate"], "value": node["value"],
+                                              **({"refused": node["refused"]} if node.get("refused") else {})})
     for made in state.get("decisions", []):
         if made["iteration"] == round_:
             subject = nodes.get(made["node"])

@@ -31,6 +31,7 @@ from agents.checkpoints import (
 )
 from agents.context import ResearchContext
 from agents.experiments import diff_of, source_files
+from agents.protected import refusal
 from agents.state import (
     BranchState,
     Change,
@@ -134,6 +135,9 @@ def gate_code(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
         params = made["edit"].get("params", candidate["params"])
         candidate = Change(files=files, params=params, diff=diff_of(ctx.task_dir, files, params),
                            explanation=candidate["explanation"], edited_by=made["by"])
+        # A human's edit is refused like a model's when it touches a protected file.
+        return {"gate": made, "decisions": [made], "candidate": candidate, "checkpoint": None,
+                "refused": refusal(ctx.task, files)}
     return {"gate": made, "decisions": [made], "candidate": candidate, "checkpoint": None}
 
 

@@ -4,6 +4,8 @@
 model with the chosen node's code and the job's context; with strategy llm, an AI Scientist
 template's seed ideas come first, one a slot, before the model is asked); ``debug`` and ``ablate`` need no
 idea from anyone: they repair a failed node or revert one part of the incumbent's change.
+A draft of a task that starts from data is asked with the data: the file listing, the first
+rows of each table and the data description (:mod:`agents.drafting`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from langgraph.runtime import Runtime
 from agents import remember, tree
 from agents.briefing import brief
 from agents.context import ResearchContext
+from agents.drafting import from_data, propose_draft
 from agents.errors import BudgetExhausted
 from agents.flags import idea_flags
 from agents.llm_steps import meter_for, propose_idea, spent
@@ -86,6 +89,8 @@ def ideate(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState
                 idea = dict(seeded)
             elif ctx.strategy == "search":
                 idea = _search_idea(ctx, state, recalled.prior_trials if recalled else [], attempt)
+            elif expansion["operator"] == "draft" and from_data(state["baseline"]):
+                idea = propose_draft(ctx, meter, briefing, missing=state["baseline"]["missing"], retry_note=retry_note)
             else:
                 idea = propose_idea(ctx, meter, briefing, operator=expansion["operator"],
                                     parent=shown["id"] if shown else ROOT, retry_note=retry_note,

@@ -10,6 +10,7 @@ from agents.context import ResearchContext
 from agents.errors import BudgetExhausted, LLMError
 from agents.experiments import output_tail
 from agents.llm_steps import meter_for, review_outcome, spent, used_tokens
+from agents.protected import protected_files
 from agents.state import BranchState, Idea, Node, Rejection, Run
 
 
@@ -20,7 +21,7 @@ def branch_node(state: BranchState, *, status: str, run: Run | None = None, summ
     parent = tree.by_id(state["tree"]).get(expansion["parent"])
     idea = state.get("idea") or Idea(title="(no idea)", hypothesis="", plan="", params={}, source="")
     depth = (parent["debug_depth"] + 1 if parent else 1) if expansion["operator"] == "debug" else 0
-    return Node(
+    node = Node(
         id=expansion["node"], parent=expansion["parent"], operator=expansion["operator"], round=expansion["round"],
         debug_depth=depth, idea=idea, files=dict(candidate["files"]) if candidate else {},
         params=dict(candidate["params"]) if candidate else {}, diff=candidate["diff"] if candidate else "",
@@ -31,6 +32,13 @@ def branch_node(state: BranchState, *, status: str, run: Run | None = None, summ
         experiment_id=run["experiment_id"] if run else None, fate="rejected" if status == "rejected" else "proposed",
         summary=summary, lesson=lesson, verdict=None, critique=None,
     )
+    for key in ("self_reported", "grader_gap"):
+        if run is not None and key in run:
+            node[key] = run[key]
+    if refused := state.get("refused"):
+        node["refused"] = refused
+        node["error"] = refused
+    return node
 
 
 def review(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
@@ -69,14 +77,21 @@ def review(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState
 
 
 def abandon(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
-    """A branch whose idea or code a human rejected: a rejected node, and the reason for later ideas."""
+    """A branch whose idea or code a human rejected, or whose change touched a protected file:
+    a rejected node, and the reason for later ideas."""
     gate, idea, expansion = state.get("gate"), dict(state.get("idea") or {}), state["expansion"]
     node = branch_node(state, status="rejected")
     update: BranchState = {"nodes": [node]}
-    if gate is not None and gate["kind"] in ("idea", "code"):
-        subject = {k: idea.get(k) for k in ("title", "hypothesis", "plan", "params")}
+    subject = {k: idea.get(k) for k in ("title", "hypothesis", "plan", "params")}
+    if refused := state.get("refused"):
+        update["rejections"] = [Rejection(kind="code", idea=subject, iteration=expansion["round"],
+                                          reason=f"{refused}: {', '.join(protected_files(runtime.context.task))} "
+                                                 "may not be changed")]
+        update["notes"] = [f"round {expansion['round']}, node {node['id']}: refused a change ({refused})"]
+    elif gate is not None and gate["kind"] in ("idea", "code"):
         update["rejections"] = [Rejection(kind=gate["kind"], idea=subject, reason=gate["reason"],
                                           iteration=expansion["round"])]
     runtime.context.journal.emit(runtime.context.job_id, "tree", {"node": node["id"], "parent": node["parent"],
-                                                                  "operator": node["operator"], "status": "rejected"})
+                                                                  "operator": node["operator"], "status": "rejected",
+                                                                  "refused": node.get("refused")})
     return update

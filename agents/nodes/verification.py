@@ -3,7 +3,7 @@
 The candidate is the round's best node that beats the incumbent on seed 0. It and the
 incumbent are re-run on seeds 1..R (the seed picks the data split, so the two runs of a seed
 are a pair); the root is run on the same seeds too, so the report can state the overall gain
-over the baseline. Runs already made (the incumbent's replicates from its own verification,
+over the baseline (for a task that started from data, the first incumbent stands in for it). Runs already made (the incumbent's replicates from its own verification,
 the root's) are reused by their deterministic ids, never run twice. A verify step runs its
 missing replicates concurrently (up to ``search.parallel`` at once); a crash in the middle
 re-runs the step, and finished runs are read back from their ``result.json``.
@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 from agents import tree
 from agents.context import ResearchContext
 from agents.experiments import brief, experiment_id, run_experiment
-from agents.flags import finding_flags
+from agents.flags import finding_flags, grader_flags
 from agents.nodes.gates import request
 from agents.protocols import ExperimentRole
 from agents.state import ROOT, Json, Node, ResearchState, Run, Verdict, Verification
@@ -29,6 +29,8 @@ def join(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchSta
     """After every branch of the round ended: choose the one candidate to verify, if any."""
     ctx, nodes = runtime.context, state["nodes"]
     incumbent = tree.by_id(nodes)[state["incumbent"]]
+    if incumbent["value"] is None:  # no solution yet (the task started from data): decide adopts the first
+        return {"verification": None}
     beats = [n for n in tree.ranked(ctx.task, nodes, state["incumbent"]) if n["round"] == state["iteration"]
              and ctx.task.metric.better(float(n["value"] or 0.0), float(incumbent["value"] or 0.0))]
     if not beats:
@@ -47,7 +49,7 @@ def verify(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
     ctx, check = runtime.context, state["verification"]
     assert check is not None
     nodes = tree.by_id(state["nodes"])
-    involved = [nodes[check["node"]], nodes[check["against"]], nodes[ROOT]]
+    involved = [nodes[check["node"]], nodes[check["against"]], nodes[state["baseline"].get("node") or ROOT]]
     known = {e["experiment_id"]: e for e in state.get("experiments", [])}
     wanted: dict[str, tuple[Node, int]] = {}
     for node in involved:
@@ -73,7 +75,7 @@ def verify(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
     verdict = _verdict(ctx, pairs, baseline_pairs, against=incumbent["id"])
     base = dict(state["baseline"])
     base["by_seed"] = {**base.get("by_seed", {}), **{s: p["baseline"] for s, p in baseline_pairs.items()}}
-    flagged = finding_flags(verdict["baseline_gain"] or 0.0, float(base["value"]))
+    flagged = finding_flags(verdict["baseline_gain"] or 0.0, float(base["value"])) + grader_flags(candidate)
     asks = ctx.strategy == "search" or ctx.model is None  # with a model, critique asks (with its flags too)
     return {"experiments": [brief(r) for r in ran], "verdict": verdict, "baseline": base, "gate": None,
             "checkpoint": request(ctx, "finding", flagged) if verdict["verified"] and asks else None}

@@ -17,10 +17,11 @@ def render(name: str, **values: object) -> str:
     return _template(name).substitute({k: str(v) for k, v in values.items()})
 
 
-def messages(step: str, *, instructions: str = "", environment: str = "", **values: object) -> list[dict[str, str]]:
+def messages(step: str, *, instructions: str = "", environment: str = "", template: str | None = None,
+             **values: object) -> list[dict[str, str]]:
     """The chat messages of one step: the shared system preamble (with the job's ``environment``
     facts and the task's own ``instructions``, e.g. an AI Scientist template's system prompt) and
-    the step's template."""
+    the step's template (or ``template``, a variant of the step such as a draft's idea)."""
     system = render("system", step=step)
     if environment.strip():
         system += f"\n{environment.strip()}\n"
@@ -28,5 +29,5 @@ def messages(step: str, *, instructions: str = "", environment: str = "", **valu
         system += f"\nThe task's own instructions:\n{instructions.strip()}\n"
     return [
         {"role": "system", "content": system},
-        {"role": "user", "content": render(step, **values)},
+        {"role": "user", "content": render(template or step, **values)},
     ]

@@ -36,6 +36,10 @@ def summary_lines(job_id: str, status: str, summary: Mapping[str, Any]) -> list[
     """The job's summary in one line, then the report path on its own line."""
     best = summary.get("best") or {}
     line = f"job {job_id} {status}: baseline {_pairs(summary.get('baseline'), ' ') or 'none'}"
+    if summary.get("no_baseline"):  # a task that started from data: gains are over its first incumbent
+        first = summary.get("first_incumbent") or {}
+        line += f" (no {summary['no_baseline']}: started from data"
+        line += f"; first incumbent {first['node']}: {_pairs(first.get('metrics'), ' ')})" if first else ")"
     if best.get("metrics"):
         line += f"; best {_pairs(best['metrics'], ' ')}"
         if best.get("params"):

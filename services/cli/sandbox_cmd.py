@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -14,7 +13,10 @@ from typing import Annotated, Any
 
 import typer
 
+from agents.drafting import missing_solution, no_baseline_message
 from agents.errors import DockerUnavailable, InvalidInput
+from agents.experiments import materialize
+from agents.grading import grade
 from agents.task import load_task
 from sandbox.engine import FIX_IMAGE, connect, engine_limits
 from sandbox.image import build_image, image_status
@@ -150,7 +152,9 @@ def _summary(result: ExperimentResult, output_dir: Path) -> str:
     lines = [f"status: {result.status} (exit code {result.exit_code}, {result.duration_s:.2f} s)"]
     if result.error:
         lines.append(f"error: {result.error}")
-    lines += [f"metric {name} = {value:g}" for name, value in sorted(result.metrics.items())]
+    graded = "graded " if result.self_reported is not None else ""
+    lines += [f"{graded}metric {name} = {value:g}" for name, value in sorted(result.metrics.items())]
+    lines += [f"self-reported metric {name} = {value:g}" for name, value in sorted((result.self_reported or {}).items())]
     lines += [f"artifact {a.path} ({a.size} bytes, sha256 {a.sha256[:12]})" for a in result.artifacts]
     lines.append(f"outputs: {output_dir}")
     return printable("\n".join(lines))  # the error quotes the experiment's stderr
@@ -166,10 +170,12 @@ def run(
     """Run the task's experiment once in the sandbox (no graph) and print its result."""
     settings = get_settings()
     task = load_task(task_dir)
+    if (missing := missing_solution(task, task_dir)) is not None:
+        raise InvalidInput(no_baseline_message(task, missing, why=", so `labloop sandbox run` has no experiment to run"))
     chosen = _params(params)
     run_dir = settings.runs_dir / "sandbox-run" / f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     workspace = run_dir / "workspace"
-    shutil.copytree(task_dir, workspace)
+    materialize(task_dir, workspace, files={}, params={})  # never the grader's files
     (workspace / "params.json").write_text(json.dumps(chosen))
     request = RunRequest(
         workspace=workspace,
@@ -180,6 +186,7 @@ def run(
         metric=task.metric.name if task.metric_given else None,  # a template without one: list what it reports
         labels={"task": task.name},
         image=task.sandbox.image or settings.sandbox_image,
+        metrics_required=task.evaluation is None,
     )
     typer.echo(f"sandbox: running {task.name} with params {chosen or '{}'} and seed {seed} ...", err=True)
     requirements = task.requirements(task_dir)
@@ -187,6 +194,10 @@ def run(
         if requirements is not None:
             request = dataclasses.replace(request, image=sandbox.environment(requirements, log=_line))
         result = sandbox.run(request, on_output=_progress)
+        if task.evaluation is not None:
+            typer.echo(f"sandbox: grading with {task.evaluation.command!r} ...", err=True)
+            result = grade(sandbox, task, task_dir, result, submission=request.output_dir,
+                           work_dir=run_dir / "grader", seed=seed, labels={"task": task.name}, image=request.image)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:

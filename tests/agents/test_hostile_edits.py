@@ -1,8 +1,9 @@
 """A model's edit of task.yaml changes nothing of the job: metric, budget and sandbox stay fixed.
 
 The scripted model rewrites task.yaml to another metric, a longer budget, 64 GB of memory, network
-and another entrypoint, and rewrites experiment.py to report what it sees from inside. The code
-gate shows the edit flagged; the run still uses the job's entrypoint, limits and metric.
+and another entrypoint, and rewrites experiment.py to report what it sees from inside. task.yaml is
+protected: that change is refused before it reaches the code gate or runs. The next round's change
+(experiment.py alone) runs with the job's entrypoint, limits and metric.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 import yaml
 
-from agents.flags import TASK_FILE_FLAG
 from services.collaborators import Collaborators, chat_model
 from services.outcomes import Checkpoint
 from services.settings import Settings
@@ -43,6 +43,8 @@ Path(os.environ["LABLOOP_OUTPUT"], "metrics.json").write_text(json.dumps(metrics
 EDIT = json.dumps({"explanation": "widen the sandbox and change the metric",
                    "files": [{"path": "task.yaml", "content": HOSTILE_TASK},
                              {"path": "experiment.py", "content": REPORTER}]})
+REPORT = json.dumps({"explanation": "report what the sandbox allows", "files": [{"path": "experiment.py",
+                                                                                 "content": REPORTER}]})
 
 
 def test_an_edit_of_task_yaml_changes_nothing_of_the_job(
@@ -54,10 +56,10 @@ def test_an_edit_of_task_yaml_changes_nothing_of_the_job(
         seen.append(checkpoint)
         return {"action": "approve", "by": "test"}
 
-    task = make_task(tmp_path / "quality", name="quality", code=QUALITY, budget={"iterations": 1})
+    task = make_task(tmp_path / "quality", name="quality", code=QUALITY, budget={"iterations": 2})
     with FakeLLM() as llm:
-        llm.add("ideate", IDEA)
-        llm.add("implement", EDIT)
+        llm.add("ideate", IDEA, IDEA)
+        llm.add("implement", EDIT, REPORT)
         llm.add("review", REVIEW, REVIEW)
         llm.add("critique", CRITIQUE)
         settings = Settings(home=home, llm_base_url=llm.base_url, llm_model="fake-model", llm_max_retries=1)
@@ -66,12 +68,15 @@ def test_an_edit_of_task_yaml_changes_nothing_of_the_job(
                           gates={"idea": "never", "code": "always", "finding": "never"}, on_checkpoint=approve)
 
     assert outcome.status == "succeeded", outcome.error
-    (code_gate,) = [c for c in seen if c.kind == "code"]
-    assert f"task.yaml: {TASK_FILE_FLAG}" in code_gate.flagged
-    candidate = next(r for r in list_experiments(store, outcome.job_id) if r.role == "candidate")
+    (code_gate,) = [c for c in seen if c.kind == "code"]  # round 1's change was refused before its gate
+    assert "task.yaml" not in code_gate.payload["files"]
+    candidates = [r for r in list_experiments(store, outcome.job_id) if r.role == "candidate"]
+    assert [r.id.removeprefix(outcome.job_id + "-") for r in candidates] == ["r2s0-candidate-0"]
+    candidate = candidates[0]
     metrics = (candidate.result or {})["metrics"]
     assert candidate.status == "succeeded"  # the job's entrypoint ran the edited experiment.py
     assert metrics["interfaces"] == 1  # loopback only: no network
     assert metrics["memory"] == 256 * 1024 * 1024  # the task's 256m, not 64g
     assert outcome.summary["baseline"] == {"score": 0.5}  # the job's metric, not "hacked"
-    assert len(list_experiments(store, outcome.job_id)) < 10  # one round, not fifty
+    assert len(list_experiments(store, outcome.job_id)) < 10  # two rounds, not fifty
+    assert "refused a change (protected file: task.yaml)" in Path(outcome.summary["report"]).read_text()

@@ -52,8 +52,9 @@ def test_sandbox_run_digits_prints_the_result_object(sandbox_image: str, tmp_pat
     result = json.loads(done.stdout)
     assert set(result) == {
         "status", "exit_code", "duration_s", "metrics", "stdout_tail", "stderr_tail", "error", "artifacts",
-        "notes",
+        "notes", "self_reported",
     }
+    assert result["self_reported"] is None  # no grader: the experiment's own numbers are the metrics
     assert result["status"] == "succeeded" and result["error"] is None
     assert result["metrics"]["accuracy"] > 0.95
     assert "seed=3" in result["stdout_tail"] and "'C': 10" in result["stdout_tail"]

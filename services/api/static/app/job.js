@@ -22,7 +22,7 @@ function describeEvent(e) {
     case "checkpoint.created": return `checkpoint ${d.checkpoint_id} (${d.kind}) is waiting for a human`;
     case "checkpoint.decided": return `checkpoint ${d.checkpoint_id}: ${d.action} by ${d.by}${d.reason ? " — " + d.reason : ""}`;
     case "select": return `round ${d.iteration}: expand ` + (d.expansions || []).map((x) => `${x.node} (${x.operator} from ${x.parent})`).join(", ");
-    case "tree": return `node ${d.node} (${d.operator} from ${d.parent}): ${d.status}${d.value !== undefined && d.value !== null ? " " + fmt(d.value) : ""}`;
+    case "tree": return `node ${d.node} (${d.operator} from ${d.parent}): ${d.status}${d.value !== undefined && d.value !== null ? " " + fmt(d.value) : ""}${d.refused ? " — refused: " + d.refused : ""}`;
     case "verify": return `verify ${d.node} against ${d.against} on seeds ${(d.seeds || []).join(", ")}`;
     case "critique": return `critique of ${d.node}: ${d.flaw ? "flaw — " + d.flaw : "no flaw named"}`;
     case "job.finished": return `job finished: ${d.status}${d.error ? " — " + d.error : ""}`;
@@ -38,7 +38,9 @@ function experimentsTable(experiments, metric) {
       el("td", { className: "num", textContent: e.seed }),
       el("td", { textContent: Object.keys(e.params || {}).length ? JSON.stringify(e.params) : "" }),
       el("td", {}, el("span", { className: "status " + e.status, textContent: e.status })),
-      el("td", { className: "num", textContent: fmt(valueOf(e, metric)) }),
+      // A graded run: the grader's number, with what the experiment claimed for itself beside it.
+      el("td", { className: "num", textContent: fmt(valueOf(e, metric)) +
+        (r.self_reported && metric in r.self_reported ? ` (self-reported ${fmt(r.self_reported[metric])})` : "") }),
       el("td", { className: "num", textContent: e.duration_s === null ? "—" : e.duration_s.toFixed(2) + " s" }),
       el("td", { textContent: r.error || "" }));
   });
@@ -87,10 +89,23 @@ function resultLine(job, baseline, metric, direction) {
   const base = baseline ? valueOf(baseline, metric) : null;
   const value = best ? (best.metrics || {})[metric] : null;
   const accepted = ((job.summary && job.summary.findings) || []).filter((f) => f.accepted !== false).length;
+  if (job.summary && job.summary.no_baseline) return fromDataLine(job.summary, value, metric, direction, accepted);
   if (value === null || value === undefined || base === null || !best.experiment_id || best.experiment_id.includes("-root-"))
     return `no change was verified: the baseline stays the incumbent (${metric} ${fmt(base)})`;
   const gain = direction === "minimize" ? base - value : value - base;
   return `${metric} ${fmt(base)} → ${fmt(value)} (${gain >= 0 ? "+" : ""}${fmt(gain)}, ${direction}) · ${accepted} finding${accepted === 1 ? "" : "s"} accepted`;
+}
+
+// A task that started from data has no baseline: gains are over the first draft that ran and was graded.
+function fromDataLine(summary, value, metric, direction, accepted) {
+  const first = summary.first_incumbent;
+  if (!first) return `no solution: the task has no ${summary.no_baseline}, and no draft ran and was graded`;
+  const base = (first.metrics || {})[metric];
+  if (summary.best.node === first.node)
+    return `no baseline (started from data): the first draft ${first.node} stays the incumbent (${metric} ${fmt(base)})`;
+  const gain = direction === "minimize" ? base - value : value - base;
+  return `${metric} ${fmt(base)} → ${fmt(value)} (${gain >= 0 ? "+" : ""}${fmt(gain)} over the first draft ${first.node}, `
+    + `${direction}; no baseline) · ${accepted} finding${accepted === 1 ? "" : "s"} accepted`;
 }
 
 function findingsSection(job, findingCheckpoints, memory) {
@@ -99,7 +114,7 @@ function findingsSection(job, findingCheckpoints, memory) {
     el("h3", { textContent: `${f.title} — ${f.accepted === false ? "not accepted" : "accepted"}${f.decided_by ? " by " + f.decided_by : ""}` }),
     el("p", { textContent: `${fmt(f.value)} (mean paired gain ${fmt(f.mean_gain)} ± ${fmt(f.stderr)}, n = ${f.n}${f.against ? ", against " + f.against : ""})` }),
     fact("Rule", f.rule), fact("Summary", f.summary), fact("Params", f.params),
-    evidence(f.pairs, "Paired runs against the incumbent"), evidence(f.baseline_pairs, "Paired runs against the baseline"),
+    evidence(f.pairs, "Paired runs against the incumbent"), evidence(f.baseline_pairs, job.summary.no_baseline ? "Paired runs against the first incumbent" : "Paired runs against the baseline"),
     critiqueBlock(f.critique), f.diff ? diffBlock(f.diff, "diff of finding " + f.title) : null));
   for (const cp of findingCheckpoints) {
     const p = cp.payload || {};
@@ -188,7 +203,8 @@ export function jobPage(main, jobId) {
       el("dl", { className: "facts" },
         el("dt", { textContent: "Task" }), el("dd", { textContent: `${job.task_name}${job.task_version ? " v" + job.task_version : ""} · strategy ${job.strategy}` }),
         el("dt", { textContent: "Metric" }), el("dd", { textContent: `${metric} (${direction})` }),
-        el("dt", { textContent: "Baseline" }), el("dd", { textContent: baseline ? fmt(valueOf(baseline, metric)) : "—" }),
+        el("dt", { textContent: "Baseline" }), el("dd", { textContent: baseline ? fmt(valueOf(baseline, metric))
+          : job.summary && job.summary.no_baseline ? `none: the task has no ${job.summary.no_baseline}, the job started from data` : "—" }),
         el("dt", { textContent: incumbent ? "Incumbent" : "Best so far" }),
         el("dd", { textContent: incumbent ? `${fmt((job.summary.best.metrics || {})[metric])} (${incumbent}, params ${JSON.stringify(job.summary.best.params || {})})`
           : bestRun ? `${fmt(valueOf(bestRun, metric))} (${bestRun.id}${Object.keys(bestRun.params || {}).length ? ", params " + JSON.stringify(bestRun.params) : ""})` : "—" }),
