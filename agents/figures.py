@@ -11,7 +11,12 @@ from agents.task import Task
 
 FATE_COLOURS = {"baseline": "#777777", "verified": "#2ca02c", "improved": "#98df8a", "not_verified": "#ffbb78",
                 "no_gain": "#aec7e8", "failed": "#d62728", "rejected": "#9467bd", "proposed": "#cccccc",
-                "adopted": "#1f77b4", "no_solution": "#dddddd"}
+                "adopted": "#1f77b4", "no_solution": "#dddddd", "duplicate": "#ffffff"}
+
+
+def _fate_kind(fate: str) -> str:
+    """A fate without its subject: "duplicate of r1s0" is one legend entry, "duplicate"."""
+    return fate.split(" of ", 1)[0]
 
 
 def _pyplot() -> Any:
@@ -109,12 +114,13 @@ def plot_tree(nodes: Sequence[Node], incumbent: str, path: Path) -> None:
     for node in nodes:
         x, y = where[node["id"]]
         best = node["id"] == incumbent
-        ax.scatter([x], [y], s=110 if best else 70, color=FATE_COLOURS.get(node["fate"], "#cccccc"), zorder=2,
+        ax.scatter([x], [y], s=110 if best else 70, color=FATE_COLOURS.get(_fate_kind(node["fate"]), "#cccccc"),
+                   zorder=2,
                    edgecolors="black", linewidths=2.0 if best else 0.6)
         ax.annotate(_label(node) + ("  (incumbent)" if best else ""), (x, y), xytext=(8, 0),
                     textcoords="offset points", ha="left", va="center", fontsize=8, zorder=3,
                     fontweight="bold" if best else "normal")
-    used = sorted({n["fate"] for n in nodes})
+    used = sorted({_fate_kind(n["fate"]) for n in nodes})
     ax.legend(handles=[Patch(color=FATE_COLOURS.get(f, "#cccccc"), label=f) for f in used], loc="upper right",
               fontsize=7, title="fate (black ring: incumbent)", title_fontsize=7, framealpha=0.9)
     ax.set_xlabel("round")

@@ -176,8 +176,10 @@ def _diff_chars(ctx: ResearchContext, step: str) -> int:
 def critique_finding(ctx: ResearchContext, meter: TokenMeter, node: Node, verdict: Verdict, *,
                      rule: str, parent: Node | None) -> Critique:
     """Ask the model for a structured critique of a verified finding; a named flaw flags it."""
-    evidence = (f"{verdict['reason']} against node {verdict['against']}; pairs (seed: incumbent → candidate) "
-                + ", ".join(f"{s}: {p.get('incumbent')} → {p.get('candidate')}" for s, p in verdict["pairs"].items())
+    # Pairs are numbered, never labelled by seed: the verification seeds stay hidden from the model.
+    evidence = (f"{verdict['reason']} against node {verdict['against']}; pairs (incumbent → candidate) "
+                + ", ".join(f"#{i}: {p.get('incumbent')} → {p.get('candidate')}"
+                            for i, p in enumerate(verdict["pairs"].values(), 1))
                 + (f"\nWARNING, graded task: {node['grader_gap']}" if node.get("grader_gap") else ""))
     from_parent = change_diff(parent["files"] if parent else {}, node["files"], parent["params"] if parent else {},
                               node["params"])

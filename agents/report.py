@@ -10,6 +10,7 @@ from typing import Any
 from agents import tree
 from agents.drafting import from_data
 from agents.figures import plot_metric, plot_tree
+from agents.standing import standing
 from agents.state import ROOT, Finding, Node, ResearchState, Run
 from agents.task import Task
 from agents.verify import IDENTICAL, RULE, identical_replicates
@@ -52,6 +53,7 @@ def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE, plot
     reference = f"the first incumbent `{base.get('node')}`" if from_data(base) else "the baseline"
     lines += _baseline(metric, base)
     lines += _incumbent(state, incumbent)
+    lines += _standing(task, state)
     lines += ["## Findings", "", f"Rule: {RULE}. A candidate is judged against the incumbent it must beat, "
               f"on paired seeds; its pairs against {reference} give the overall gain.", ""]
     findings = state.get("findings", [])
@@ -124,7 +126,8 @@ def _finding(metric: str, f: Finding, *, reference: str = "the baseline") -> lis
     lines = [f"### Round {f['iteration']}, node {f['node']}: {f['title']} ({status})", "", f["summary"], "",
              f"- {metric} on seed 0: {_fmt(f['value'])}; params `{json.dumps(f['params'], sort_keys=True)}`",
              f"- against the incumbent `{f['against']}`: mean paired gain {_fmt(f['mean_gain'])} ± "
-             f"{_fmt(f['stderr'])} (standard error), n = {f['n']}",
+             f"{_fmt(f['stderr'])} (standard error), n = {f['n']}; replicates spent: {f.get('replicates', f['n'])} "
+             f"pairs in {len(f.get('looks', [])) or 1} look(s)",
              "- evidence (seed: incumbent → candidate): " + ", ".join(
                  f"{s}: {_fmt(p.get('incumbent'))} → {_fmt(p.get('candidate'))}" for s, p in f["pairs"].items()),
              f"- overall gain over {reference}: {_fmt(f['baseline_gain'])} (seed: {reference.removeprefix('the ')} "
@@ -146,6 +149,25 @@ def _finding(metric: str, f: Finding, *, reference: str = "the baseline") -> lis
     if f["diff"]:
         lines += ["```diff", f["diff"].rstrip(), "```", ""]
     return lines
+
+
+def _standing(task: Task, state: ResearchState) -> list[str]:
+    """The best seen on seed 0 beside the best verified, and why each better-looking node is not verified."""
+    where = standing(task, state)
+    seen, kept = where["best_seen"], where["best_verified"]
+    if not seen:
+        return []
+    lines = ["## Best seen and best verified", "",
+             f"- best seen (seed 0): `{seen['node']}` ({seen['title']}), {task.metric.name} = {_fmt(seen['value'])}",
+             f"- best verified (the incumbent): `{kept.get('node', ROOT)}` ({kept.get('title', 'baseline')}), "
+             f"{task.metric.name} = {_fmt(kept.get('value'))}", ""]
+    if not where["contenders"]:
+        return [*lines, "No unverified node beats the incumbent on seed 0.", ""]
+    lines += ["| node | idea | " + task.metric.name + " (seed 0) | pairs spent | mean gain | bound | tolerance | why |",
+              "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {c['node']} | {_cell(c['title'])} | {_fmt(c['value'])} | {c['replicates']} | {_fmt(c['mean_gain'])} | "
+              f"{_fmt(c['bound'])} | {_fmt(c['tolerance'])} | {_cell(c['why'])} |" for c in where["contenders"]]
+    return [*lines, ""]
 
 
 def _ablations(task: Task, state: ResearchState) -> list[str]:

@@ -71,6 +71,7 @@ class Run(TypedDict):
     stderr_tail: NotRequired[str]
     self_reported: NotRequired[dict[str, float]]  # what the experiment wrote itself, when a grader measured it
     grader_gap: NotRequired[str]  # why its own score differs suspiciously from the grader's
+    duplicate_of: NotRequired[str]  # not run: the node whose run of the same content this is (agents/duplicates.py)
 
 
 class Verdict(TypedDict):
@@ -85,6 +86,10 @@ class Verdict(TypedDict):
     pairs: dict[str, Json]  # seed → {"incumbent": v, "candidate": v}
     baseline_pairs: dict[str, Json]  # seed → {"baseline": v, "candidate": v}, for the overall gain
     baseline_gain: float | None
+    replicates: NotRequired[int]  # pairs spent on the decision (absent in verdicts made before sequential looks)
+    looks: NotRequired[list[Json]]  # each look's numbers (agents/verify.py ``Look``), in order
+    bound: NotRequired[float]  # the last look's lower confidence bound on the gain
+    tolerance: NotRequired[float]  # what the gain had to beat
 
 
 class Critique(TypedDict):
@@ -116,7 +121,7 @@ class Node(TypedDict):
     error: str | None
     output_tail: str  # stdout/stderr tail of its seed-0 run
     experiment_id: str | None
-    fate: str  # proposed → verified | not_verified | improved | no_gain | failed | rejected | adopted
+    fate: str  # proposed → verified | not_verified | improved | no_gain | failed | rejected | adopted | duplicate of NODE
     # (adopted: the first solution of a task that started from data; its root's fate is no_solution)
     summary: str
     lesson: str
@@ -125,6 +130,7 @@ class Node(TypedDict):
     self_reported: NotRequired[dict[str, float]]  # its seed-0 run's own metrics, when a grader measured it
     grader_gap: NotRequired[str]
     refused: NotRequired[str]  # "protected file: PATH": the change was refused before it ran
+    duplicate_of: NotRequired[str]  # its content was already in the tree: it took that node's run
 
 
 class Finding(TypedDict):
@@ -146,6 +152,8 @@ class Finding(TypedDict):
     baseline_pairs: dict[str, Json]
     baseline_gain: float | None
     rule: str
+    replicates: NotRequired[int]  # pairs its verification spent
+    looks: NotRequired[list[Json]]  # the sequential rule's looks (agents/verify.py ``Look``)
     diff: str
     accepted: bool
     decided_by: str

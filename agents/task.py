@@ -155,7 +155,9 @@ class Task(_Strict):
     params: dict[str, Param] = Field(default_factory=dict)
     budget: Budget = Field(default_factory=Budget)
     sandbox: SandboxSpec = Field(default_factory=SandboxSpec)
-    replicates: int = Field(3, ge=2, le=50)
+    replicates: int = Field(3, ge=2, le=50)  # pairs at verification's first look
+    max_replicates: int = Field(8, ge=2, le=50)  # pairs at its last look (agents/verify.py); ≥ replicates
+    min_gain: float | None = Field(None, gt=0)  # the gain that counts, in metric units (default: relative 1e-9)
     search: Search = Field(default_factory=Search)
     environment: EnvironmentSpec | None = None
     evaluation: Evaluation | None = None
@@ -197,6 +199,16 @@ class Task(_Strict):
     def metric_given(self) -> bool:
         """False for an AI Scientist template nobody named a metric for (its baseline lists what it reports)."""
         return self.metric.name != template.METRIC_NOT_GIVEN
+
+    @model_validator(mode="after")
+    def _replicates_within_max(self) -> Task:
+        if "max_replicates" not in self.model_fields_set:
+            self.max_replicates = max(self.max_replicates, self.replicates)  # the default never undercuts replicates
+        elif self.max_replicates < self.replicates:
+            raise ValueError(f"max_replicates ({self.max_replicates}) must be at least replicates "
+                             f"({self.replicates}): verification starts with replicates pairs and may add up to "
+                             "max_replicates")
+        return self
 
     @model_validator(mode="after")
     def _name_is_a_slug(self) -> Task:

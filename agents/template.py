@@ -35,7 +35,8 @@ SEED_IDEAS_FILE = "seed_ideas.json"
 PLOT_FILE = "plot.py"
 LABLOOP_FILE = "labloop.yaml"
 FINAL_INFO = "final_info.json"
-LABLOOP_FIELDS = ("name", "metric", "budget", "sandbox", "params", "search", "replicates", "environment")
+LABLOOP_FIELDS = ("name", "metric", "budget", "sandbox", "params", "search", "replicates", "max_replicates",
+                  "min_gain", "environment")
 """What labloop.yaml may give: every task.yaml field but those the template itself defines."""
 METRIC_NOT_GIVEN = "(metric not given)"
 """The metric of a template nobody named one for: its baseline runs once to list what it reports."""

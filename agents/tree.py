@@ -19,6 +19,9 @@ for each of the round's ``search.parallel`` slots, in order,
 4. *ablate* (strategy llm) — once per new incumbent whose change from its parent has two or
    more parts (files or params), the first slot of the next round reverts the first part of
    that change, to attribute the gain; the ablation is a node like any other and is reported.
+
+A *duplicate* (a node that took an earlier node's run, agents/duplicates.py) is never a parent
+for improve or debug: the original, which holds the same content, is expanded instead.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import hashlib
 import random
 from collections.abc import Mapping, Sequence
 
+from agents.duplicates import is_duplicate
 from agents.state import ROOT, Expansion, Json, Node, Operator
 from agents.task import Task
 
@@ -42,11 +46,12 @@ def node_id(round_: int, slot: int) -> str:
 
 
 def ranked(task: Task, nodes: Sequence[Node], incumbent: str) -> list[Node]:
-    """Succeeded nodes, best first: metric on seed 0, then the newer node, then the incumbent."""
+    """Succeeded nodes, best first: metric on seed 0 (to 12 significant digits, so float noise such
+    as a 4.5e-14 difference is a tie), then the newer node, then the incumbent."""
     ok = [n for n in nodes if n["status"] == "succeeded" and n["value"] is not None]
     sign = 1.0 if task.metric.direction == "maximize" else -1.0
-    return sorted(ok, key=lambda n: (-sign * float(n["value"] or 0.0), -n["round"], n["id"] != incumbent,
-                                     n["id"]))
+    return sorted(ok, key=lambda n: (-sign * float(f"{float(n['value'] or 0.0):.12g}"), -n["round"],
+                                     n["id"] != incumbent, n["id"]))
 
 
 def has_solution(node: Node | None) -> bool:
@@ -62,7 +67,7 @@ def _rng(job_id: str, round_: int, slot: int) -> random.Random:
 def _debuggable(nodes: Sequence[Node], max_depth: int, taken: set[str]) -> Node | None:
     parents = {n["parent"] for n in nodes}
     failed = [n for n in nodes if n["status"] == "failed" and n["id"] not in parents and n["id"] not in taken
-              and n["debug_depth"] < max_depth and n["files"]]
+              and n["debug_depth"] < max_depth and n["files"] and not is_duplicate(n)]
     return max(failed, key=lambda n: (n["round"], n["id"])) if failed else None
 
 
@@ -83,7 +88,7 @@ def select_expansions(task: Task, *, job_id: str, round_: int, nodes: Sequence[N
     """The round's expansions, one per parallel slot, by the policy in this module's docstring."""
     search = task.search
     max_depth = search.max_debug_depth if search.max_debug_depth is not None else task.budget.debug_attempts
-    best_first = ranked(task, nodes, incumbent)
+    best_first = [n for n in ranked(task, nodes, incumbent) if not is_duplicate(n)]
     taken: set[str] = set()
     drafts = sum(1 for n in nodes if n["operator"] == "draft")
     out: list[Expansion] = []

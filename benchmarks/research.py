@@ -1,7 +1,7 @@
 """Research quality and throughput: the search strategy vs random search, and parallel 1 vs 2.
 
     .venv/bin/python benchmarks/research.py [--seeds 20] [--experiments 30] [--throughput-experiments 16]
-        [--skip-regret] [--skip-throughput]
+        [--dedup-rounds 8] [--skip-regret] [--skip-throughput] [--skip-dedup]
 
 **Regret.** On the two example tasks with a known optimum — ``tasks/smooth`` (a smooth surface)
 and ``tasks/crashing`` (gradient descent that diverges past a learning-rate boundary, where
@@ -20,6 +20,12 @@ burns one or three seconds of CPU, or waits a second, with ``search.parallel`` 1
 same experiment budget; experiments per minute of wall clock, and the machine's CPU time (every
 process and the kernel, from /proc/stat) per experiment. Then what one sandbox container costs
 the machine in CPU to prepare and to remove. Target: ≥ 1.6× with parallel 2 on 2 cores.
+
+**Deduplication.** A whole search job (real sandbox, ``parallel: 2``) on a task whose space is
+small and discrete (3 × 2 choices), so the sampler proposes points the tree already holds, as a
+model re-proposing a change does: the candidates the slots made, the candidate runs the sandbox
+did, and the experiments saved because a candidate's content was already in the tree or in its
+sibling branch (agents/duplicates.py).
 """
 
 from __future__ import annotations
@@ -226,6 +232,68 @@ def container_cost(runs: int = 10) -> tuple[float, float]:
     return made * 1000, removed * 1000
 
 
+DEDUP_EXPERIMENT = """import json, os
+from pathlib import Path
+p = {"lr": 0.1, "depth": 2}
+if Path("params.json").exists():
+    p.update(json.loads(Path("params.json").read_text()))
+score = 1.0 - abs(p["lr"] - 0.03) * 5 - abs(p["depth"] - 4) * 0.05 + 0.001 * (int(os.environ["LABLOOP_SEED"]) % 7)
+(Path(os.environ["LABLOOP_OUTPUT"]) / "metrics.json").write_text(json.dumps({"score": score}))
+"""
+DEDUP_TASK = """name: discrete
+goal: Maximise the score over a small discrete space.
+metric: {name: score, direction: maximize}
+entrypoint: python3 experiment.py
+params:
+  lr: {choices: [0.3, 0.1, 0.03]}
+  depth: {choices: [2, 4]}
+budget: {iterations: ROUNDS, experiment_timeout_s: 60, debug_attempts: 1, llm_tokens: 1000}
+sandbox: {cpus: 1.0, memory: 256m, network: none}
+replicates: 2
+search: {parallel: 2}
+"""
+
+
+def dedup(rounds: int, work_dir: Path) -> dict[str, float]:
+    """One search job on the discrete task: candidates made, candidate runs, duplicates, all experiments."""
+    import sqlite3
+
+    import docker
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from agents.context import ResearchContext
+    from agents.duplicates import saved
+    from agents.graph import build_graph
+    from agents.state import ROOT as ROOT_NODE
+    from agents.state import initial_state
+    from sandbox.runner import DockerSandbox
+
+    task_dir = work_dir / "discrete"
+    task_dir.mkdir()
+    (task_dir / "task.yaml").write_text(DEDUP_TASK.replace("ROUNDS", str(rounds)))
+    (task_dir / "experiment.py").write_text(DEDUP_EXPERIMENT)
+    task = load_task(task_dir)
+    job_id = f"bench-dedup-{os.getpid()}"
+    image = os.environ.get("LABLOOP_SANDBOX_IMAGE", "labloop-sandbox")
+    with DockerSandbox(docker.from_env(), image=image, work_dir=work_dir / "sandbox-dedup", pool_size=2,
+                       reap_interval_s=None) as runner:
+        ctx = ResearchContext(job_id=job_id, task=task, task_dir=task_dir, runner=runner, journal=_NoJournal(),
+                              runs_dir=work_dir / "runs", strategy="search",
+                              gates={"idea": "never", "code": "never", "finding": "never"})
+        conn = sqlite3.connect(str(work_dir / "ckpt-dedup.sqlite"), check_same_thread=False)
+        graph = build_graph(SqliteSaver(conn))
+        config: Any = {"configurable": {"thread_id": job_id}, "recursion_limit": 10_000}
+        started = time.perf_counter()
+        graph.invoke(initial_state(job_id, time.time()), config, context=ctx, durability="sync")
+        wall = time.perf_counter() - started
+        values = graph.get_state(config).values
+        conn.close()
+    nodes = [n for n in values["nodes"] if n["id"] != ROOT_NODE]
+    runs = [e for e in values["experiments"] if e["role"] in ("candidate", "debug")]
+    return {"candidates": len(nodes), "runs": len(runs), "saved": saved(nodes),
+            "experiments": len(values["experiments"]), "wall": wall}
+
+
 class _NoJournal:
     """A journal that keeps nothing (the app database is not what is measured here)."""
 
@@ -244,6 +312,8 @@ def main() -> None:
     parser.add_argument("--throughput-experiments", type=int, default=16)
     parser.add_argument("--skip-regret", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--dedup-rounds", type=int, default=8)
+    parser.add_argument("--skip-dedup", action="store_true")
     args = parser.parse_args()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     out = sys.stdout
@@ -257,6 +327,14 @@ def main() -> None:
         out.write(f"Median regret, search / random: smooth {smooth:.2f}× (target ≤ 0.5×: "
                   f"{'met' if smooth <= 0.5 else 'missed'}), crashing {crashing:.2f}× (target ≤ 1×: "
                   f"{'met' if crashing <= 1.0 else 'missed'})\n\n")
+    if not args.skip_dedup:
+        with tempfile.TemporaryDirectory() as tmp:
+            d = dedup(args.dedup_rounds, Path(tmp))
+        out.write("| job | candidates made | candidate runs | saved by deduplication | all experiments | wall (s) |\n"
+                  "|---|---|---|---|---|---|\n"
+                  f"| search, parallel 2, {args.dedup_rounds} rounds, 6 distinct points | {d['candidates']:.0f} | "
+                  f"{d['runs']:.0f} | {d['saved']:.0f} ({d['saved'] / max(d['candidates'], 1):.0%}) | "
+                  f"{d['experiments']:.0f} | {d['wall']:.1f} |\n\n")
     if args.skip_throughput:
         return
     out.write("| experiment work | search.parallel | experiments | wall (s) | experiments / minute | ratio | "

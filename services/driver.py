@@ -29,6 +29,7 @@ from agents.errors import ConfigError, DockerUnavailable, InvalidTask, LabloopEr
 from agents.graph import build_graph
 from agents.protocols import ImageFacts, Journal
 from agents.report import write_report
+from agents.standing import standing
 from agents.state import ResearchState, initial_state
 from agents.task import Task, load_task
 from services.checkpointer import open_checkpointer, prune
@@ -298,9 +299,10 @@ def job_summary(task: Task, state: ResearchState, *, status: str, experiments: i
         "findings": [
             {k: f.get(k) for k in ("iteration", "node", "title", "summary", "experiment_id", "value", "params",
                                    "mean_gain", "stderr", "n", "accepted", "rule", "against", "pairs",
-                                   "baseline_pairs", "baseline_gain", "critique")}
+                                   "baseline_pairs", "baseline_gain", "critique", "replicates", "looks")}
             for f in state.get("findings", [])
         ],
+        **standing(task, state),  # best_seen, best_verified and the unverified contenders with why
         "report": state.get("report_path"),
         "stop_reason": state.get("stop_reason"),
         "llm_tokens": state.get("tokens", 0),

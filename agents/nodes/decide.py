@@ -6,10 +6,10 @@ import time
 
 from langgraph.runtime import Runtime
 
-from agents import remember, tree
+from agents import duplicates, remember, tree
 from agents.context import ResearchContext
 from agents.state import ROOT, Finding, Node, ResearchState
-from agents.verify import RULE
+from agents.verify import RULE, beats
 
 
 def decide(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchState:
@@ -41,19 +41,21 @@ def budget_stop(ctx: ResearchContext, state: ResearchState) -> str | None:
 
 
 def _fate(ctx: ResearchContext, node: Node, incumbent: Node) -> str:
+    if duplicates.is_duplicate(node):
+        return node["fate"]  # "duplicate of NODE": it was not tested, so it neither improved nor failed
     if node["status"] != "succeeded":
         return node["status"]  # failed | rejected
     if incumbent["value"] is None:  # no solution yet to compare with
         return "no_gain"
-    better = ctx.task.metric.better(float(node["value"] or 0.0), float(incumbent["value"]))
-    return "improved" if better else "no_gain"
+    return "improved" if beats(ctx.task, float(node["value"] or 0.0), float(incumbent["value"])) else "no_gain"
 
 
 def _adopt(ctx: ResearchContext, state: ResearchState, round_nodes: list[Node]) -> tuple[Node | None, ResearchState]:
     """A task that started from data has no incumbent until a draft runs and is graded: the round's
     best such node (on seed 0) becomes the first incumbent, unverified — there is nothing to verify
     it against — and the reference every later gain is measured from."""
-    first = next(iter(tree.ranked(ctx.task, round_nodes, ROOT)), None)
+    originals = [n for n in round_nodes if not duplicates.is_duplicate(n)]  # a twin is never the one adopted
+    first = next(iter(tree.ranked(ctx.task, originals, ROOT)), None)
     if first is None:
         return None, {}
     reference = {"experiment_id": first["experiment_id"], "value": first["value"], "metrics": first["metrics"],
@@ -106,7 +108,7 @@ def _remember(ctx: ResearchContext, state: ResearchState, node: Node) -> None:
     verified = node["fate"] == "verified"
     remember.idea(ctx, node["round"], node["idea"], fate=node["fate"], attempt=int(node["idea"].get("attempt", 0)),
                   value=node["value"], reason=_rejection_reason(state, node), verified=verified, node=node["id"])
-    if node["experiment_id"] is not None:
+    if node["experiment_id"] is not None and not duplicates.is_duplicate(node):  # the original's outcome is kept
         run = {"experiment_id": node["experiment_id"], "iteration": node["round"], "node": node["id"],
                "value": node["value"], "params": node["params"], "error": node["error"],
                "status": "succeeded" if node["status"] == "succeeded" else "failed"}
@@ -129,7 +131,8 @@ def _finding(state: ResearchState, node: Node, accepted: bool) -> Finding:
         summary=str(edited or f"{node['idea']['title']}: {verdict['reason']}"), experiment_id=node["experiment_id"],
         value=node["value"], params=node["params"], mean_gain=verdict["mean_gain"], stderr=verdict["stderr"],
         n=verdict["n"], pairs=verdict["pairs"], against=verdict["against"], baseline_pairs=verdict["baseline_pairs"],
-        baseline_gain=verdict["baseline_gain"], rule=RULE, diff=node["diff"], accepted=accepted,
+        baseline_gain=verdict["baseline_gain"], rule=RULE, replicates=int(verdict.get("replicates", verdict["n"])),
+        looks=list(verdict.get("looks", [])), diff=node["diff"], accepted=accepted,
         decided_by=gate["by"] if gate else "", reason=gate["reason"] if gate else "",
         artifacts=artifacts[0] if artifacts else [], critique=node["critique"],
     )

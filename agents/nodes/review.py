@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
-from agents import tree
+from agents import duplicates, tree
 from agents.briefing import brief, change_diff
 from agents.context import ResearchContext
 from agents.errors import BudgetExhausted, LLMError
@@ -47,7 +47,7 @@ def review(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState
     assert run is not None and idea is not None
     update: BranchState = {}
     summary = lesson = ""
-    if ctx.strategy == "llm" and ctx.model is not None:
+    if ctx.strategy == "llm" and ctx.model is not None and not run.get("duplicate_of"):  # a duplicate teaches nothing new
         before = used_tokens(state)
         meter = meter_for(ctx, before, step="review")
         nodes = tree.by_id(state["tree"])
@@ -70,7 +70,7 @@ def review(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState
             update["notes"] = [f"{draft['id']}: the review is unavailable ({exc})"]
             ctx.journal.emit(ctx.job_id, "review", {"node": draft["id"], "unavailable": str(exc)})
         update.update(spent(ctx, meter, "review", before=before))
-    node = branch_node(state, status="ran", run=run, summary=summary, lesson=lesson)
+    node = duplicates.labelled(branch_node(state, status="ran", run=run, summary=summary, lesson=lesson), run)
     ctx.journal.emit(ctx.job_id, "tree", {"node": node["id"], "parent": node["parent"], "operator": node["operator"],
                                           "status": node["status"], "value": node["value"]})
     return {**update, "nodes": [node]}

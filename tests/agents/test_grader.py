@@ -59,8 +59,9 @@ def test_a_perfect_self_reported_score_is_graded_by_the_grader_and_the_gap_is_fl
     cheat = rows["r1s0-candidate-0"].result or {}
     assert cheat["metrics"] == {"accuracy": 0.75, "grader_seed": 0.0}  # the grader's numbers are the run's
     assert cheat["self_reported"] == {"accuracy": 1.0}  # what the experiment claimed, kept beside them
-    replicate = rows["r1s0-replicate-1"].result or {}
-    assert replicate["metrics"]["grader_seed"] == 1.0  # the grader runs with the experiment's seed
+    replicate = rows["r1s0-replicate-1"]
+    assert replicate.seed not in (0, 1)  # a verification seed of this job's own
+    assert (replicate.result or {})["metrics"]["grader_seed"] == float(replicate.seed)  # the grader runs with the experiment's seed
     baseline = rows["root-baseline-0"].result or {}
     assert baseline["metrics"]["accuracy"] == 0.5 and baseline["self_reported"] == {"accuracy": 0.5}
     assert outcome.summary["best"]["metrics"]["accuracy"] == pytest.approx(0.75)

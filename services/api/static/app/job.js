@@ -96,6 +96,16 @@ function resultLine(job, baseline, metric, direction) {
   return `${metric} ${fmt(base)} → ${fmt(value)} (${gain >= 0 ? "+" : ""}${fmt(gain)}, ${direction}) · ${accepted} finding${accepted === 1 ? "" : "s"} accepted`;
 }
 
+// The best seen on seed 0 beside the best verified, and why each better-looking node is not verified.
+function seenLines(job, metric) {
+  const seen = job.summary && job.summary.best_seen;
+  if (!seen || !seen.node) return null;
+  const why = (job.summary.contenders || []).map((c) =>
+    `${c.node} (${fmt(c.value)}): ${c.replicates} pairs, mean gain ${fmt(c.mean_gain)}, bound ${fmt(c.bound)} — ${c.why}`);
+  return [el("dt", { textContent: "Best seen (seed 0)" }),
+    el("dd", { textContent: `${fmt((seen.metrics || {})[metric])} (${seen.node})` + (why.length ? " · not verified: " + why.join("; ") : "") })];
+}
+
 // A task that started from data has no baseline: gains are over the first draft that ran and was graded.
 function fromDataLine(summary, value, metric, direction, accepted) {
   const first = summary.first_incumbent;
@@ -112,7 +122,7 @@ function findingsSection(job, findingCheckpoints, memory) {
   const found = (job.summary && job.summary.findings) || [];
   const items = found.map((f) => el("article", { className: "card" },
     el("h3", { textContent: `${f.title} — ${f.accepted === false ? "not accepted" : "accepted"}${f.decided_by ? " by " + f.decided_by : ""}` }),
-    el("p", { textContent: `${fmt(f.value)} (mean paired gain ${fmt(f.mean_gain)} ± ${fmt(f.stderr)}, n = ${f.n}${f.against ? ", against " + f.against : ""})` }),
+    el("p", { textContent: `${fmt(f.value)} (mean paired gain ${fmt(f.mean_gain)} ± ${fmt(f.stderr)}, n = ${f.n}${f.against ? ", against " + f.against : ""}${f.replicates ? ", " + f.replicates + " pairs spent" : ""})` }),
     fact("Rule", f.rule), fact("Summary", f.summary), fact("Params", f.params),
     evidence(f.pairs, "Paired runs against the incumbent"), evidence(f.baseline_pairs, job.summary.no_baseline ? "Paired runs against the first incumbent" : "Paired runs against the baseline"),
     critiqueBlock(f.critique), f.diff ? diffBlock(f.diff, "diff of finding " + f.title) : null));
@@ -208,6 +218,7 @@ export function jobPage(main, jobId) {
         el("dt", { textContent: incumbent ? "Incumbent" : "Best so far" }),
         el("dd", { textContent: incumbent ? `${fmt((job.summary.best.metrics || {})[metric])} (${incumbent}, params ${JSON.stringify(job.summary.best.params || {})})`
           : bestRun ? `${fmt(valueOf(bestRun, metric))} (${bestRun.id}${Object.keys(bestRun.params || {}).length ? ", params " + JSON.stringify(bestRun.params) : ""})` : "—" }),
+        seenLines(job, metric),
         FINISHED.includes(job.status) ? [el("dt", { textContent: "Result" }), el("dd", { className: "result", textContent: resultLine(job, baseline, metric, direction) })] : null,
         el("dt", { textContent: "Budget" }), el("dd", { textContent: Object.entries(job.budget || {}).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${v}`).join(" · ") }),
         el("dt", { textContent: "Gates" }), el("dd", { textContent: Object.entries(job.gates || {}).map(([k, v]) => `${k}: ${v}`).join(" · ") }),
