@@ -24,13 +24,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agents.checkpoints import DecisionAction
 from agents.protocols import Memory, MemoryRecord
 from agents.state import GateKind
 
 Record = tuple[str, str, dict[str, Any]]
 Direction = Literal["maximize", "minimize"]
-Decision = Literal["approve", "reject", "edit"]
-_FATE_OF_DECISION = {"approve": "approved", "reject": "rejected", "edit": "edited"}
+_FATE_OF_DECISION: dict[DecisionAction, str] = {"approve": "approved", "reject": "rejected", "edit": "edited"}
 
 
 def params_json(params: Mapping[str, Any] | None) -> str:
@@ -168,7 +168,7 @@ def feedback_record(
     iteration: int,
     checkpoint_id: str,
     checkpoint_kind: GateKind,
-    action: Decision,
+    action: DecisionAction,
     subject: str,
     reason: str = "",
     decided_by: str = "",

@@ -17,6 +17,8 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
+from agents.checkpoints import DecisionAction
+
 Json = dict[str, Any]
 Operator = Literal["root", "draft", "improve", "debug", "ablate"]
 GateKind = Literal["idea", "code", "finding"]
@@ -176,7 +178,7 @@ class Decision(TypedDict):
     node: str
     flagged: list[str]
     subject: str
-    action: Literal["approve", "reject", "edit"]
+    action: DecisionAction
     reason: str
     edit: Json
     by: str

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from langgraph.types import Command, Interrupt
 
+from agents.checkpoints import Decided
 from agents.context import DEFAULT_GATES, ResearchContext
 from agents.drafting import from_data
 from agents.errors import ConfigError, DockerUnavailable, InvalidTask, LabloopError
@@ -211,9 +212,11 @@ class ResearchDriver:
 
 
 def resume_value(decision: DecisionRow) -> dict[str, Any]:
-    """What a gate's ``interrupt()`` returns on resume: the recorded decision."""
-    return {"action": decision.action, "reason": decision.reason, "edit": decision.edit or {},
-            "by": decision.decided_by, "at": decision.decided_at.isoformat(timespec="seconds")}
+    """What a gate's ``interrupt()`` returns on resume: the recorded decision, as the contract's
+    :class:`~agents.checkpoints.Decided` (the gate reads it back with the same model)."""
+    made = Decided.model_validate({"action": decision.action, "reason": decision.reason, "edit": decision.edit or None,
+                                   "by": decision.decided_by, "at": decision.decided_at.isoformat(timespec="seconds")})
+    return made.model_dump(mode="json")
 
 
 def task_of(job: JobRow) -> Task:

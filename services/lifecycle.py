@@ -23,12 +23,11 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from agents.errors import InvalidInput
+from agents.checkpoints import parse_decision
 from agents.protocols import Journal
 from services.errors import Conflict, NotFound
 from services.outcomes import Checkpoint, Finished, Paused
 from services.statuses import (
-    ACTIONS,
     FINISHED,
     JOB_STATUSES,
     JobStatus,
@@ -126,13 +125,12 @@ class Lifecycle:
 
     def decide(self, checkpoint_id: str, *, action: str, reason: str = "", edit: dict[str, Any] | None = None,
                by: str) -> DecisionRow:
-        """Record a human decision; Conflict when the checkpoint is closed or its job finished."""
-        if action not in ACTIONS:
-            raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
-        if action == "reject" and not reason.strip():
-            raise InvalidInput("a rejection needs a reason: it is kept so later ideas avoid it")
-        if action == "edit" and not edit:
-            raise InvalidInput("an edit decision needs an 'edit' object (idea, params or files)")
+        """Record a human decision; Conflict when the checkpoint is closed or its job finished.
+
+        The decision is checked by the checkpoint contract (:func:`agents.checkpoints.parse_decision`):
+        a known action, a reason to reject, an edit of the shape the checkpoint's kind takes.
+        """
+        made = parse_decision({"action": action, "reason": reason, "edit": edit})
         lock = not self.store.is_sqlite
         try:
             with self.store.session() as session:
@@ -144,6 +142,8 @@ class Lifecycle:
                     raise Conflict(f"job {job.id} already {job.status}; its checkpoints can no longer be decided")
                 if not checkpoint_move_is_legal(row.status, "decided"):
                     raise Conflict(f"checkpoint {checkpoint_id} was already decided")
+                if made.edit:
+                    parse_decision(made.model_dump(), kind=row.kind)
                 row.status = "decided"
                 row.decided_at = utcnow()
                 decision = DecisionRow(checkpoint_id=checkpoint_id, job_id=row.job_id, action=action, reason=reason,

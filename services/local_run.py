@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from agents.checkpoints import Decided, parse_decided
 from agents.protocols import Journal
 from services.collaborators import Collaborators
 from services.driver import OnProgress, Progress, ResearchDriver
@@ -29,9 +30,9 @@ from services.statuses import FINISHED
 from services.store import SqlJournal, Store, get_job
 from services.store.models import JobRow
 
-CANCELLED_DECISION: Mapping[str, Any] = {"action": "reject", "reason": "the job was cancelled", "by": "system:cancel"}
+CANCELLED_DECISION = Decided(action="reject", reason="the job was cancelled", by="system:cancel")
 
-OnCheckpoint = Callable[[Checkpoint], Mapping[str, Any] | None]
+OnCheckpoint = Callable[[Checkpoint], Decided | Mapping[str, Any] | None]
 
 
 def run_job_here(
@@ -41,8 +42,8 @@ def run_job_here(
 ) -> Paused | Finished:
     """Run job ``job_id`` from wherever it is (new, crashed, or waiting) until it ends or waits.
 
-    ``on_checkpoint`` answers a checkpoint with ``{"action", "reason", "edit", "by"}``, or None
-    to leave the job waiting. A bug in the graph fails the job and goes up as it is.
+    ``on_checkpoint`` answers a checkpoint with a :class:`~agents.checkpoints.Decided` (or its
+    fields ``{"action", "reason", "edit", "by"}``), or None to leave the job waiting. A bug in the graph fails the job and goes up as it is.
     """
     journal = journal or SqlJournal(store)
     tell = on_progress or (lambda _p: None)
@@ -73,9 +74,10 @@ def run_job_here(
             if answer is None:
                 tell(Progress(job_id, "waiting", message=f"waiting at {checkpoint.kind} checkpoint {checkpoint.id}"))
                 return outcome
+            made = answer if isinstance(answer, Decided) else parse_decided({"by": "cli", **answer},
+                                                                            kind=checkpoint.kind)
             with contextlib.suppress(Conflict):  # decided elsewhere meanwhile: that decision wins
-                lifecycle.decide(checkpoint.id, action=str(answer["action"]), reason=str(answer.get("reason") or ""),
-                                 edit=answer.get("edit") or None, by=str(answer.get("by") or "cli"))
+                lifecycle.decide(checkpoint.id, action=made.action, reason=made.reason, edit=made.edit, by=made.by)
         try:
             lifecycle.start(job_id)
         except Conflict:

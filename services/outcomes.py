@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from agents.checkpoints import Payload, read_payload
 from agents.context import GateKind
 
 Ending = Literal["succeeded", "failed", "cancelled"]
@@ -19,7 +20,10 @@ Ending = Literal["succeeded", "failed", "cancelled"]
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A gate waiting for a human: what to decide on and why it was escalated."""
+    """A gate waiting for a human: what to decide on and why it was escalated.
+
+    ``payload`` is the JSON the gate stored (see :mod:`agents.checkpoints`); :attr:`typed_payload` reads it typed.
+    """
 
     id: str
     job_id: str
@@ -29,9 +33,20 @@ class Checkpoint:
 
     @classmethod
     def from_interrupt(cls, job_id: str, value: Mapping[str, Any]) -> Checkpoint:
-        """The checkpoint a gate's ``interrupt({"kind", "checkpoint_id", "payload", "flagged"})`` asks."""
-        return cls(id=str(value["checkpoint_id"]), job_id=job_id, kind=value["kind"],
-                   payload=dict(value.get("payload") or {}), flagged=[str(f) for f in value.get("flagged") or []])
+        """The checkpoint a gate's ``interrupt({"kind", "checkpoint_id", "payload", "flagged"})`` asks.
+
+        The payload is read through the contract, so one asked by older code (without the newer
+        fields) comes out in today's shape, its missing fields at their defaults.
+        """
+        kind = value["kind"]
+        return cls(id=str(value["checkpoint_id"]), job_id=job_id, kind=kind,
+                   payload=read_payload(kind, value.get("payload")).model_dump(mode="json"),
+                   flagged=[str(f) for f in value.get("flagged") or []])
+
+    @property
+    def typed_payload(self) -> Payload:
+        """The payload, typed by the checkpoint's kind."""
+        return read_payload(self.kind, self.payload)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """The words of a job's life: its statuses, its checkpoints' statuses, and which moves are legal.
 
+(The decision vocabulary a human answers a checkpoint with is the checkpoint contract's:
+:mod:`agents.checkpoints`.)
+
 Defined once, here, in a module that imports nothing of labloop, so the store, the lifecycle,
 the API's schemas and the CLI all share them without an import cycle. Only
 :mod:`services.lifecycle` moves a job or a checkpoint, and it asks these tables first; the
@@ -20,11 +23,9 @@ from typing import Literal, get_args
 
 JobStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
 CheckpointStatus = Literal["pending", "decided", "cancelled"]
-DecisionAction = Literal["approve", "reject", "edit"]
 
 JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
 CHECKPOINT_STATUSES: tuple[CheckpointStatus, ...] = get_args(CheckpointStatus)
-ACTIONS: tuple[DecisionAction, ...] = get_args(DecisionAction)
 
 INITIAL: JobStatus = JOB_STATUSES[0]
 FINISHED: frozenset[JobStatus] = frozenset(JOB_STATUSES[3:])

@@ -97,6 +97,7 @@ WORDS = {
     "job statuses": (r'"queued",\s*"running"|queued\|running', "services/statuses.py"),
     "checkpoint statuses": (r'"pending",\s*"decided"|pending\|decided', "services/statuses.py"),
     "gate kinds": (r'"idea",\s*"code",\s*"finding"|idea\|code\|finding', "agents/state.py"),
+    "decision actions": (r'"approve",\s*"reject",\s*"edit"|approve\|reject\|edit', "agents/checkpoints.py"),
     "gate policies": (r'"always",\s*"never",\s*"auto"|always\|never\|auto', "agents/context.py"),
     "strategies": (r'"search",\s*"llm"|search\|llm', "agents/context.py"),
     "the task-name pattern": (r"a-z0-9\]\[a-z0-9_\.-\]", "agents/task.py"),

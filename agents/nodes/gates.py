@@ -13,38 +13,37 @@ the edited idea or change) as a state update.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
-from pydantic import BaseModel, Field
 
 from agents import tree
+from agents.briefing import change_diff
+from agents.checkpoints import (
+    CodePayload,
+    FindingPayload,
+    IdeaPayload,
+    NodeMetrics,
+    Payload,
+    branch_label,
+    parse_decided,
+)
 from agents.context import ResearchContext
-from agents.errors import InvalidInput
-from agents.experiments import diff_of
+from agents.experiments import diff_of, source_files
 from agents.protected import refusal
 from agents.state import (
     BranchState,
     Change,
     CheckpointRequest,
     Decision,
+    Expansion,
     GateKind,
-    Json,
+    Node,
     ResearchState,
 )
 
 _IDEA_FIELDS = ("title", "hypothesis", "plan", "params")
-
-
-class GateDecision(BaseModel):
-    """A resume value: what the human decided at a checkpoint."""
-
-    action: Literal["approve", "reject", "edit"]
-    reason: str = ""
-    edit: dict[str, Any] = Field(default_factory=dict)
-    by: str = "human"
-    at: str | None = None
 
 
 def checkpoint_id(job_id: str, node: str, kind: GateKind, n: int = 0) -> str:
@@ -60,25 +59,51 @@ def request(ctx: ResearchContext, kind: GateKind, flagged: list[str]) -> Checkpo
     return None
 
 
-def _ask(ctx: ResearchContext, asked: CheckpointRequest | None, kind: GateKind, payload: Json, *, node: str,
+def _ask(ctx: ResearchContext, asked: CheckpointRequest | None, kind: GateKind, payload: Payload, *, node: str,
          iteration: int, n: int = 0) -> Decision:
     flagged = list(asked["flagged"]) if asked else []
     cid = checkpoint_id(ctx.job_id, node, kind, n)
-    answer = interrupt({"kind": kind, "checkpoint_id": cid, "payload": payload, "flagged": flagged})
-    try:
-        decision = GateDecision.model_validate(answer)
-    except ValueError as exc:
-        raise InvalidInput(f"a decision must be {{action, reason, edit, by}}: {exc}") from exc
+    answer = interrupt({"kind": kind, "checkpoint_id": cid, "payload": payload.model_dump(mode="json"),
+                        "flagged": flagged})
+    # The edit's shape was checked when the decision was recorded; one recorded by an older version
+    # may carry keys that are no longer used, which the gates below ignore.
+    decision = parse_decided(answer)
     return Decision(kind=kind, checkpoint_id=cid, iteration=iteration, node=node, flagged=flagged,
-                    subject=str(payload.get("title", "")), **decision.model_dump())  # type: ignore[typeddict-item]
+                    subject=payload.title, action=decision.action, reason=decision.reason,
+                    edit=dict(decision.edit or {}), by=decision.by, at=decision.at)
+
+
+def _label(expansion: Expansion) -> str:
+    return branch_label(round_=expansion["round"], slot=expansion["slot"], node=expansion["node"],
+                        operator=expansion["operator"], parent=expansion["parent"])
+
+
+def _metrics(node: Node | None) -> NodeMetrics | None:
+    """A node's result as a reviewer compares it (None: no such node, or it has not run)."""
+    if node is None or (node["value"] is None and not node["metrics"]):
+        return None
+    return NodeMetrics(node=node["id"], title=node["idea"]["title"], value=node["value"], metrics=node["metrics"])
+
+
+def _from_parent(ctx: ResearchContext, parent: Node | None, candidate: Change) -> str:
+    """What the branch changes: the diff from its parent's whole workspace (the task's files under
+    the parent's changes), so a file the parent left alone is compared with the task's own."""
+    originals = source_files(ctx.task_dir)
+    return change_diff(tree.full_files(originals, parent), {**originals, **candidate["files"]},
+                       parent["params"] if parent else {}, candidate["params"])
+
+
+def _idea_text(idea: Mapping[str, object] | None, key: str) -> str:
+    return str((idea or {}).get(key) or "")
 
 
 def gate_idea(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
     """Before implement: approve, reject (with a reason for later ideas) or edit the idea."""
     ctx, idea, expansion = runtime.context, dict(state["idea"] or {}), state["expansion"]
-    payload = {"iteration": expansion["round"], "node": expansion["node"], "parent": expansion["parent"],
-               "operator": expansion["operator"],
-               **{k: idea.get(k) for k in (*_IDEA_FIELDS, "neighbours", "novelty")}}
+    payload = IdeaPayload.model_validate({  # the idea's own fields, and where in the tree it would grow
+        **{k: v for k, v in idea.items() if k in (*_IDEA_FIELDS, "neighbours", "novelty") and v is not None},
+        "iteration": expansion["round"], "node": expansion["node"], "branch": _label(expansion),
+        "parent": expansion["parent"], "operator": expansion["operator"]})
     made = _ask(ctx, state.get("checkpoint"), "idea", payload, node=expansion["node"], iteration=expansion["round"])
     if made["action"] == "edit":
         idea.update({k: v for k, v in made["edit"].items() if k in _IDEA_FIELDS})
@@ -87,13 +112,23 @@ def gate_idea(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
 
 
 def gate_code(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:
-    """Before execute (the action guard): approve, reject or edit files/params; an edit is what runs."""
+    """Before execute (the action guard): approve, reject or edit files/params; an edit is what runs.
+
+    The reviewer sees the idea, the model's explanation, the diff from the parent (what this
+    branch changes) beside the diff from the root, and the parent's and incumbent's results.
+    """
     ctx, expansion, idea = runtime.context, state["expansion"], state.get("idea")
     assert state["candidate"] is not None
     candidate = Change(**state["candidate"])
-    payload = {"iteration": expansion["round"], "node": expansion["node"], "parent": expansion["parent"],
-               "title": idea["title"] if idea else "", "params": candidate["params"],
-               "files": candidate["files"], "diff": candidate["diff"]}
+    nodes = tree.by_id(state.get("tree", []))
+    parent = nodes.get(expansion["parent"])
+    payload = CodePayload(
+        iteration=expansion["round"], node=expansion["node"], branch=_label(expansion), parent=expansion["parent"],
+        operator=expansion["operator"], title=_idea_text(idea, "title"), hypothesis=_idea_text(idea, "hypothesis"),
+        plan=_idea_text(idea, "plan"), explanation=candidate["explanation"], params=candidate["params"],
+        files=candidate["files"], diff=candidate["diff"],
+        diff_from_parent=_from_parent(ctx, parent, candidate),
+        parent_metrics=_metrics(parent), incumbent_metrics=_metrics(nodes.get(state.get("incumbent", ""))))
     made = _ask(ctx, state.get("checkpoint"), "code", payload, node=expansion["node"], iteration=expansion["round"])
     if made["action"] == "edit":
         files = {**candidate["files"], **made["edit"].get("files", {})}
@@ -110,9 +145,14 @@ def gate_finding(state: ResearchState, runtime: Runtime[ResearchContext]) -> Res
     """Before a verified finding is accepted: approve, reject, or edit its summary; shows the critique."""
     ctx, verdict = runtime.context, state["verdict"]
     assert verdict is not None and state["verification"] is not None
-    node = tree.by_id(state["nodes"])[state["verification"]["node"]]
-    payload = {"iteration": state["iteration"], "node": node["id"], "title": node["idea"]["title"],
-               "verdict": dict(verdict), "pairs": verdict["pairs"], "baseline_pairs": verdict["baseline_pairs"],
-               "params": node["params"], "diff": node["diff"], "critique": state.get("critique")}
+    nodes = tree.by_id(state["nodes"])
+    node = nodes[state["verification"]["node"]]
+    critique = state.get("critique")
+    payload = FindingPayload(
+        iteration=state["iteration"], node=node["id"], title=node["idea"]["title"],
+        branch=branch_label(round_=node["round"], node=node["id"], operator=node["operator"], parent=node["parent"]),
+        verdict=dict(verdict), pairs=verdict["pairs"], baseline_pairs=verdict["baseline_pairs"],
+        params=node["params"], diff=node["diff"], critique=dict(critique) if critique else None,
+        metrics=_metrics(node), incumbent_metrics=_metrics(nodes.get(verdict["against"])))
     made = _ask(ctx, state.get("checkpoint"), "finding", payload, node=node["id"], iteration=state["iteration"])
     return {"gate": made, "decisions": [made], "checkpoint": None}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
+from agents.checkpoints import CodePayload, FindingPayload, HumanDecision, IdeaPayload, read_payload
 from services.jobs import JobTemplate
-from services.statuses import CheckpointStatus, DecisionAction, JobStatus
+from services.statuses import CheckpointStatus, JobStatus
 from services.store.schedules import as_utc
 
 Utc = Annotated[datetime, AfterValidator(as_utc)]
@@ -103,12 +104,8 @@ class ExperimentOut(_Out):
     updated_at: Utc
 
 
-class DecisionCreate(_In):
-    """A human decision at a checkpoint."""
-
-    action: DecisionAction
-    reason: str = Field("", max_length=10_000, description="Why; required to reject.")
-    edit: dict[str, Any] | None = Field(None, description="The changed idea, params or files (edit).")
+class DecisionCreate(HumanDecision):
+    """A human decision at a checkpoint (the checkpoint contract's :class:`~agents.checkpoints.HumanDecision`)."""
 
 
 class DecisionOut(_Out):
@@ -123,18 +120,51 @@ class DecisionOut(_Out):
     decided_at: Utc
 
 
-class CheckpointOut(_Out):
-    """A human checkpoint: the idea, code diff or finding, and why auto flagged it."""
-
+class _CheckpointOut(_Out):
     id: str
     job_id: str
-    kind: str
     status: CheckpointStatus
-    payload: dict[str, Any]
-    flagged: list[Any]
+    flagged: list[Any] = Field(description="Why the auto policy asked a human (empty under 'always').")
     created_at: Utc
     decided_at: Utc | None
     decision: DecisionOut | None = None
+
+
+class IdeaCheckpointOut(_CheckpointOut):
+    """An idea checkpoint: the idea a branch would try, before it is implemented."""
+
+    kind: Literal["idea"]
+    payload: IdeaPayload
+
+
+class CodeCheckpointOut(_CheckpointOut):
+    """A code checkpoint: the change that would run, with its idea, explanation, diffs and the results to beat."""
+
+    kind: Literal["code"]
+    payload: CodePayload
+
+
+class FindingCheckpointOut(_CheckpointOut):
+    """A finding checkpoint: a verified finding's evidence and critique, before it is accepted."""
+
+    kind: Literal["finding"]
+    payload: FindingPayload
+
+
+CheckpointOut = Annotated[IdeaCheckpointOut | CodeCheckpointOut | FindingCheckpointOut, Field(discriminator="kind")]
+"""A human checkpoint, one shape per ``kind`` (the OpenAPI schema documents each payload)."""
+CHECKPOINT_OUT: TypeAdapter[IdeaCheckpointOut | CodeCheckpointOut | FindingCheckpointOut] = TypeAdapter(CheckpointOut)
+
+
+def checkpoint_view(row: Any, decision: Any = None) -> IdeaCheckpointOut | CodeCheckpointOut | FindingCheckpointOut:
+    """A stored checkpoint row as the API shows it; its payload read through the contract, so a
+    payload stored by older code (without the newer fields) still reads."""
+    return CHECKPOINT_OUT.validate_python({
+        "id": row.id, "job_id": row.job_id, "kind": row.kind, "status": row.status,
+        "payload": read_payload(row.kind, row.payload), "flagged": list(row.flagged or []),
+        "created_at": row.created_at, "decided_at": row.decided_at,
+        "decision": DecisionOut.model_validate(decision) if decision is not None else None,
+    })
 
 
 class ScheduleCreate(_In):

@@ -14,6 +14,7 @@ from typing import Annotated, Any, get_args
 
 import typer
 
+from agents.checkpoints import DecisionAction, HumanDecision, parse_decision, read_payload
 from agents.errors import InvalidInput
 from services.cli import app
 from services.cli.client import Token, api_call
@@ -80,24 +81,26 @@ def checkpoints(
     if not rows:
         typer.echo(f"no {status} checkpoints" + (f" of job {job}" if job else ""), err=True)
     for row in rows:
-        title = row["payload"].get("title", "")
+        asked = read_payload(row["kind"], row["payload"])
+        branch = f" ({asked.branch})" if asked.branch else ""  # tells parallel checkpoints of a round apart
         flagged = f" [flagged: {'; '.join(map(str, row['flagged']))}]" if row["flagged"] else ""
-        typer.echo(printable(f"{row['id']}  {row['kind']:<8} {row['status']:<8} {title}{flagged}"))
+        typer.echo(printable(f"{row['id']}  {row['kind']:<8} {row['status']:<8} {asked.title}{branch}{flagged}"))
 
 
-def _decide(checkpoint_id: str, action: str, reason: str, as_json: bool, token: str | None) -> None:
+def _decide(checkpoint_id: str, action: DecisionAction, reason: str, as_json: bool, token: str | None) -> None:
     from services.cli.run_cmd import decide_here
 
+    made = parse_decision({"action": action, "reason": reason})  # the API's own decision model, checked here first
     try:
         decision = api_call("POST", f"/v1/checkpoints/{checkpoint_id}/decision",
-                            body={"action": action, "reason": reason}, token=token)
+                            body=made.model_dump(exclude_none=True), token=token)
     except ServerUnreachable:  # no server: decide in this machine's database and go on with the job here
-        decide_here(checkpoint_id, action, reason, as_json=as_json)
+        decide_here(checkpoint_id, made, as_json=as_json)
         return
     except NotFound as exc:  # the server does not know it: a job that `labloop run` left waiting here?
         if not _known_here(checkpoint_id):
             raise NotFound(f"{exc}; this machine's database has no checkpoint {checkpoint_id!r} either") from None
-        decide_here(checkpoint_id, action, reason, as_json=as_json)
+        decide_here(checkpoint_id, made, as_json=as_json)
         return
     if as_json:
         typer.echo(json.dumps(decision, indent=2))
@@ -113,8 +116,8 @@ def _approve_all_on_server(job_id: str, reason: str, *, follow: bool, token: str
                            token=token)
         for cp in pending:
             try:
-                api_call("POST", f"/v1/checkpoints/{cp['id']}/decision", body={"action": "approve", "reason": reason},
-                         token=token)
+                api_call("POST", f"/v1/checkpoints/{cp['id']}/decision",
+                         body=HumanDecision(action="approve", reason=reason).model_dump(exclude_none=True), token=token)
             except Conflict:  # someone decided it meanwhile, or the job ended
                 continue
             approved.append(cp["id"])

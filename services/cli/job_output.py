@@ -56,14 +56,17 @@ def print_waiting(outcome: Paused, *, as_json: bool) -> None:
         "Decide each, and the job goes on:")
     for cp in outcome.checkpoints:
         flagged = f" (flagged: {'; '.join(map(str, cp.flagged))})" if cp.flagged else ""
-        say(f"  {cp.kind} checkpoint {cp.id}: {cp.payload.get('title', '')}{flagged}")
+        asked = cp.typed_payload  # its branch label tells parallel checkpoints of a round apart
+        branch = f" ({asked.branch})" if asked.branch else ""
+        say(f"  {cp.kind} checkpoint {cp.id}: {asked.title}{branch}{flagged}")
         say(f"    labloop approve {cp.id}")
         say(f"    labloop reject {cp.id} --reason '...'")
     say(f"or approve them all: labloop approve --all {outcome.job_id}")
     say(f"or answer on a terminal: labloop resume {outcome.job_id}")
     if as_json:
         typer.echo(json.dumps({"job_id": outcome.job_id, "status": "waiting", "checkpoints": [
-            {"id": cp.id, "kind": cp.kind, "flagged": cp.flagged, "title": cp.payload.get("title", "")}
+            {"id": cp.id, "kind": cp.kind, "flagged": cp.flagged, "title": cp.typed_payload.title,
+             "branch": cp.typed_payload.branch}
             for cp in outcome.checkpoints]}, indent=2))
     raise typer.Exit(WAITING_EXIT)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,6 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
+from agents.checkpoints import (
+    CodePayload,
+    Decided,
+    FindingPayload,
+    HumanDecision,
+    IdeaPayload,
+    NodeMetrics,
+)
 from agents.context import GATE_KINDS, GATE_POLICIES, STRATEGIES
 from agents.errors import InvalidInput
 from services.cli import app
@@ -58,10 +65,10 @@ class _Terminal:
         elif p.kind in ("notice", "waiting", "finished"):
             self.bar.console.print(f"[bold]{shown(p.message)}[/]", soft_wrap=True)
 
-    def checkpoint(self, cp: Checkpoint) -> Mapping[str, Any] | None:
+    def checkpoint(self, cp: Checkpoint) -> Decided | None:
         """Approve (with --auto-approve) or ask on the terminal, the progress bar paused meanwhile."""
         if self.auto_approve:
-            return {"action": "approve", "reason": "", "by": "cli:auto-approve"}
+            return Decided(action="approve", by="cli:auto-approve")
         if not self.interactive:
             return None
         self.bar.stop()
@@ -71,27 +78,42 @@ class _Terminal:
             self.bar.start()
 
 
-def _ask(cp: Checkpoint) -> Mapping[str, Any]:
-    payload = cp.payload
+def _metrics_line(label: str, result: NodeMetrics | None) -> str:
+    if result is None:
+        return f"{label}: not measured"
+    return f"{label} {result.node}: {result.value} {json.dumps(result.metrics, sort_keys=True)}"
+
+
+def _show(cp: Checkpoint) -> None:
+    """What the reviewer decides on: the branch, the idea, and the change or the evidence."""
+    payload = cp.typed_payload
     err.rule(f"{cp.kind} checkpoint {cp.id}")
+    if payload.branch:
+        err.print(f"[dim]{shown(payload.branch)}[/]")
     for reason in cp.flagged:
         err.print(f"[red]flagged:[/] {shown(reason)}")
-    if cp.kind == "idea":
-        err.print(f"[bold]{shown(payload.get('title'))}[/]\n{shown(payload.get('hypothesis'))}\n"
-                  f"plan: {shown(payload.get('plan'))}\nparams: {shown(json.dumps(payload.get('params') or {}))}")
-    elif cp.kind == "code":
-        err.print(printable(payload.get("diff") or "(no change)"), markup=False, highlight=False)
-    else:
-        err.print(f"[bold]{shown(payload.get('title'))}[/]: {shown((payload.get('verdict') or {}).get('reason'))}")
+    if isinstance(payload, IdeaPayload | CodePayload):
+        err.print(f"[bold]{shown(payload.title)}[/]\n{shown(payload.hypothesis)}\nplan: {shown(payload.plan)}\n"
+                  f"params: {shown(json.dumps(payload.params))}")
+    if isinstance(payload, CodePayload):
+        err.print(f"explanation: {shown(payload.explanation)}\n{shown(_metrics_line('parent', payload.parent_metrics))}"
+                  f"\n{shown(_metrics_line('incumbent', payload.incumbent_metrics))}")
+        err.print(printable(payload.diff_from_parent or payload.diff or "(no change)"), markup=False, highlight=False)
+    elif isinstance(payload, FindingPayload):
+        err.print(f"[bold]{shown(payload.title)}[/]: {shown(payload.verdict.get('reason'))}")
+
+
+def _ask(cp: Checkpoint) -> Decided:
+    _show(cp)
     # A flagged checkpoint has no default answer: a human must type one.
     action = typer.prompt("approve / reject / edit", default=None if cp.flagged else "approve", err=True)
     action = action.strip().lower()
     if action.startswith("r"):
-        return {"action": "reject", "reason": typer.prompt("reason", err=True), "by": "cli"}
+        return Decided(action="reject", reason=typer.prompt("reason", err=True), by="cli")
     if action.startswith("e"):
-        return {"action": "edit", "edit": _edit(cp), "reason": typer.prompt("why (optional)", default="", err=True),
-                "by": "cli"}
-    return {"action": "approve", "by": "cli"}
+        return Decided(action="edit", edit=_edit(cp), reason=typer.prompt("why (optional)", default="", err=True),
+                       by="cli")
+    return Decided(action="approve", by="cli")
 
 
 def _edit(cp: Checkpoint) -> dict[str, Any]:
@@ -163,7 +185,7 @@ def _job_options(settings: Settings, folder: Path, *, strategy: str | None, iter
                                        gates=gates, **fields), created_by)
 
 
-def decide_here(checkpoint_id: str, action: str, reason: str, *, as_json: bool) -> None:
+def decide_here(checkpoint_id: str, decision: HumanDecision, *, as_json: bool) -> None:
     """Decide a checkpoint in this machine's database (no server runs) and go on with its job here."""
     from services import store as db
     from services.lifecycle import Lifecycle
@@ -171,8 +193,9 @@ def decide_here(checkpoint_id: str, action: str, reason: str, *, as_json: bool) 
     settings = get_settings()
     with db.open_store(settings.db_url) as store:
         job_id = db.get_checkpoint(store, checkpoint_id).job_id
-        Lifecycle(store).decide(checkpoint_id, action=action, reason=reason, edit=None, by="cli")
-    err.print(f"{action}d {checkpoint_id}; job {job_id} goes on in this process", soft_wrap=True)
+        Lifecycle(store).decide(checkpoint_id, action=decision.action, reason=decision.reason, edit=decision.edit,
+                                by="cli")
+    err.print(f"{decision.action}d {checkpoint_id}; job {job_id} goes on in this process", soft_wrap=True)
     continue_here(job_id, auto_approve=False, as_json=as_json)
 
 

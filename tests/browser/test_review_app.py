@@ -180,6 +180,20 @@ def test_a_flagged_change_shows_why_first_and_its_files_edited_as_a_diff_are_wha
     expect(flags).to_contain_text("subprocess")
     assert code.evaluate("(card, note) => card.querySelector('.flags') === card.children[1]", flags.element_handle())
     expect(code.get_by_label("code diff")).to_contain_text('+p = {"x": 0.5}')
+    # What to decide by: which branch asks, the idea, the model's explanation, the results to beat,
+    # the diff from the parent, and the diff from the task's files folded beneath it.
+    expect(code.get_by_label("Branch")).to_contain_text(re.compile(r"round 1, slot 0 \(r1s0\): \w+ of root"))
+    expect(code).to_contain_text("x nearer 1 scores better")
+    expect(code).to_contain_text("change the default in experiment.py")
+    expect(code).to_contain_text("a better default, and a look around")
+    results = code.get_by_role("table", name="Results to compare")
+    expect(results.locator("tr[data-role=parent]")).to_contain_text("root")
+    expect(results.locator("tr[data-role=incumbent]")).to_contain_text("-9")  # the baseline's score, -(-2 - 1)^2
+    expect(code.get_by_role("heading", name="Diff from the parent (root)")).to_be_visible()
+    root_diff = code.get_by_label("diff from the task's files")
+    expect(root_diff).to_be_hidden()
+    code.get_by_text("Diff from the task's files (the root)").click()
+    expect(root_diff).to_contain_text('+p = {"x": 0.5}')
     screenshot(page, "app-checkpoint.png")
     code.get_by_role("button", name="Edit…").click()
     diff = code.get_by_label(re.compile("^Files, as a diff"))

@@ -200,8 +200,15 @@ def test_a_checkpoint_is_decided_once_by_the_token_holder(server: Server) -> Non
     client = server.client("bob")
     pending = client.get("/v1/checkpoints", params={"job_id": job_id}).json()
     assert [c["id"] for c in pending] == [cid] and pending[0]["flagged"] == ["close to a rejected idea"]
-    assert pending[0]["payload"] == {"title": "try x=1"}
+    # A payload of the old, shorter shape reads through the contract: its fields, the rest at their defaults.
+    assert pending[0]["payload"]["title"] == "try x=1" and pending[0]["payload"]["kind"] == "idea"
+    assert pending[0]["payload"]["branch"] == "" and pending[0]["payload"]["params"] == {}
     _is_error(client.post(f"/v1/checkpoints/{cid}/decision", json={"action": "reject"}), 422)  # no reason
+    shrug = client.post(f"/v1/checkpoints/{cid}/decision", json={"action": "shrug", "reason": "meh"})
+    _is_error(shrug, 422)
+    assert all(action in shrug.json()["error"]["message"] for action in ("approve", "reject", "edit")), shrug.text
+    _is_error(client.post(f"/v1/checkpoints/{cid}/decision",  # an edit of another gate's shape
+                          json={"action": "edit", "edit": {"files": {"a.py": ""}}}), 422)
     _is_error(client.post(f"/v1/checkpoints/{cid}/decision", json={"action": "edit"}), 422)  # no edit
     replies: list[httpx.Response] = []
 
@@ -222,11 +229,36 @@ def test_a_checkpoint_is_decided_once_by_the_token_holder(server: Server) -> Non
     _is_error(client.post(f"/v1/checkpoints/{cid}/decision", json={"action": "approve"}), 409)
 
 
+def test_the_openapi_schema_documents_each_checkpoint_payload_by_kind(server: Server) -> None:
+    schema = server.client().get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    one = schema["paths"]["/v1/checkpoints/{checkpoint_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    union = one["schema"]
+    assert union["discriminator"]["propertyName"] == "kind"
+    assert set(union["discriminator"]["mapping"]) == {"idea", "code", "finding"}
+    code = components["CodeCheckpointOut"]["properties"]
+    assert code["payload"]["$ref"].endswith("/CodePayload")
+    fields = components["CodePayload"]["properties"]
+    assert {"branch", "title", "hypothesis", "plan", "explanation", "diff", "diff_from_parent", "parent_metrics",
+            "incumbent_metrics", "params", "files"} <= set(fields)
+    assert {"branch", "verdict", "pairs", "critique", "metrics"} <= set(components["FindingPayload"]["properties"])
+    assert {"branch", "hypothesis", "plan", "params"} <= set(components["IdeaPayload"]["properties"])
+    listed = schema["paths"]["/v1/checkpoints"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert listed["items"]["discriminator"]["propertyName"] == "kind"
+    body = schema["paths"]["/v1/checkpoints/{checkpoint_id}/decision"]["post"]["requestBody"]["content"]
+    decision = components[body["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert decision["properties"]["action"]["enum"] == ["approve", "reject", "edit"]
+
+
+BRANCH = "round 2, slot 1 (r2s1): improve of r1s0"
+
+
 def test_the_cli_lists_and_decides_checkpoints_through_the_server(server: Server) -> None:
     with server.store() as store:
         job_id = create_job(store, task_name="basic", task_dir="/nowhere", strategy="search", status="waiting").id
         Lifecycle(store).pause(Paused((Checkpoint(id=f"{job_id}-2-code-0", job_id=job_id, kind="code",
-                                                  payload={"title": "use sockets"}, flagged=["imports socket"]),)))
+                                                  payload={"title": "use sockets", "branch": BRANCH},
+                                                  flagged=["imports socket"]),)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABLOOP_")}
     env.update(LABLOOP_API_URL=server.url, LABLOOP_API_TOKEN=TOKENS["bob"], LABLOOP_HOME=str(server.home / "cli"))
 
@@ -237,6 +269,8 @@ def test_the_cli_lists_and_decides_checkpoints_through_the_server(server: Server
     listed = cli("checkpoints", "--json")
     assert listed.returncode == 0, listed.stderr
     assert f"{job_id}-2-code-0" in [c["id"] for c in json.loads(listed.stdout)]
+    lines = cli("checkpoints").stdout.splitlines()  # the branch label tells parallel checkpoints apart
+    assert any(f"{job_id}-2-code-0" in line and BRANCH in line for line in lines), lines
     rejected = cli("reject", f"{job_id}-2-code-0", "--reason", "no sockets in experiments", "--json")
     assert rejected.returncode == 0, rejected.stderr
     assert json.loads(rejected.stdout)["decided_by"] == "bob"

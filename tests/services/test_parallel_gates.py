@@ -26,6 +26,10 @@ def test_two_pending_gates_of_one_round_are_decided_in_reverse_order(make_server
     first, second = sorted(both, key=lambda c: str(c["id"]))
     assert (first["id"], second["id"]) == (f"{job_id}-r1s0-idea-0", f"{job_id}-r1s1-idea-0")
     assert first["payload"]["params"] != second["payload"]["params"]  # type: ignore[index]
+    # Which branch asks is said in words, so a reviewer tells the two apart without reading ids.
+    labels = [str(c["payload"]["branch"]) for c in (first, second)]  # type: ignore[index]
+    assert labels[0].startswith("round 1, slot 0 (r1s0): ") and labels[0].endswith(" of root"), labels
+    assert labels[1].startswith("round 1, slot 1 (r1s1): ") and labels[0] != labels[1], labels
     assert job_status(client, job_id) == "waiting"
 
     decided = client.post(f"/v1/checkpoints/{second['id']}/decision", json={"action": "approve"})

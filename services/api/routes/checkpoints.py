@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from services.api.deps import RuntimeDep, StoreDep, UserDep
-from services.api.schemas import CheckpointOut, DecisionCreate, DecisionOut
+from services.api.schemas import CheckpointOut, DecisionCreate, DecisionOut, checkpoint_view
 from services.statuses import CheckpointStatus
 from services.store import get_checkpoint, get_decision, list_checkpoints
 from services.store.db import Store
@@ -19,11 +19,7 @@ CheckpointId = Annotated[str, Path(min_length=1, max_length=120)]
 
 def checkpoint_out(store: Store, row: CheckpointRow) -> CheckpointOut:
     """A checkpoint with its decision, if one was made."""
-    out = CheckpointOut.model_validate(row)
-    if row.status == "decided":
-        decision = get_decision(store, row.id)
-        out.decision = DecisionOut.model_validate(decision) if decision is not None else None
-    return out
+    return checkpoint_view(row, get_decision(store, row.id) if row.status == "decided" else None)
 
 
 @router.get("", response_model=list[CheckpointOut])

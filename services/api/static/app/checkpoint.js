@@ -55,15 +55,38 @@ function body(cp) {
         el("ul", {}, p.neighbours.map((n) => el("li", { textContent: `${n.text} — ${n.fate || ""} (distance ${fmt(n.distance)})` })))) : null];
   }
   if (cp.kind === "code") {
-    return [fact("Attempt", String(p.attempt ?? 0)), fact("Params", p.params), fact("Explanation", p.explanation),
-      el("h4", { textContent: "Diff" }), diffBlock(p.diff)];
+    // What this branch changes is the diff from its parent; the diff from the task's files (what an
+    // edit is made against) is folded. A checkpoint stored before the parent's diff existed shows the root's.
+    const fromParent = p.diff_from_parent || p.diff;
+    return [fact("Hypothesis", p.hypothesis), fact("Plan", p.plan), fact("Explanation", p.explanation),
+      fact("Params", p.params), resultsTable([["parent", p.parent_metrics], ["incumbent", p.incumbent_metrics]]),
+      el("h4", { textContent: p.diff_from_parent ? `Diff from the parent (${p.parent || "the task"})` : "Diff" }),
+      diffBlock(fromParent),
+      p.diff_from_parent ? el("details", { className: "root-diff" },
+        el("summary", { textContent: "Diff from the task's files (the root)" }),
+        diffBlock(p.diff, "diff from the task's files")) : null];
   }
   if (cp.kind === "finding") {
-    return [fact("Verdict", verdictLine(p.verdict)), evidence(p.pairs, "Paired runs against the incumbent (same seeds)"),
+    return [fact("Verdict", verdictLine(p.verdict)), resultsTable([["finding", p.metrics], ["incumbent", p.incumbent_metrics]]),
+      evidence(p.pairs, "Paired runs against the incumbent (same seeds)"),
       evidence(p.baseline_pairs, "Paired runs against the baseline"), critiqueBlock(p.critique), fact("Params", p.params),
       el("h4", { textContent: "Diff" }), diffBlock(p.diff)];
   }
   return [fact("Payload", p)];
+}
+
+// The results a reviewer compares a change with: [role, {node, title, value, metrics}] rows; none when nothing ran.
+export function resultsTable(rows) {
+  const shown = rows.filter(([, m]) => m && typeof m === "object");
+  if (!shown.length) return null;
+  const names = [...new Set(shown.flatMap(([, m]) => Object.keys(m.metrics || {})))];
+  return el("table", { className: "results", "aria-label": "Results to compare" },
+    el("caption", { textContent: "Results to compare (seed 0)" }),
+    el("thead", {}, el("tr", {}, ["", "node", "value", ...names].map((k) => el("th", { scope: "col", textContent: k })))),
+    el("tbody", {}, shown.map(([role, m]) => el("tr", { "data-role": role },
+      el("th", { scope: "row", textContent: role }), el("td", { textContent: m.node + (m.title ? ` — ${m.title}` : "") }),
+      el("td", { className: "num", textContent: fmt(m.value) }),
+      names.map((k) => el("td", { className: "num", textContent: fmt((m.metrics || {})[k]) }))))));
 }
 
 export function verdictLine(v) {
@@ -176,6 +199,8 @@ export function checkpointCard(cp, { space = {}, context = [], onDone = () => {}
     el("strong", { textContent: "Flagged for a human because:" }), el("ul", {}, flagged.map((f) => el("li", { textContent: f })))) : null,
   el("p", { className: "meta" }, showJob ? [el("a", { href: "#/jobs/" + encodeURIComponent(cp.job_id), textContent: "job " + cp.job_id }), " · "] : null,
     `iteration ${p.iteration ?? "?"} · asked ${when(cp.created_at)} · ${cp.id}`),
+  // Parallel branches of a round wait at once: the label says which branch this card is.
+  p.branch ? el("p", { className: "branch", "aria-label": "Branch" }, el("strong", { textContent: "Branch: " }), p.branch) : null,
   ...body(cp),
   context.length ? el("details", { open: true }, el("summary", { textContent: `Earlier decisions in this job (${context.length})` }),
     el("ul", {}, context.map((c) => el("li", { textContent: decisionLine(c) })))) : null,

@@ -5,7 +5,7 @@
 "use strict";
 import { api, apiBlobUrl, follow } from "./api.js";
 import { el, fact, fmt, when, statusBadge, diffBlock, message } from "./dom.js";
-import { checkpointCard, evidence, verdictLine, critiqueBlock } from "./checkpoint.js";
+import { checkpointCard, evidence, verdictLine, critiqueBlock, resultsTable } from "./checkpoint.js";
 import { metricPlot, valueOf, better } from "./plot.js";
 import { renderMarkdown } from "./markdown.js";
 
@@ -130,7 +130,8 @@ function findingsSection(job, findingCheckpoints, memory) {
   for (const cp of findingCheckpoints) {
     const p = cp.payload || {};
     items.push(el("article", { className: "card" }, el("h3", { textContent: `Finding checkpoint: ${p.title || cp.id} (${cp.status})` }),
-      fact("Verdict", verdictLine(p.verdict)), evidence(p.pairs, "Paired runs against the incumbent (same seeds)"),
+      fact("Branch", p.branch), fact("Verdict", verdictLine(p.verdict)),
+      resultsTable([["finding", p.metrics], ["incumbent", p.incumbent_metrics]]), evidence(p.pairs, "Paired runs against the incumbent (same seeds)"),
       critiqueBlock(p.critique), diffBlock(p.diff)));
   }
   for (const m of memory) items.push(el("article", { className: "card" }, el("h3", { textContent: "Memory: " + (m.metadata.title || m.id) }),
