@@ -17,7 +17,6 @@ from playwright.sync_api import BrowserContext, expect
 
 from tests.browser.conftest import (
     card,
-    docs_path,
     one_branch_task,
     screenshot,
     sign_in,
@@ -90,10 +89,12 @@ def test_sign_in_follow_a_job_to_its_code_checkpoint_read_the_diff_approve_and_w
     expect(page.locator("#experiments tbody tr", has_text="candidate").first).to_contain_text("succeeded")
     expect(page.get_by_role("heading", level=1)).to_contain_text("succeeded", timeout=120_000)
     expect(page.get_by_role("heading", name="Report", exact=True)).to_be_visible()
+    # A finished job shows the tree as a figure first; the explorable tree (ideas, diffs) is folded below it.
+    expect(page.locator("figure.report-figure img")).to_have_attribute("src", re.compile(r"^blob:"))
+    page.locator("details.tree-fold > summary").click()
     tree = page.locator("section.tree")
     expect(tree.get_by_role("heading", name=re.compile("Tree of solutions"))).to_be_visible()
     expect(tree.locator("li[data-node]").first).to_contain_text("succeeded")
-    tree.screenshot(path=str(docs_path("app-tree.png")))
     decision = app_server.client().get(f"/v1/checkpoints/{checkpoint_id}").json()["decision"]
     assert decision["action"] == "approve" and decision["decided_by"] == "alice"
 
