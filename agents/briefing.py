@@ -140,6 +140,14 @@ def change_diff(before: Mapping[str, str], after: Mapping[str, str], params_befo
     return "".join(x if x.endswith("\n") else x + "\n" for x in chunks) or "(no change)"
 
 
+def diff_from_parent(ctx: ResearchContext, parent: Node | None, files: Mapping[str, str], params: Json) -> str:
+    """What a branch changes: the diff from its parent's whole workspace (the task's files under the
+    parent's changes), so a file the parent left alone is compared with the task's own copy."""
+    originals = source_files(ctx.task_dir)
+    return change_diff(tree.full_files(originals, parent), {**originals, **files},
+                       parent["params"] if parent else {}, params)
+
+
 def edit_text(edit: Json) -> str:
     """What a human's edit at a gate changed, in one line."""
     parts = []

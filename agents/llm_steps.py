@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 
 from pydantic import BaseModel, Field
 
-from agents.briefing import CHARS_PER_TOKEN, Briefing, allowance, change_diff, clip, edit_text
+from agents.briefing import CHARS_PER_TOKEN, Briefing, allowance, clip, diff_from_parent, edit_text
 from agents.context import ModelLimits, ResearchContext
 from agents.edits import CodeChange, apply_change, traceback_sources
 from agents.errors import ConfigError
@@ -187,8 +187,7 @@ def critique_finding(ctx: ResearchContext, meter: TokenMeter, node: Node, verdic
                 + ", ".join(f"#{i}: {p.get('incumbent')} → {p.get('candidate')}"
                             for i, p in enumerate(verdict["pairs"].values(), 1))
                 + (f"\nWARNING, graded task: {node['grader_gap']}" if node.get("grader_gap") else ""))
-    from_parent = change_diff(parent["files"] if parent else {}, node["files"], parent["params"] if parent else {},
-                              node["params"])
+    from_parent = diff_from_parent(ctx, parent, node["files"], node["params"])
     msgs = messages(ctx, "critique", goal=ctx.task.goal, title=node["idea"]["title"],
                     hypothesis=node["idea"]["hypothesis"], evidence=evidence, rule=rule,
                     parent=node["parent"] or "root",

@@ -19,7 +19,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from agents import tree
-from agents.briefing import change_diff
+from agents.briefing import diff_from_parent
 from agents.checkpoints import (
     CodePayload,
     FindingPayload,
@@ -30,7 +30,7 @@ from agents.checkpoints import (
     parse_decided,
 )
 from agents.context import ResearchContext
-from agents.experiments import diff_of, source_files
+from agents.experiments import diff_of
 from agents.protected import refusal
 from agents.state import (
     BranchState,
@@ -85,14 +85,6 @@ def _metrics(node: Node | None) -> NodeMetrics | None:
     return NodeMetrics(node=node["id"], title=node["idea"]["title"], value=node["value"], metrics=node["metrics"])
 
 
-def _from_parent(ctx: ResearchContext, parent: Node | None, candidate: Change) -> str:
-    """What the branch changes: the diff from its parent's whole workspace (the task's files under
-    the parent's changes), so a file the parent left alone is compared with the task's own."""
-    originals = source_files(ctx.task_dir)
-    return change_diff(tree.full_files(originals, parent), {**originals, **candidate["files"]},
-                       parent["params"] if parent else {}, candidate["params"])
-
-
 def _idea_text(idea: Mapping[str, object] | None, key: str) -> str:
     return str((idea or {}).get(key) or "")
 
@@ -127,7 +119,7 @@ def gate_code(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
         operator=expansion["operator"], title=_idea_text(idea, "title"), hypothesis=_idea_text(idea, "hypothesis"),
         plan=_idea_text(idea, "plan"), explanation=candidate["explanation"], params=candidate["params"],
         files=candidate["files"], diff=candidate["diff"],
-        diff_from_parent=_from_parent(ctx, parent, candidate),
+        diff_from_parent=diff_from_parent(ctx, parent, candidate["files"], candidate["params"]),
         parent_metrics=_metrics(parent), incumbent_metrics=_metrics(nodes.get(state.get("incumbent", ""))))
     made = _ask(ctx, state.get("checkpoint"), "code", payload, node=expansion["node"], iteration=expansion["round"])
     if made["action"] == "edit":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from agents import duplicates, tree
-from agents.briefing import brief, change_diff
+from agents.briefing import brief, diff_from_parent
 from agents.context import ResearchContext
 from agents.errors import BudgetExhausted, LLMError
 from agents.experiments import output_tail
@@ -56,8 +56,7 @@ def review(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState
         briefing = brief(ctx, step="review", node=draft, nodes=state["tree"], incumbent=state["incumbent"],
                          rejections=state.get("prior_rejections", []), decisions=state.get("prior_decisions", []),
                          with_files=False)
-        diff = change_diff(parent["files"] if parent else {}, draft["files"], parent["params"] if parent else {},
-                           draft["params"])
+        diff = diff_from_parent(ctx, parent, draft["files"], draft["params"])
         edits = [d for d in state.get("decisions", []) if d["action"] == "edit"]
         try:
             reading = review_outcome(ctx, meter, idea, run, briefing, baseline=state["baseline"].get("value"),

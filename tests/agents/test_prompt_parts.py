@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.briefing import allowance, approvals, clip, files_text, history
+from agents.briefing import allowance, approvals, clip, diff_from_parent, files_text, history
 from agents.context import ModelLimits, ResearchContext
 from agents.errors import ConfigError, LLMReplyInvalid
 from agents.experiments import DataFile, data_files, source_files
@@ -142,3 +142,18 @@ def test_the_facts_name_the_watched_packages_and_the_tasks_requirements_with_the
     (tmp_path / "requirements.txt").write_text("LightGBM==4.0.0\n-r more.txt\nnot a requirement!!\n")
     assert "LightGBM" not in environment_text(ctx) and "more.txt" not in environment_text(ctx)
     assert "unknown" in environment_text(ResearchContext(**{**ctx.__dict__, "image_facts": None}))
+
+
+def test_the_diff_from_the_parent_compares_with_the_tasks_own_file_where_the_parent_left_it_alone(tmp_path: Path) -> None:
+    # The code gate, the review and the critique all show this diff: a one-line change must read as one line,
+    # not as the whole file added (the parent, here the root, changed nothing, so its own file list is empty).
+    body = "".join(f"line {i}\n" for i in range(40))
+    (tmp_path / "experiment.py").write_text(body)
+    ctx = ResearchContext(job_id="j", task=TASK, task_dir=tmp_path, runner=None, journal=None,  # type: ignore[arg-type]
+                          runs_dir=tmp_path)
+    changed = {"experiment.py": body.replace("line 7\n", "line seven\n")}
+    diff = diff_from_parent(ctx, ROOT_NODE, changed, {"x": 0.5})
+    assert "-line 7\n" in diff and "+line seven\n" in diff and "+line 30" not in diff
+    assert '+  "x": 0.5' in diff
+    child = node("r1s0", files=changed)
+    assert diff_from_parent(ctx, child, changed, {}) == "(no change)"
