@@ -16,10 +16,11 @@ from agents import remember, tree
 from agents.briefing import brief
 from agents.context import ResearchContext
 from agents.drafting import from_data, propose_draft
-from agents.errors import BudgetExhausted
+from agents.errors import BudgetExhausted, LLMReplyInvalid
 from agents.flags import idea_flags
 from agents.llm_steps import meter_for, propose_idea, spent
 from agents.nodes.gates import request
+from agents.nodes.review import unusable_reply
 from agents.search import propose
 from agents.state import ROOT, BranchState, Idea, Json, Node
 from agents.template import seed_ideas_of
@@ -108,6 +109,9 @@ def ideate(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState
             retry_note = check.as_prompt_text()
     except BudgetExhausted as exc:
         return {"idea": None, "stop_reason": str(exc), **spent(ctx, meter, "ideate", before=state["tokens_before"])}
+    except LLMReplyInvalid as exc:  # no usable idea: this branch ends as a failed node, the job goes on
+        return {**unusable_reply(state, ctx, "idea", str(exc), spent(ctx, meter, "ideate", before=state["tokens_before"])),
+                "idea": None}
     if recalled is not None:
         idea["citations"] = recalled.citations()
     ctx.journal.emit(ctx.job_id, "idea", {"iteration": expansion["round"], "node": expansion["node"],

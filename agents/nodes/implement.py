@@ -20,9 +20,9 @@ from agents.drafting import from_data, write_draft
 from agents.errors import BudgetExhausted, LLMReplyInvalid
 from agents.experiments import diff_of, source_files
 from agents.flags import code_flags
-from agents.llm_steps import Spending, meter_for, repair_code, spent, used_tokens, write_code
+from agents.llm_steps import meter_for, repair_code, spent, used_tokens, write_code
 from agents.nodes.gates import request
-from agents.nodes.review import branch_node
+from agents.nodes.review import unusable_reply
 from agents.protected import refusal
 from agents.state import BranchState, Change, Json
 
@@ -68,7 +68,7 @@ def implement(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
         except BudgetExhausted as exc:
             return {"stop_reason": str(exc), **spent(ctx, meter, "implement", before=before)}
         except LLMReplyInvalid as exc:  # no usable change: this branch ends, the job goes on
-            return _unusable(state, runtime, str(exc), spent(ctx, meter, step, before=before))
+            return unusable_reply(state, ctx, "code change", str(exc), spent(ctx, meter, step, before=before))
         update = {**spent(ctx, meter, "implement", before=before)}
     candidate = Change(params=params, files=files, explanation=explanation, diff=diff_of(ctx.task_dir, files, params))
     if (refused := refusal(ctx.task, files)) is not None:  # before any gate or run: it never executes
@@ -76,13 +76,3 @@ def implement(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
     changed = {rel: text for rel, text in files.items() if not parent or parent["files"].get(rel) != text}
     return {**update, "candidate": candidate, "gate": None,
             "checkpoint": request(ctx, "code", code_flags(changed))}
-
-
-def _unusable(state: BranchState, runtime: Runtime[ResearchContext], reason: str, spending: Spending) -> BranchState:
-    """The branch's node when the model gave no usable change: failed, with the reason, and nothing run."""
-    ctx = runtime.context
-    node = branch_node(state, status="ran", error=f"no usable code change: {reason}")
-    ctx.journal.emit(ctx.job_id, "tree", {"node": node["id"], "parent": node["parent"], "operator": node["operator"],
-                                          "status": node["status"], "value": None, "error": node["error"]})
-    return {**spending, "candidate": None, "gate": None, "checkpoint": None, "nodes": [node],
-            "notes": [f"{node['id']}: the model gave no usable code change, so the branch ended ({reason})"]}

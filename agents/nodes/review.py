@@ -9,7 +9,7 @@ from agents.briefing import brief, diff_from_parent
 from agents.context import ResearchContext
 from agents.errors import BudgetExhausted, LLMError
 from agents.experiments import output_tail
-from agents.llm_steps import meter_for, review_outcome, spent, used_tokens
+from agents.llm_steps import Spending, meter_for, review_outcome, spent, used_tokens
 from agents.protected import protected_files
 from agents.state import BranchState, Idea, Node, Rejection, Run
 
@@ -39,6 +39,17 @@ def branch_node(state: BranchState, *, status: str, run: Run | None = None, summ
         node["refused"] = refused
         node["error"] = refused
     return node
+
+
+def unusable_reply(state: BranchState, ctx: ResearchContext, what: str, reason: str,
+                   spending: Spending) -> BranchState:
+    """The branch's node when the model gave no usable ``what`` (an idea, a code change) after its
+    retries: failed, with the reason, and nothing run. The branch ends; the job goes on."""
+    node = branch_node(state, status="ran", error=f"no usable {what}: {reason}")
+    ctx.journal.emit(ctx.job_id, "tree", {"node": node["id"], "parent": node["parent"], "operator": node["operator"],
+                                          "status": node["status"], "value": None, "error": node["error"]})
+    return {**spending, "idea": state.get("idea"), "candidate": None, "gate": None, "checkpoint": None,
+            "nodes": [node], "notes": [f"{node['id']}: the model gave no usable {what}, so the branch ended ({reason})"]}
 
 
 def review(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchState:

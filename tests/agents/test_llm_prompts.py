@@ -173,3 +173,21 @@ def test_a_code_reply_cut_at_the_limit_ends_the_branch_with_a_clear_message_and_
     assert node["status"] == "failed"
     assert "cut off at 9000 tokens" in node["error"] and "raise LABLOOP_LLM_MAX_TOKENS_CODE" in node["error"]
     assert outcome.summary["best"]["metrics"]["score"] == 0.5  # nothing ran: the baseline stands
+
+
+def test_an_idea_reply_that_never_parses_ends_the_branch_and_not_the_job(
+    tmp_path: Path, llm: FakeLLM, home: Path, store: Store, sandbox: DockerSandbox
+) -> None:
+    settings = Settings(home=home, llm_base_url=llm.base_url, llm_model="fake-model", llm_max_retries=1)
+    task = make_task(tmp_path / "quality", name="quality", code=QUALITY, budget={"iterations": 2})
+    broken = '{"title": 3, "plan": ["not", "a", "plan"]}'
+    llm.add("ideate", broken, broken, broken, IDEA)
+    llm.add("implement", change("0.5", "0.75"))
+    outcome = run_job(store, settings, task, model_parts(sandbox, settings), strategy="llm")
+
+    assert outcome.status == "succeeded", getattr(outcome, "error", None)
+    trees = [e.data for e in events_after(store, outcome.job_id, limit=10_000) if e.kind == "tree"]
+    first = next(t for t in trees if t.get("node") == "r1s0")
+    assert first["status"] == "failed" and first["error"].startswith("no usable idea: ")
+    # The next round ideates again, and its change runs.
+    assert any(t.get("node", "").startswith("r2") and t.get("status") == "succeeded" for t in trees), trees
