@@ -7,6 +7,7 @@ folder crashed the whole job with a traceback when the workspace was written.
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -80,8 +81,11 @@ def _writes(path: str) -> str:
 
 
 def _worse(value: float) -> str:
-    return json.dumps({"explanation": "lower the quality", "edits": [
-        {"path": "experiment.py", "search": "    return 0.5", "replace": f"    return {value}"}]})
+    # The whole file, not an edit: the selection policy may expand a round's earlier node, whose file differs.
+    code = textwrap.dedent(QUALITY).lstrip()
+    assert "    return 0.5" in code
+    return json.dumps({"explanation": "lower the quality", "files": [
+        {"path": "experiment.py", "content": code.replace("    return 0.5", f"    return {value}")}]})
 
 
 def test_bad_paths_in_a_job_are_failed_attempts_and_the_job_goes_on(
