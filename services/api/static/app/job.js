@@ -263,7 +263,7 @@ export function jobPage(main, jobId) {
     if (!finished) return;
     const base = "/v1/jobs/" + encodeURIComponent(jobId) + "/";
     try {
-      const report = await api("GET", base + "report", undefined, { text: true });
+      const report = await api("GET", "/v1/jobs/" + encodeURIComponent(jobId) + "/report", undefined, { text: true });
       if (closed) return;
       // The report links its files relative to its own URL (files/PATH), fetched here behind the token.
       const file = (href, label, image) => {
