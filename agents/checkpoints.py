@@ -1,7 +1,7 @@
 """The checkpoint contract: what a gate shows a human, and what the human answers.
 
 One payload model per gate kind (:class:`IdeaPayload`, :class:`CodePayload`,
-:class:`FindingPayload`) and one decision vocabulary (:data:`DecisionAction`,
+:class:`FindingPayload`, :class:`PaperPayload`) and one decision vocabulary (:data:`DecisionAction`,
 :class:`HumanDecision`, :class:`Decided`), defined here and nowhere else:
 
     gate (agents/nodes/gates.py) ── payload ──► interrupt ──► checkpoint row ──► API / CLI / app
@@ -108,9 +108,32 @@ class FindingPayload(_Payload):
     incumbent_metrics: NodeMetrics | None = Field(None, description="The incumbent it was verified against.")
 
 
-Payload = IdeaPayload | CodePayload | FindingPayload
-PAYLOADS: dict[str, type[IdeaPayload] | type[CodePayload] | type[FindingPayload]] = {
-    "idea": IdeaPayload, "code": CodePayload, "finding": FindingPayload,
+PAPER_SECTIONS = ("title", "abstract", "introduction", "method", "results", "limitations")
+
+
+class PaperPayload(_Payload):
+    """Before a write-up is published: the paper, its claim check and its automated reviews."""
+
+    kind: Literal["paper"] = "paper"
+    revision: int = Field(0, description="0: the first draft; 1: the draft revised on a human's reason.")
+    source: str = Field("", description="Who wrote the prose: model, template or human.")
+    markdown: str = Field("", description="paper.md as rendered: every number filled in from the journal.")
+    prose: dict[str, str] = Field(default_factory=dict, description=(
+        "The prose by section (title, abstract, introduction, method, results, limitations), with its "
+        "references such as {{gain r2s0}} unrendered: what an edit replaces."))
+    claims: list[Json] = Field(default_factory=list, description=(
+        "The claim check: every numeral in the prose that no reference or the task text accounts for "
+        "({numeral, section, context})."))
+    review: Json = Field(default_factory=dict, description="review.json: {reviews, meta, unavailable}.")
+    figures: list[Json] = Field(default_factory=list, description="The paper's figures: {file, caption}.")
+    pdf: str | None = Field(None, description="paper/paper.pdf relative to the job's folder; none when it "
+                                              "could not be rendered (pdf_error says why).")
+    pdf_error: str = ""
+
+
+Payload = IdeaPayload | CodePayload | FindingPayload | PaperPayload
+PAYLOADS: dict[str, type[IdeaPayload] | type[CodePayload] | type[FindingPayload] | type[PaperPayload]] = {
+    "idea": IdeaPayload, "code": CodePayload, "finding": FindingPayload, "paper": PaperPayload,
 }
 
 
@@ -131,7 +154,7 @@ class HumanDecision(BaseModel):
     action: DecisionAction = Field(description="approve, reject (with a reason) or edit (with an edit).")
     reason: str = Field("", max_length=10_000, description="Why; required to reject (later ideas avoid it).")
     edit: Json | None = Field(None, description="An edit: the changed idea {title, hypothesis, plan, params}, "
-                                                "change {params, files} or finding {summary}.")
+                                                "change {params, files}, finding {summary} or paper {title, abstract, ...}.")
 
     @model_validator(mode="after")
     def _complete(self) -> HumanDecision:
@@ -177,8 +200,22 @@ class FindingEdit(BaseModel):
     summary: str
 
 
-EDITS: dict[str, type[IdeaEdit] | type[CodeEdit] | type[FindingEdit]] = {
-    "idea": IdeaEdit, "code": CodeEdit, "finding": FindingEdit,
+class PaperEdit(BaseModel):
+    """An edit at the paper gate: sections of prose that replace the draft's (references such as
+    ``{{node r2s0 accuracy}}`` are rendered again from the journal; tables and figures stay generated)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, max_length=500)
+    abstract: str | None = Field(None, max_length=20_000)
+    introduction: str | None = Field(None, max_length=50_000)
+    method: str | None = Field(None, max_length=50_000)
+    results: str | None = Field(None, max_length=50_000)
+    limitations: str | None = Field(None, max_length=50_000)
+
+
+EDITS: dict[str, type[IdeaEdit] | type[CodeEdit] | type[FindingEdit] | type[PaperEdit]] = {
+    "idea": IdeaEdit, "code": CodeEdit, "finding": FindingEdit, "paper": PaperEdit,
 }
 
 _D = TypeVar("_D", HumanDecision, Decided)

@@ -21,7 +21,7 @@ from agents.checkpoints import DecisionAction
 
 Json = dict[str, Any]
 Operator = Literal["root", "draft", "improve", "debug", "ablate"]
-GateKind = Literal["idea", "code", "finding"]
+GateKind = Literal["idea", "code", "finding", "paper"]
 ROOT = "root"
 
 
@@ -162,6 +162,22 @@ class Finding(TypedDict):
     critique: Critique | None
 
 
+class Paper(TypedDict):
+    """Where a job's write-up stands (``runs/JOB/paper/``).
+
+    ``status``: wanted (the report asked for it) → drafted (written; at its gate, or waiting for
+    one) → published (approved, or no human was needed) | rejected (rejected again after its one
+    revision: kept, not published).
+    """
+
+    status: Literal["wanted", "drafted", "published", "rejected"]
+    asked: int  # paper checkpoints asked so far (the next one's id ends in this number)
+    revisions: int  # revisions made on a human's reason (at most one)
+    source: str  # who wrote the prose: model | template | human
+    flagged: list[str]  # why a human should look: the claim check's numerals, the meta-review's rejection
+    pdf: str | None  # paper/paper.pdf (relative to the job's folder), None when it could not be rendered
+
+
 class CheckpointRequest(TypedDict):
     """A human is needed at the next gate, and why (the auto policy's flags)."""
 
@@ -248,6 +264,7 @@ class ResearchState(TypedDict, total=False):
     cost_usd: Annotated[float, operator.add]
     stop_reason: Annotated[str | None, first_reason]
     report_path: str | None
+    paper: Paper | None  # the write-up (jobs with --paper): see agents/nodes/paper.py
     experiments: Annotated[list[Run], operator.add]  # one summary per finished experiment
     findings: Annotated[list[Finding], operator.add]  # verified findings (accepted or not by a human)
     decisions: Annotated[list[Decision], operator.add]  # human decisions at gates
@@ -296,6 +313,6 @@ def initial_state(job_id: str, started_at: float) -> ResearchState:
     return ResearchState(
         job_id=job_id, started_at=started_at, iteration=0, baseline={}, best={}, incumbent=ROOT, nodes=[],
         expansions=[], verification=None, verdict=None, critique=None, checkpoint=None, gate=None, tokens=0,
-        cost_usd=0.0, stop_reason=None, report_path=None, experiments=[], findings=[], decisions=[],
+        cost_usd=0.0, stop_reason=None, report_path=None, paper=None, experiments=[], findings=[], decisions=[],
         rejections=[], notes=[],
     )

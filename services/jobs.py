@@ -1,6 +1,6 @@
 """What a job is made from, and :func:`new_job`: the one way the CLI, the API and schedules make one.
 
-    JobTemplate {task, strategy, budget, gates, metric}   POST /v1/jobs, a schedule's template, `labloop run`
+    JobTemplate {task, strategy, budget, gates, metric, paper}   POST /v1/jobs, a schedule's template, `labloop run`
         │  the task: an uploaded one by name (its newest version), or a folder (the CLI); an AI
         │  Scientist template takes its metric from the job (kept in the job's task_fields)
         │  the budget: the task's own, with the template's fields over it, validated as a Budget
@@ -75,6 +75,9 @@ class JobTemplate(BaseModel):
     strategy: Strategy = "search"
     budget: BudgetPatch = Field(default_factory=BudgetPatch)
     gates: dict[GateKind, GatePolicy] = Field(default_factory=dict)
+    paper: bool = Field(False, description=(
+        "After the report, write the results up as a paper (runs/JOB/paper/: paper.md, paper.pdf, "
+        "review.json), its numbers rendered from the journal; the paper gate decides its publication."))
     metric: Metric | None = Field(None, description=(
         "For an AI Scientist template (experiment.py, prompt.json; no task.yaml): the metric of its "
         "final_info.json means to optimise, e.g. {\"name\": \"loss\", \"direction\": \"minimize\"}."))
@@ -168,6 +171,6 @@ def new_job(
         notes.append(SEED_NOTE)
     return JobRow(
         id=new_job_id(), task_name=job.task, task_dir=task_dir, strategy=strategy, status=INITIAL, budget=budget,
-        gates={**DEFAULT_GATES, **job.gates}, notes=notes, task_fields=fields or None,
+        gates={**DEFAULT_GATES, **job.gates}, paper=job.paper, notes=notes, task_fields=fields or None,
         created_by=created_by, schedule_id=schedule_id, cancel_requested=False, created_at=utcnow(),
     )

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
-from agents.checkpoints import CodePayload, FindingPayload, HumanDecision, IdeaPayload, read_payload
+from agents.checkpoints import CodePayload, FindingPayload, HumanDecision, IdeaPayload, PaperPayload, read_payload
 from services.jobs import JobTemplate
 from services.statuses import CheckpointStatus, JobStatus
 from services.store.schedules import as_utc
@@ -70,6 +70,7 @@ class JobOut(_Out):
     status: JobStatus
     budget: dict[str, Any]
     gates: dict[str, Any]
+    paper: bool = Field(False, description="The job ends with a write-up: runs/JOB/paper/ (GET /v1/jobs/ID/paper).")
     notes: list[str] = Field(default_factory=list, description="How the job was set up, e.g. the llm → search fallback.")
     task_fields: dict[str, Any] | None = Field(None, description=(
         "The task fields given with the job for an AI Scientist template, e.g. {\"metric\": {...}}."))
@@ -151,12 +152,20 @@ class FindingCheckpointOut(_CheckpointOut):
     payload: FindingPayload
 
 
-CheckpointOut = Annotated[IdeaCheckpointOut | CodeCheckpointOut | FindingCheckpointOut, Field(discriminator="kind")]
+class PaperCheckpointOut(_CheckpointOut):
+    """A paper checkpoint: the write-up with its claim check and automated reviews, before it is published."""
+
+    kind: Literal["paper"]
+    payload: PaperPayload
+
+
+AnyCheckpointOut = IdeaCheckpointOut | CodeCheckpointOut | FindingCheckpointOut | PaperCheckpointOut
+CheckpointOut = Annotated[AnyCheckpointOut, Field(discriminator="kind")]
 """A human checkpoint, one shape per ``kind`` (the OpenAPI schema documents each payload)."""
-CHECKPOINT_OUT: TypeAdapter[IdeaCheckpointOut | CodeCheckpointOut | FindingCheckpointOut] = TypeAdapter(CheckpointOut)
+CHECKPOINT_OUT: TypeAdapter[AnyCheckpointOut] = TypeAdapter(CheckpointOut)
 
 
-def checkpoint_view(row: Any, decision: Any = None) -> IdeaCheckpointOut | CodeCheckpointOut | FindingCheckpointOut:
+def checkpoint_view(row: Any, decision: Any = None) -> AnyCheckpointOut:
     """A stored checkpoint row as the API shows it; its payload read through the contract, so a
     payload stored by older code (without the newer fields) still reads."""
     return CHECKPOINT_OUT.validate_python({

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -60,6 +61,7 @@ class JobRow(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     budget: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     gates: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    paper: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # write the results up
     notes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # e.g. "no LLM endpoint: search is used"
     # The task fields an AI Scientist template lacks, given with the job (e.g. {"metric": {...}}).
     task_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
