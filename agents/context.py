@@ -29,7 +29,7 @@ def _never_stop() -> bool:
     return False
 
 
-CODE_STEPS = frozenset({"implement", "debug", "draft"})  # replies that carry whole files or many edits
+CODE_STEPS = frozenset({"implement", "debug", "draft", "paper"})  # replies with whole files, many edits or a paper
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,9 @@ class ResearchContext:
     should_stop: Callable[[], bool] = _never_stop  # cancel requested (checked by decide)
     grader_gap: float = 0.05  # relative gap between self-reported and graded metric that flags a finding
     spending: JobSpending = field(default_factory=JobSpending)  # the job's running LLM totals (llm events)
+    paper: bool = False  # write the results up after the report (agents/nodes/paper.py)
+    reviewers: int = 3  # automated reviews of the paper
+    literature_url: str | None = None  # a Semantic Scholar-compatible API for the paper's references
 
     @property
     def job_dir(self) -> Path:

@@ -134,3 +134,24 @@ def plot_tree(nodes: Sequence[Node], incumbent: str, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+Gain = tuple[str, float, tuple[float, float] | None, bool]  # label, mean paired gain, 95 % interval, verified
+
+
+def plot_gains(metric: str, gains: Sequence[Gain], path: Path) -> None:
+    """The mean paired gain of each verified (and each refused) candidate with its 95 % interval."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 0.5 * max(len(gains), 2) + 1.5))
+    for y, (label, mean, ci, verified) in enumerate(gains):
+        colour = FATE_COLOURS["verified" if verified else "not_verified"]
+        err = [[mean - ci[0]], [ci[1] - mean]] if ci else None
+        ax.errorbar([mean], [y], xerr=err, fmt="o", color=colour, ecolor=colour, capsize=4)
+    ax.axvline(0.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(gains)), [g[0] for g in gains])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"mean paired gain in {metric} (positive is better), 95% interval")
+    ax.set_title("paired gains: verified (green), refused (orange)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

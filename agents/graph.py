@@ -5,7 +5,8 @@ START → baseline → select ─┬─ Send × parallel ─→ branch ─┐
           ↑                 │                             ↓
           │                 └──────────────────────→ join ─┬→ verify ─┬→ critique ─┬→ gate_finding → decide
           │                                                │          └────────────┴───────────────→ decide
-          └───────────────────────── decide ←──────────────┘                                 decide → report → END
+          └───────────────────────── decide ←──────────────┘      decide → report ─┬→ END
+                                                                                 └→ paper ⇄ gate_paper → END  (--paper)
 
 branch:  START → ideate → gate_idea? → implement → gate_code? → execute → review → END
                               └─ reject / protected file → abandon → END ┘
@@ -80,6 +81,16 @@ def after_decide(state: ResearchState) -> str:
     return "report" if state.get("stop_reason") else "select"
 
 
+def after_report(state: ResearchState) -> str:
+    """The write-up, when the job asked for one."""
+    return "paper" if state.get("paper") else END
+
+
+def after_paper(state: ResearchState) -> str:
+    """The paper gate when a human must see the paper, else the end."""
+    return "gate_paper" if state.get("checkpoint") else END
+
+
 def build_graph(checkpointer: BaseCheckpointSaver[Any] | None, *, debug_attempts: int = 3) -> Any:
     """The research graph on ``checkpointer``.
 
@@ -123,5 +134,7 @@ def _compiled() -> Any:
     graph.add_conditional_edges("critique", after_critique, ["gate_finding", "decide"])
     graph.add_edge("gate_finding", "decide")
     graph.add_conditional_edges("decide", after_decide, ["select", "report"])
-    graph.add_edge("report", END)
+    graph.add_conditional_edges("report", after_report, ["paper", END])
+    graph.add_conditional_edges("paper", after_paper, ["gate_paper", END])
+    graph.add_edge("gate_paper", "paper")
     return graph.compile()

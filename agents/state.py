@@ -162,7 +162,7 @@ class Finding(TypedDict):
     critique: Critique | None
 
 
-class Paper(TypedDict):
+class PaperState(TypedDict):
     """Where a job's write-up stands (``runs/JOB/paper/``).
 
     ``status``: wanted (the report asked for it) → drafted (written; at its gate, or waiting for
@@ -264,7 +264,7 @@ class ResearchState(TypedDict, total=False):
     cost_usd: Annotated[float, operator.add]
     stop_reason: Annotated[str | None, first_reason]
     report_path: str | None
-    paper: Paper | None  # the write-up (jobs with --paper): see agents/nodes/paper.py
+    paper: PaperState | None  # the write-up (jobs with --paper): see agents/nodes/paper.py
     experiments: Annotated[list[Run], operator.add]  # one summary per finished experiment
     findings: Annotated[list[Finding], operator.add]  # verified findings (accepted or not by a human)
     decisions: Annotated[list[Decision], operator.add]  # human decisions at gates

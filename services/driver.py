@@ -192,7 +192,8 @@ class ResearchDriver:
             model=self.parts.model, memory=self.parts.memory, gates={**DEFAULT_GATES, **(job.gates or {})},
             price_per_1k_tokens=self.settings.llm_price_per_1k_tokens, should_stop=should_stop,
             limits=self.settings.model_limits(), image_facts=self._image_facts(job, task),
-            grader_gap=self.settings.grader_gap,
+            grader_gap=self.settings.grader_gap, paper=bool(job.paper), reviewers=self.settings.reviewers,
+            literature_url=self.settings.literature_url,
         )
 
     def _image_facts(self, job: JobRow, task: Task) -> ImageFacts | None:
@@ -304,7 +305,19 @@ def job_summary(task: Task, state: ResearchState, *, status: str, experiments: i
         ],
         **standing(task, state),  # best_seen, best_verified and the unverified contenders with why
         "report": state.get("report_path"),
+        "paper": _paper_summary(state),
         "stop_reason": state.get("stop_reason"),
         "llm_tokens": state.get("tokens", 0),
         "cost_usd": round(state.get("cost_usd", 0.0), 6),
     }
+
+
+def _paper_summary(state: ResearchState) -> dict[str, Any] | None:
+    """Where the job's paper stands (None: the job did not ask for one)."""
+    paper = state.get("paper")
+    if paper is None:
+        return None
+    folder = Path(state["report_path"]).parent if state.get("report_path") else None
+    where = (lambda name: str(folder / name) if folder is not None else name)  # noqa: E731
+    return {"status": paper["status"], "source": paper["source"], "pdf": where(paper["pdf"]) if paper["pdf"] else None,
+            "markdown": where("paper/paper.md"), "review": where("paper/review.json"), "flagged": paper["flagged"]}

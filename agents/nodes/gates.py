@@ -1,4 +1,4 @@
-"""The three human gates. A gate node runs only when a human must be asked, and only interrupts.
+"""The human gates of the tree (the paper's is in agents/nodes/paper.py). A gate node runs only when a human must be asked, and only interrupts.
 
 The node before a gate (a branch's ideate or implement; verify or critique for findings)
 decides, from the gate's policy and :mod:`agents.flags`, whether a human is needed and leaves
@@ -47,8 +47,9 @@ _IDEA_FIELDS = ("title", "hypothesis", "plan", "params")
 
 
 def checkpoint_id(job_id: str, node: str, kind: GateKind, n: int = 0) -> str:
-    """The deterministic id of a checkpoint (the same when a node re-runs after a crash)."""
-    return f"{job_id}-{node}-{kind}-{n}"
+    """The deterministic id of a checkpoint (the same when a node re-runs after a crash); a
+    job has one paper, so its checkpoints are ``{job}-paper-{n}``."""
+    return f"{job_id}-paper-{n}" if kind == "paper" else f"{job_id}-{node}-{kind}-{n}"
 
 
 def request(ctx: ResearchContext, kind: GateKind, flagged: list[str]) -> CheckpointRequest | None:
@@ -59,7 +60,7 @@ def request(ctx: ResearchContext, kind: GateKind, flagged: list[str]) -> Checkpo
     return None
 
 
-def _ask(ctx: ResearchContext, asked: CheckpointRequest | None, kind: GateKind, payload: Payload, *, node: str,
+def ask_human(ctx: ResearchContext, asked: CheckpointRequest | None, kind: GateKind, payload: Payload, *, node: str,
          iteration: int, n: int = 0) -> Decision:
     flagged = list(asked["flagged"]) if asked else []
     cid = checkpoint_id(ctx.job_id, node, kind, n)
@@ -96,7 +97,7 @@ def gate_idea(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
         **{k: v for k, v in idea.items() if k in (*_IDEA_FIELDS, "neighbours", "novelty") and v is not None},
         "iteration": expansion["round"], "node": expansion["node"], "branch": _label(expansion),
         "parent": expansion["parent"], "operator": expansion["operator"]})
-    made = _ask(ctx, state.get("checkpoint"), "idea", payload, node=expansion["node"], iteration=expansion["round"])
+    made = ask_human(ctx, state.get("checkpoint"), "idea", payload, node=expansion["node"], iteration=expansion["round"])
     if made["action"] == "edit":
         idea.update({k: v for k, v in made["edit"].items() if k in _IDEA_FIELDS})
         idea["edited_by"] = made["by"]
@@ -121,7 +122,7 @@ def gate_code(state: BranchState, runtime: Runtime[ResearchContext]) -> BranchSt
         files=candidate["files"], diff=candidate["diff"],
         diff_from_parent=diff_from_parent(ctx, parent, candidate["files"], candidate["params"]),
         parent_metrics=_metrics(parent), incumbent_metrics=_metrics(nodes.get(state.get("incumbent", ""))))
-    made = _ask(ctx, state.get("checkpoint"), "code", payload, node=expansion["node"], iteration=expansion["round"])
+    made = ask_human(ctx, state.get("checkpoint"), "code", payload, node=expansion["node"], iteration=expansion["round"])
     if made["action"] == "edit":
         files = {**candidate["files"], **made["edit"].get("files", {})}
         params = made["edit"].get("params", candidate["params"])
@@ -146,5 +147,5 @@ def gate_finding(state: ResearchState, runtime: Runtime[ResearchContext]) -> Res
         verdict=dict(verdict), pairs=verdict["pairs"], baseline_pairs=verdict["baseline_pairs"],
         params=node["params"], diff=node["diff"], critique=dict(critique) if critique else None,
         metrics=_metrics(node), incumbent_metrics=_metrics(nodes.get(verdict["against"])))
-    made = _ask(ctx, state.get("checkpoint"), "finding", payload, node=node["id"], iteration=state["iteration"])
+    made = ask_human(ctx, state.get("checkpoint"), "finding", payload, node=node["id"], iteration=state["iteration"])
     return {"gate": made, "decisions": [made], "checkpoint": None}

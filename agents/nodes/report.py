@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 from agents import tree
 from agents.context import ResearchContext
 from agents.experiments import RESULT_FILE, materialize
+from agents.nodes.paper import wanted
 from agents.report import write_report
 from agents.state import ROOT, ResearchState
 from agents.template import PLOT_COMMAND, PLOT_FILE, is_template
@@ -65,4 +66,6 @@ def report(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchS
     plots, plot_error = template_plots(ctx, state)
     path = write_report(ctx.task, state, ctx.job_dir, plots=plots, plot_error=plot_error)
     ctx.journal.emit(ctx.job_id, "report", {"path": str(path)})
+    if ctx.paper and state.get("paper") is None:
+        return {"report_path": str(path), "paper": wanted()}
     return {"report_path": str(path)}

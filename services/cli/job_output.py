@@ -45,7 +45,10 @@ def summary_lines(job_id: str, status: str, summary: Mapping[str, Any]) -> list[
         if best.get("params"):
             line += f" with {_pairs(best['params'], '=')}"
     line += f"; {summary.get('experiments', 0)} experiment(s), {len(summary.get('findings') or [])} finding(s)"
-    return [line] + ([f"report: {summary['report']}"] if summary.get("report") else [])
+    paper = summary.get("paper") or {}
+    wrote = ([f"paper ({paper['status']}): {paper.get('pdf') or paper.get('markdown')}"] if paper.get("status")
+             not in (None, "wanted") else [])
+    return [line] + ([f"report: {summary['report']}"] if summary.get("report") else []) + wrote
 
 
 def print_waiting(outcome: Paused, *, as_json: bool) -> None:

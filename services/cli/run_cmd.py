@@ -172,7 +172,8 @@ class JobOptions:
 
 
 def _job_options(settings: Settings, folder: Path, *, strategy: str | None, iterations: int | None,
-                 gates: dict[str, str], created_by: str = "cli", metric: str | None = None) -> JobOptions:
+                 gates: dict[str, str], created_by: str = "cli", metric: str | None = None,
+                 paper: bool = False) -> JobOptions:
     """Check the options as the API checks a job's body (the same template, the same messages)."""
     from agents.task import load_task
     from agents.template import metric_option
@@ -182,7 +183,7 @@ def _job_options(settings: Settings, folder: Path, *, strategy: str | None, iter
     name = load_task(folder, fields=fields).name
     budget = {"iterations": iterations} if iterations is not None else {}
     return JobOptions(folder, template(task=name, strategy=strategy or default_strategy(settings), budget=budget,
-                                       gates=gates, **fields), created_by)
+                                       gates=gates, paper=paper, **fields), created_by)
 
 
 def decide_here(checkpoint_id: str, decision: HumanDecision, *, as_json: bool) -> None:
@@ -207,6 +208,9 @@ def continue_here(job_id: str, *, auto_approve: bool, as_json: bool) -> None:
 AutoApprove = Annotated[bool, typer.Option("--auto-approve", help="Approve every checkpoint without asking.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the job summary as JSON on stdout.")]
 UseMemory = Annotated[bool, typer.Option("--memory/--no-memory", help="Use the findings memory.")]
+WritePaper = Annotated[bool, typer.Option("--paper", help=(
+    "After the report, write the results up as a paper (runs/JOB/paper/: paper.md, paper.pdf, review.json); "
+    "its numbers come from the journal, and the paper gate decides its publication."))]
 
 
 @app.command("run")
@@ -216,7 +220,7 @@ def run(
         metavar="|".join(STRATEGIES), help="How ideas are made (default: llm when a model endpoint is configured, else search).")] = None,
     iterations: Annotated[int | None, typer.Option(min=1, help="Override the task's iteration budget.")] = None,
     gate: Annotated[list[str] | None, typer.Option(metavar="KIND=POLICY", help="KIND=POLICY, e.g. idea=always (policies: always|never|auto).")] = None,
-    auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True,
+    auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True, paper: WritePaper = False,
     metric: Annotated[str | None, typer.Option(metavar="NAME:maximize|minimize", help="NAME:maximize|minimize, for an AI Scientist template "
                                                     "(a mean of its final_info.json).")] = None,
 ) -> None:
@@ -228,14 +232,21 @@ def run(
         raise typer.BadParameter(f"--gate takes KIND=POLICY with KIND {'|'.join(GATE_KINDS)} and POLICY "
                                  f"{'|'.join(GATE_POLICIES)}")
     settings = get_settings()
-    options = _job_options(settings, task_dir, strategy=strategy, iterations=iterations, gates=gates, metric=metric)
+    options = _job_options(settings, task_dir, strategy=strategy, iterations=iterations, gates=gates, metric=metric,
+                           paper=paper)
     print_outcome(_drive(settings, options, auto_approve=auto_approve, memory=memory), as_json=as_json)
 
 
 @app.command("resume")
 def resume(job_id: Annotated[str, typer.Argument(help="The job to continue (see `labloop jobs`).")],
-           auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True) -> None:
+           auto_approve: AutoApprove = False, as_json: AsJson = False, memory: UseMemory = True,
+           paper: WritePaper = False) -> None:
     """Continue JOB_ID from its last checkpoint (after a crash, a restart, or at a pending checkpoint)."""
+    if paper:
+        from services import store as db
+
+        with db.open_store(get_settings().db_url) as store:
+            db.ask_for_paper(store, job_id)
     print_outcome(_drive(get_settings(), job_id, auto_approve=auto_approve, memory=memory), as_json=as_json)
 
 
@@ -274,8 +285,12 @@ def jobs(status: Annotated[str | None, typer.Option(
 
 @app.command("demo")
 def demo(iterations: Annotated[int | None, typer.Option(min=1, help="Override the task's iteration budget (4).")] = None,
-         memory: UseMemory = True) -> None:
-    """A full job on tasks/digits, auto-approved (search unless an LLM is configured); prints the report path."""
+         memory: UseMemory = True,
+         paper: Annotated[bool, typer.Option("--paper/--no-paper", help="Write the results up as a paper.")] = True,
+         ) -> None:
+    """A full job on tasks/digits, auto-approved (search unless an LLM is configured); prints the report path
+    (and the paper's)."""
     settings = get_settings()
-    options = _job_options(settings, DEMO_TASK, strategy=None, iterations=iterations, gates={}, created_by="demo")
+    options = _job_options(settings, DEMO_TASK, strategy=None, iterations=iterations, gates={}, created_by="demo",
+                           paper=paper)
     print_outcome(_drive(settings, options, auto_approve=True, memory=memory), as_json=False)

@@ -13,6 +13,7 @@ from services.store.db import Store, open_store
 from services.store.events import append_event, events_after
 from services.store.experiments import get_experiment, list_experiments
 from services.store.jobs import (
+    ask_for_paper,
     create_job,
     get_job,
     list_jobs,
@@ -24,6 +25,7 @@ __all__ = [
     "SqlJournal",
     "Store",
     "append_event",
+    "ask_for_paper",
     "create_job",
     "events_after",
     "get_checkpoint",

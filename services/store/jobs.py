@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.errors import NotFound
-from services.statuses import INITIAL, JobStatus
+from services.errors import Conflict, NotFound
+from services.statuses import FINISHED, INITIAL, JobStatus
 from services.store.db import Store
 from services.store.models import JobRow, utcnow
 
@@ -71,3 +71,17 @@ def list_jobs(
     with store.session() as session:
         return list(session.scalars(query))
 
+
+
+def ask_for_paper(store: Store, job_id: str) -> JobRow:
+    """Have ``job_id`` end with a write-up (``labloop resume --paper``); Conflict once it has ended,
+    since a finished job's graph does not run again."""
+    with store.session() as session:
+        row = session.get(JobRow, job_id)
+        if row is None:
+            raise NotFound(f"no job {job_id!r}; list jobs with `labloop jobs` or GET /v1/jobs")
+        if row.status in FINISHED and not row.paper:
+            raise Conflict(f"job {job_id} has {row.status}: --paper applies to a job that has not ended; run the "
+                           "task again with `labloop run TASK --paper`")
+        row.paper = True
+    return row

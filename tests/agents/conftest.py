@@ -123,17 +123,17 @@ def approve_all(_checkpoint: Checkpoint) -> dict[str, Any]:
 def run_job(
     store: Store, settings: Settings, task_dir: Path, parts: Collaborators, *, strategy: str,
     gates: Mapping[str, str] | None = None,
-    on_checkpoint: Callable[[Checkpoint], Mapping[str, Any] | None] = approve_all,
+    on_checkpoint: Callable[[Checkpoint], Mapping[str, Any] | None] = approve_all, paper: bool = False,
 ) -> Paused | Finished:
     """Create a job on ``task_dir`` and drive it to its end."""
-    job_id, _notes = create_research_job(store, settings, task_dir, strategy=strategy, gates=gates)
+    job_id, _notes = create_research_job(store, settings, task_dir, strategy=strategy, gates=gates, paper=paper)
     return run_job_here(store, settings, job_id, parts, on_checkpoint=on_checkpoint)
 
 
 def create_research_job(store: Store, settings: Settings, task_dir: Path, *, strategy: str,
-                        gates: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
+                        gates: Mapping[str, str] | None = None, paper: bool = False) -> tuple[str, list[str]]:
     """Record a queued job on the task folder as `labloop run` does; return its id and notes."""
-    job = template(task=load_task(task_dir).name, strategy=strategy, gates=dict(gates or {}))
+    job = template(task=load_task(task_dir).name, strategy=strategy, gates=dict(gates or {}), paper=paper)
     row = Lifecycle(store).create(new_job(store, settings, job, created_by="cli", folder=task_dir))
     return row.id, list(row.notes)
 

@@ -235,7 +235,7 @@ def test_the_openapi_schema_documents_each_checkpoint_payload_by_kind(server: Se
     one = schema["paths"]["/v1/checkpoints/{checkpoint_id}"]["get"]["responses"]["200"]["content"]["application/json"]
     union = one["schema"]
     assert union["discriminator"]["propertyName"] == "kind"
-    assert set(union["discriminator"]["mapping"]) == {"idea", "code", "finding"}
+    assert set(union["discriminator"]["mapping"]) == {"idea", "code", "finding", "paper"}
     code = components["CodeCheckpointOut"]["properties"]
     assert code["payload"]["$ref"].endswith("/CodePayload")
     fields = components["CodePayload"]["properties"]
