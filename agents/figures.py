@@ -143,7 +143,7 @@ def plot_gains(metric: str, gains: Sequence[Gain], path: Path) -> None:
     """The mean paired gain of each verified (and each refused) candidate with its 95 % interval."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.5 * max(len(gains), 2) + 1.5))
-    for y, (label, mean, ci, verified) in enumerate(gains):
+    for y, (_label, mean, ci, verified) in enumerate(gains):
         colour = FATE_COLOURS["verified" if verified else "not_verified"]
         err = [[mean - ci[0]], [ci[1] - mean]] if ci else None
         ax.errorbar([mean], [y], xerr=err, fmt="o", color=colour, ecolor=colour, capsize=4)

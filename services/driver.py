@@ -317,7 +317,8 @@ def _paper_summary(state: ResearchState) -> dict[str, Any] | None:
     paper = state.get("paper")
     if paper is None:
         return None
-    folder = Path(state["report_path"]).parent if state.get("report_path") else None
+    report = state.get("report_path")
+    folder = Path(report).parent if report else None
     where = (lambda name: str(folder / name) if folder is not None else name)  # noqa: E731
     return {"status": paper["status"], "source": paper["source"], "pdf": where(paper["pdf"]) if paper["pdf"] else None,
             "markdown": where("paper/paper.md"), "review": where("paper/review.json"), "flagged": paper["flagged"]}

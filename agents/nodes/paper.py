@@ -25,6 +25,7 @@ from agents.llm_steps import meter_for, spent
 from agents.nodes.gates import ask_human, checkpoint_id, request
 from agents.paper.prose import edited
 from agents.paper.review import rejected
+from agents.paper.review_form import PaperStatus
 from agents.paper.write import Paper, paper_dir, read_prose, set_status, write_paper
 from agents.state import Decision, PaperState, ResearchState
 
@@ -71,7 +72,7 @@ def paper(state: ResearchState, runtime: Runtime[ResearchContext]) -> ResearchSt
                               reviewers=ctx.reviewers)
     flagged = flags(written)
     asked = None if answer is not None and answer["action"] == "edit" else request(ctx, "paper", flagged)
-    status = "drafted" if asked else "published"
+    status: PaperStatus = "drafted" if asked else "published"
     if status == "published":
         set_status(ctx, "published")
     update: ResearchState = {

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,7 +219,8 @@ class Journal:
                 "critique | accepted |", "|---|---|---|---|---|---|---|---|---|---|"]
         for f in findings:
             ci = interval(f["mean_gain"], f["stderr"], f["n"])
-            flaw = (f.get("critique") or {}).get("flaw") or "—"
+            critique = f["critique"]
+            flaw = (critique["flaw"] if critique else "") or "—"
             rows.append(f"| {f['iteration']} | {f['node']} | {_cell(f['title'])} | {f['against']} | {fmt(f['mean_gain'])} | "
                         f"{'[' + fmt(ci[0]) + ', ' + fmt(ci[1]) + ']' if ci else '—'} | {f['n']} | "
                         f"{fmt(f['baseline_gain'])} | {_cell(flaw)} | {'yes' if f['accepted'] else 'no: ' + _cell(f['reason'])} |")
@@ -286,6 +287,6 @@ def _alt(text: str) -> str:
     return re.sub(r"[\[\]\n]", " ", text)
 
 
-def figure_captions(figures: dict[str, Sequence[Figure]]) -> list[Figure]:
+def figure_captions(figures: Mapping[str, Sequence[Figure]]) -> list[Figure]:
     """Every figure, in the paper's order."""
     return [f for name in FIGURES for f in figures.get(name, ())]

@@ -36,7 +36,7 @@ class ProseReply(BaseModel):
 
 def from_templates(journal: Journal, *, strategy: str) -> Prose:
     """The prose of a paper written without a model: every result through a reference."""
-    task, state = journal.task, journal.state
+    task = journal.task
     incumbent = journal.incumbent
     verified = incumbent is not None and incumbent["id"] != ROOT and journal.verdict(incumbent["id"]) is not None
     reference = "the first incumbent (the first draft that ran: the task had no baseline)" if journal.from_data \

@@ -17,7 +17,14 @@ from agents.llm import ModelT, TokenMeter, ask_json
 from agents.llm_steps import messages
 from agents.paper.claims import describe
 from agents.paper.journal import Figure
-from agents.paper.review_form import Claim, FailedReview, MetaReview, PaperReview, ReviewForm, Reviewed
+from agents.paper.review_form import (
+    Claim,
+    FailedReview,
+    MetaReview,
+    PaperReview,
+    Reviewed,
+    ReviewForm,
+)
 
 PAPER_CHARS = 60_000  # what a reviewer reads of the paper (about 15k tokens)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,7 +122,8 @@ def write_paper(ctx: ResearchContext, state: ResearchState, meter: TokenMeter, *
     figures = figure_captions(journal.figures)
     (folder / "prose.json").write_text(json.dumps(prose, indent=1), encoding="utf-8")
     (folder / "paper.md").write_text(markdown, encoding="utf-8")
-    pdf, pdf_error = f"{PAPER_DIR}/paper.pdf", ""
+    pdf: str | None = f"{PAPER_DIR}/paper.pdf"
+    pdf_error = ""
     (folder / "paper.pdf").unlink(missing_ok=True)
     try:
         render_pdf(markdown, folder, {f.file for f in figures}, folder / "paper.pdf")
