@@ -28,7 +28,7 @@ browser:
 	@test -x /usr/bin/chromium || { echo "==> installing chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-setup: image
+setup: image browser
 
 demo: setup
 	$(BIN)/labloop demo

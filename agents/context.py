@@ -102,6 +102,7 @@ class ResearchContext:
     paper: bool = False  # write the results up after the report (agents/nodes/paper.py)
     reviewers: int = 3  # automated reviews of the paper
     literature_url: str | None = None  # a Semantic Scholar-compatible API for the paper's references
+    chromium: str | None = None  # the Chromium that prints the paper's PDF (None: the one on the PATH)
 
     @property
     def job_dir(self) -> Path:

@@ -193,7 +193,7 @@ class ResearchDriver:
             price_per_1k_tokens=self.settings.llm_price_per_1k_tokens, should_stop=should_stop,
             limits=self.settings.model_limits(), image_facts=self._image_facts(job, task),
             grader_gap=self.settings.grader_gap, paper=bool(job.paper), reviewers=self.settings.reviewers,
-            literature_url=self.settings.literature_url,
+            literature_url=self.settings.literature_url, chromium=self.settings.chromium,
         )
 
     def _image_facts(self, job: JobRow, task: Task) -> ImageFacts | None:

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     grader_gap: float = Field(0.05, ge=0, description="Relative gap between an experiment's self-reported metric and its grader's that flags the finding for a human (graded tasks).")
     reviewers: int = Field(3, ge=0, le=10, description="Automated reviews of a job's paper (0: none).")
     literature_url: str | None = Field(None, description="A Semantic Scholar-compatible API the paper's references are searched in (optional; the search never blocks the paper).")
+    chromium: str | None = Field(None, description="The Chromium that prints papers to PDF; default: chromium on the PATH.")
     max_concurrent_jobs: int = Field(2, ge=1)
     artifacts_dir: Path | None = Field(None, description="Shared artifact folder; default home/runs.")
     tasks_dir: Path | None = Field(None, description="Uploaded task folders (shared in scale-out); default home/tasks.")

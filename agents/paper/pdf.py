@@ -1,9 +1,9 @@
 """paper.md → HTML → paper.pdf, printed by headless Chromium.
 
-Why Chromium and not LaTeX: the browser tests already install Debian's ``chromium`` (about
-300 MB with its libraries, against 400 MB to over 1 GB for a usable texlive), Markdown tables and
-PNG figures print as they are, and a page renders in about two seconds (``docs/paper.md`` has the
-numbers). The prose is hostile input (a model wrote it, or a stranger edited it), so the HTML is
+Why Chromium and not LaTeX: the browser tests already install Debian's ``chromium`` (348 MB;
+texlive's smallest usable set would add 373 MB more, and a Markdown → LaTeX converter), Markdown
+tables and PNG figures print as they are, and a paper prints in about a second
+(``benchmarks/paper.py``; ``docs/paper.md`` has the numbers). The prose is hostile input (a model wrote it, or a stranger edited it), so the HTML is
 made to fetch nothing: raw HTML in the Markdown is escaped, every image is one of the paper's own
 figures inlined as a ``data:`` URI (any other image becomes its alt text), a Content-Security-Policy
 forbids every other load, and Chromium resolves no host name.
@@ -77,8 +77,8 @@ def _inline_image(token: Token, folder: Path, figures: Collection[str]) -> None:
 
 
 def chromium() -> str | None:
-    """The Chromium to print with: LABLOOP_CHROMIUM, else ``chromium`` on the PATH."""
-    return os.environ.get("LABLOOP_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    """The Chromium on the PATH (LABLOOP_CHROMIUM names another)."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def render_pdf(markdown: str, folder: Path, figures: Collection[str], out: Path, *, browser: str | None = None) -> None:

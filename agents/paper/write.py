@@ -126,7 +126,7 @@ def write_paper(ctx: ResearchContext, state: ResearchState, meter: TokenMeter, *
     pdf_error = ""
     (folder / "paper.pdf").unlink(missing_ok=True)
     try:
-        render_pdf(markdown, folder, {f.file for f in figures}, folder / "paper.pdf")
+        render_pdf(markdown, folder, {f.file for f in figures}, folder / "paper.pdf", browser=ctx.chromium)
     except PdfUnavailable as exc:
         pdf, pdf_error = None, str(exc)
     try:

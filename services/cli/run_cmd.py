@@ -15,12 +15,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 
 from agents.checkpoints import (
+    PAPER_SECTIONS,
     CodePayload,
     Decided,
     FindingPayload,
     HumanDecision,
     IdeaPayload,
     NodeMetrics,
+    PaperPayload,
 )
 from agents.context import GATE_KINDS, GATE_POLICIES, STRATEGIES
 from agents.errors import InvalidInput
@@ -101,6 +103,13 @@ def _show(cp: Checkpoint) -> None:
         err.print(printable(payload.diff_from_parent or payload.diff or "(no change)"), markup=False, highlight=False)
     elif isinstance(payload, FindingPayload):
         err.print(f"[bold]{shown(payload.title)}[/]: {shown(payload.verdict.get('reason'))}")
+    elif isinstance(payload, PaperPayload):
+        meta = payload.review.get("meta") or {}
+        verdict = (f"meta-review: {meta.get('decision')} ({meta.get('overall')}/10)" if meta
+                   else f"no review: {payload.review.get('unavailable') or 'none'}")
+        err.print(f"[bold]{shown(payload.title)}[/] (revision {payload.revision}, prose by {payload.source})\n"
+                  f"{shown(verdict)}\nPDF: {shown(payload.pdf or payload.pdf_error)}")
+        err.print(printable(payload.markdown[:3000]), markup=False, highlight=False)
 
 
 def _ask(cp: Checkpoint) -> Decided:
@@ -120,6 +129,12 @@ def _edit(cp: Checkpoint) -> dict[str, Any]:
     edit: dict[str, Any] = {}
     if cp.kind == "finding":
         return {"summary": typer.prompt("summary of the finding", err=True)}
+    if cp.kind == "paper":  # one section of prose, in an editor; its references are rendered again
+        section = typer.prompt(f"section to edit ({', '.join(PAPER_SECTIONS)})", err=True).strip().lower()
+        if section not in PAPER_SECTIONS:
+            raise typer.BadParameter(f"the section must be one of {', '.join(PAPER_SECTIONS)}")
+        current = str((cp.payload.get("prose") or {}).get(section, ""))
+        return {section: click.edit(current, extension=".md") or current}
     if cp.kind == "idea":
         title = typer.prompt("new title (empty keeps it)", default="", err=True)
         if title:
