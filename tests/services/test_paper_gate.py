@@ -95,3 +95,32 @@ def test_an_unattended_run_stops_at_the_paper_gate_with_exit_3_and_approve_publi
     assert "paper (published):" in approved.stdout and "paper.pdf" in approved.stdout
     review = json.loads((tmp_path / "home" / "runs" / job_id / "paper" / "review.json").read_text())
     assert review["status"] == "published"
+
+
+def test_resume_with_paper_writes_one_for_a_job_that_has_not_ended_and_refuses_a_finished_one(tmp_path: Path) -> None:
+    folder = tmp_path / "paperjob"
+    folder.mkdir()
+    for rel, text in task_files("paperjob").items():
+        (folder / rel).write_text(text)
+    env = server_env(tmp_path / "home", free_port())
+
+    def labloop(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*LABLOOP, *args], env=env, capture_output=True, text=True, timeout=300,
+                              stdin=subprocess.DEVNULL)
+
+    def created(done: subprocess.CompletedProcess[str]) -> str:
+        return next(line.split()[1] for line in done.stderr.splitlines() if line.startswith("job ") and "created" in line)
+
+    waiting = labloop("run", str(folder), "--gate", "idea=always")
+    assert waiting.returncode == 3, waiting.stderr
+    job_id = created(waiting)
+    resumed = labloop("resume", job_id, "--paper", "--auto-approve")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "paper (published):" in resumed.stdout
+    assert (tmp_path / "home" / "runs" / job_id / "paper" / "paper.pdf").stat().st_size > 1000
+
+    finished = labloop("run", str(folder), "--auto-approve")
+    assert finished.returncode == 0 and "paper (" not in finished.stdout, finished.stderr
+    refused = labloop("resume", created(finished), "--paper")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "--paper applies to a job that has not ended" in refused.stderr and "labloop run TASK --paper" in refused.stderr

@@ -97,11 +97,12 @@ def test_overlap_skip_waits_for_the_previous_job(store: Store) -> None:
 
 def test_a_schedule_for_an_llm_job_with_no_endpoint_fires_a_search_job_that_says_so(store: Store) -> None:
     due = datetime(2026, 5, 1, 10, tzinfo=UTC)
-    template = JobTemplate(task="quick", strategy="llm").model_dump(mode="json")
+    template = JobTemplate(task="quick", strategy="llm", paper=True).model_dump(mode="json")
     create_schedule(store, cron="0 * * * *", timezone="UTC", template=template, next_run_at=due)
     (job_id,) = _scheduler(store).tick(due)
     job = get_job(store, job_id)
     assert (job.strategy, job.notes, job.status) == ("search", [NO_LLM_NOTICE], "queued")
+    assert job.paper is True  # the template's write-up carries over to every job it fires
 
 
 def test_a_due_schedule_fires_once_on_the_server_even_across_a_restart(make_server: ServerFactory) -> None:
