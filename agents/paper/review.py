@@ -35,6 +35,8 @@ def review_paper(ctx: ResearchContext, meter: TokenMeter, *, title: str, markdow
     if ctx.model is None:
         return PaperReview(unavailable="no model is configured (LABLOOP_LLM_BASE_URL), so the paper has no "
                                        "automated review")
+    if reviewers < 1:
+        return PaperReview(unavailable="LABLOOP_REVIEWERS is 0: the paper has no automated review")
     captions = "\n".join(f"- {f.caption}" for f in figures) or "(none)"
     checked = describe(claims)
     reviews: list[Reviewed] = []

@@ -95,14 +95,16 @@ def test_a_template_runs_end_to_end_with_the_llm_strategy_and_its_metrics_come_f
 ) -> None:
     folder = make_template(tmp_path / "Quality Template")
     before = _files(folder)
-    settings = Settings(home=home, llm_base_url=llm.base_url, llm_model="fake-model", llm_max_retries=1)
+    settings = Settings(home=home, llm_base_url=llm.base_url, llm_model="fake-model", llm_max_retries=1, reviewers=0)
+    llm.add("paper", json.dumps({"title": "A bonus", "abstract": "It reaches {{best}}.", "introduction": "Why.",
+                                 "method": "How.", "results": "What.", "limitations": "Little."}))
     llm.add("implement", BONUS, SHRINK)
     llm.add("review", REVIEW, REVIEW)
     llm.add("critique", CRITIQUE)
     llm.add("ideate", IDEA)
     parts = Collaborators(runner=sandbox, model=chat_model(settings))  # type: ignore[arg-type]
     job = template(task=load_task(folder).name, strategy="llm", budget={"iterations": 2, "experiment_timeout_s": 60},
-                   metric=metric_option("hard.score:maximize"))
+                   metric=metric_option("hard.score:maximize"), paper=True)
     with open_store(settings.db_url) as store:
         row = Lifecycle(store).create(new_job(store, settings, job, created_by="test", folder=folder))
         outcome = run_job_here(store, settings, row.id, parts, on_checkpoint=approve_all)
@@ -140,6 +142,13 @@ def test_a_template_runs_end_to_end_with_the_llm_strategy_and_its_metrics_come_f
     assert (report.parent / "plot" / "output" / "scores.png").stat().st_size > 1000
     assert sorted(p.name for p in (report.parent / "plot" / "workspace").glob("run_*")) == ["run_0", "run_1"]
     assert _files(folder) == before  # the template's own files are never edited
+
+    # The paper shows the template's own figure beside labloop's, and says why it has no review.
+    paper = report.parent / "paper"
+    review = json.loads((paper / "review.json").read_text())
+    assert "plot-scores.png" in {f["file"] for f in review["figures"]} and (paper / "plot-scores.png").is_file()
+    assert "](plot-scores.png)" in (paper / "paper.md").read_text() and "It reaches 0.75." in (paper / "paper.md").read_text()
+    assert review["unavailable"] == "LABLOOP_REVIEWERS is 0: the paper has no automated review"
 
 
 def test_a_template_without_a_metric_runs_its_baseline_once_and_is_refused_with_the_metrics_it_found(

@@ -72,6 +72,22 @@ def test_the_paper_gate_is_decided_over_http_reject_revises_and_edit_rerenders(s
     assert _review(server, job_id)["status"] == "published"
 
 
+def test_approving_the_paper_over_http_publishes_the_draft_as_it_is(server: Server) -> None:
+    client = server.client()
+    upload(client, task_files("paperok"))
+    job_id = client.post("/v1/jobs", json={"task": "paperok", "paper": True, "gates": ONLY_THE_PAPER}).json()["id"]
+    checkpoint = _paper_checkpoint(client, job_id, server, 0)
+    drafted = (server.home / "runs" / job_id / "paper" / "paper.md").read_text()
+
+    approved = client.post(f"/v1/checkpoints/{checkpoint['id']}/decision", json={"action": "approve"})
+
+    assert approved.status_code == 200, approved.text
+    wait_for(lambda: job_status(client, job_id) == "succeeded", what="the job to end", server=server)
+    assert (server.home / "runs" / job_id / "paper" / "paper.md").read_text() == drafted  # not written again
+    assert _review(server, job_id)["status"] == "published"
+    assert client.get(f"/v1/jobs/{job_id}").json()["summary"]["paper"]["status"] == "published"
+
+
 def test_an_unattended_run_stops_at_the_paper_gate_with_exit_3_and_approve_publishes(tmp_path: Path) -> None:
     folder = tmp_path / "paperjob"
     folder.mkdir()
