@@ -7,7 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
-from agents.checkpoints import CodePayload, FindingPayload, HumanDecision, IdeaPayload, PaperPayload, read_payload
+from agents.checkpoints import (
+    CodePayload,
+    FindingPayload,
+    HumanDecision,
+    IdeaPayload,
+    PaperPayload,
+    read_payload,
+)
 from services.jobs import JobTemplate
 from services.statuses import CheckpointStatus, JobStatus
 from services.store.schedules import as_utc
