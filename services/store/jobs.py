@@ -30,6 +30,7 @@ def create_job(
     schedule_id: str | None = None,
     job_id: str | None = None,
     status: JobStatus = INITIAL,
+    paper: bool = False,
 ) -> JobRow:
     """Insert a new job (queued unless told otherwise: tests and benchmarks set up jobs in any state)."""
     row = JobRow(
@@ -40,6 +41,7 @@ def create_job(
         status=status,
         budget=budget or {},
         gates=gates or {},
+        paper=paper,
         created_by=created_by,
         schedule_id=schedule_id,
         cancel_requested=False,

@@ -66,7 +66,8 @@ def test_upload_a_task_and_create_a_job_from_the_form(app_server: Server, contex
     job_id = started.inner_text()
     job = app_server.client().get(f"/v1/jobs/{job_id}").json()
     assert job["task_name"] == "formtask" and job["budget"]["iterations"] == 1 and job["created_by"] == "alice"
-    assert job["gates"] == {"idea": "never", "code": "never", "finding": "never"}
+    # The form sets these three gates; any other (the paper's) keeps the server's default.
+    assert {kind: job["gates"][kind] for kind in ("idea", "code", "finding")} == dict.fromkeys(("idea", "code", "finding"), "never")
     started.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("succeeded", timeout=120_000)
 

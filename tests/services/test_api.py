@@ -243,6 +243,8 @@ def test_the_openapi_schema_documents_each_checkpoint_payload_by_kind(server: Se
             "incumbent_metrics", "params", "files"} <= set(fields)
     assert {"branch", "verdict", "pairs", "critique", "metrics"} <= set(components["FindingPayload"]["properties"])
     assert {"branch", "hypothesis", "plan", "params"} <= set(components["IdeaPayload"]["properties"])
+    assert {"revision", "markdown", "prose", "claims", "review", "figures", "pdf", "pdf_error"} <= set(
+        components["PaperPayload"]["properties"])
     listed = schema["paths"]["/v1/checkpoints"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert listed["items"]["discriminator"]["propertyName"] == "kind"
     body = schema["paths"]["/v1/checkpoints/{checkpoint_id}/decision"]["post"]["requestBody"]["content"]

@@ -33,7 +33,8 @@ def _start(server: Server, gates: dict[str, str], task: str = "quick") -> str:
     reply = server.client().post("/v1/jobs", json={"task": task, "gates": gates})
     assert reply.status_code == 201, reply.text
     job = reply.json()
-    assert job["status"] == "queued" and job["gates"] == gates
+    # The gates asked for, over the defaults of the rest (the paper's gate among them).
+    assert job["status"] == "queued" and {kind: job["gates"][kind] for kind in gates} == gates
     return str(job["id"])
 
 

@@ -1,14 +1,15 @@
-"""``/v1/jobs``: create, list, read, cancel, stream events, read the report and experiments."""
+"""``/v1/jobs``: create, list, read, cancel, stream events, read the report, the paper and experiments."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from fastapi.responses import FileResponse, PlainTextResponse
 from sse_starlette import EventSourceResponse
 
+from agents.paper.review_form import PaperReview
 from services.api.deps import RunsDep, RuntimeDep, StoreDep, UserDep
 from services.api.edge import UNTRUSTED_FILE_HEADERS
 from services.api.errors import BadRequest
@@ -16,6 +17,7 @@ from services.api.schemas import ExperimentOut, JobCreate, JobOut, JobProgressOu
 from services.api.sse import job_events
 from services.errors import NotFound
 from services.jobs import new_job
+from services.paper_files import paper_markdown, paper_pdf, paper_review
 from services.report_files import for_http, report_file
 from services.statuses import JobStatus
 from services.store import get_job, list_experiments, list_jobs
@@ -109,10 +111,37 @@ def read_report(job_id: JobId, runtime: RuntimeDep) -> PlainTextResponse:
                              headers=UNTRUSTED_FILE_HEADERS)
 
 
+@router.get("/{job_id}/paper", response_class=FileResponse, responses={200: {
+    "content": {"application/pdf": {}, "text/markdown": {}},
+    "description": "paper.pdf, or with ?format=md paper.md (its figures linked as files/paper/NAME)."}})
+def read_paper(
+    job_id: JobId, runtime: RuntimeDep,
+    format: Annotated[Literal["pdf", "md"], Query(description="pdf, or md for the Markdown source.")] = "pdf",
+) -> Response:
+    """The job's paper (a job created with ``"paper": true``; 404 until it is written, or when its PDF
+    could not be rendered: ``?format=md`` has the source)."""
+    job = get_job(runtime.store, job_id)
+    job_dir = runtime.settings.runs_dir / job.id
+    if format == "md":
+        # The paper quotes the model's prose: served like an artifact.
+        return PlainTextResponse(paper_markdown(job, job_dir), media_type="text/markdown",
+                                 headers=UNTRUSTED_FILE_HEADERS)
+    return FileResponse(paper_pdf(job, job_dir), media_type="application/pdf", filename=f"{job.id}-paper.pdf",
+                        content_disposition_type="inline", headers=UNTRUSTED_FILE_HEADERS)
+
+
+@router.get("/{job_id}/paper/review", response_model=PaperReview)
+def read_paper_review(job_id: JobId, runtime: RuntimeDep) -> PaperReview:
+    """The paper's automated reviews on the NeurIPS form, the meta-review and its claim check (review.json)."""
+    job = get_job(runtime.store, job_id)
+    return paper_review(job, runtime.settings.runs_dir / job.id)
+
+
 @router.get("/{job_id}/files/{path:path}", response_class=FileResponse,
             responses={200: {"content": {"image/png": {}, "application/octet-stream": {}}}})
 def read_report_file(job_id: JobId, path: str, runtime: RuntimeDep) -> FileResponse:
-    """A file the job's report links to (its figures, a template's plots, findings' artifacts)."""
+    """A file the job's report links to (its figures, a template's plots, findings' artifacts), or
+    one its paper links to, as ``paper/NAME``."""
     job = get_job(runtime.store, job_id)
     target = report_file(runtime.settings.runs_dir / job.id, path)
     return FileResponse(target, headers=UNTRUSTED_FILE_HEADERS)

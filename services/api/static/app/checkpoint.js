@@ -1,10 +1,12 @@
 // One checkpoint as a card: flagged reasons first, the context a reviewer needs, then approve,
-// reject (a reason is required) or edit (idea text, params from the task's search space, or the
-// files as an editable diff). A 409 means another reviewer decided first: say so, then refresh.
+// reject (a reason is required) or edit (idea text, params from the task's search space, the
+// files as an editable diff, or a paper's sections of prose). A 409 means another reviewer
+// decided first: say so, then refresh.
 "use strict";
 import { api } from "./api.js";
 import { el, fact, diffBlock, json, when, fmt, message } from "./dom.js";
 import { filesFromEditedDiff, withoutParams } from "./patch.js";
+import { paperCheckpointBody, paperEditForm } from "./paper.js";
 
 let serial = 0;
 
@@ -47,8 +49,9 @@ function paramsForm(space, values, uid) {
     el("div", { className: "grid" }, fields)), read };
 }
 
-function body(cp) {
+function body(cp, onError) {
   const p = cp.payload || {};
+  if (cp.kind === "paper") return paperCheckpointBody(cp, onError);
   if (cp.kind === "idea") {
     return [fact("Hypothesis", p.hypothesis), fact("Plan", p.plan), fact("Params", p.params), fact("Novelty", p.novelty),
       p.neighbours && p.neighbours.length ? el("details", {}, el("summary", { textContent: `Similar ideas in memory (${p.neighbours.length})` }),
@@ -151,6 +154,8 @@ export function checkpointCard(cp, { space = {}, context = [], onDone = () => {}
       editBox.append(params.node || "", el("div", { className: "field" },
         el("label", { htmlFor: diff.id, textContent: "Files, as a diff from the task's files (edit the + lines)" }), diff));
       readEdit = () => ({ params: params.read(), files: filesFromEditedDiff(p.files || {}, p.diff || "", diff.value) });
+    } else if (cp.kind === "paper") {
+      readEdit = paperEditForm(editBox, p, uid);
     } else {
       const summary = el("textarea", { id: uid + "-edit-summary", rows: 3, value: (p.title || "") + ": " + ((p.verdict && p.verdict.reason) || "") });
       editBox.append(el("div", { className: "field" }, el("label", { htmlFor: summary.id, textContent: "Finding summary" }), summary));
@@ -166,7 +171,8 @@ export function checkpointCard(cp, { space = {}, context = [], onDone = () => {}
     note.className = "error"; note.textContent = "";
     const decision = { action, reason: reason.value.trim() };
     if (action === "reject" && !decision.reason) {
-      note.textContent = "A rejection needs a reason: say why, so later ideas avoid it.";
+      note.textContent = cp.kind === "paper" ? "A rejection needs a reason: say why, so the revision can answer it."
+        : "A rejection needs a reason: say why, so later ideas avoid it.";
       reason.focus();
       return;
     }
@@ -194,14 +200,14 @@ export function checkpointCard(cp, { space = {}, context = [], onDone = () => {}
   const flagged = (cp.flagged || []).map((f) => (typeof f === "string" ? f : json(f)));
   const card = el("article", { className: "card" + (flagged.length ? " flagged" : ""), "aria-labelledby": uid + "-title",
     "data-checkpoint": cp.id },
-  el("h3", { id: uid + "-title", textContent: `${cp.kind} checkpoint · ${p.title || "(untitled)"}` }),
+  el("h3", { id: uid + "-title", textContent: `${cp.kind} checkpoint · ${p.title || (p.prose || {}).title || "(untitled)"}` }),
   flagged.length ? el("div", { className: "flags", role: "note", "aria-label": "Why this was flagged" },
     el("strong", { textContent: "Flagged for a human because:" }), el("ul", {}, flagged.map((f) => el("li", { textContent: f })))) : null,
   el("p", { className: "meta" }, showJob ? [el("a", { href: "#/jobs/" + encodeURIComponent(cp.job_id), textContent: "job " + cp.job_id }), " · "] : null,
     `iteration ${p.iteration ?? "?"} · asked ${when(cp.created_at)} · ${cp.id}`),
   // Parallel branches of a round wait at once: the label says which branch this card is.
   p.branch ? el("p", { className: "branch", "aria-label": "Branch" }, el("strong", { textContent: "Branch: " }), p.branch) : null,
-  ...body(cp),
+  ...body(cp, (text) => { note.className = "error"; note.textContent = text; }),
   context.length ? el("details", { open: true }, el("summary", { textContent: `Earlier decisions in this job (${context.length})` }),
     el("ul", {}, context.map((c) => el("li", { textContent: decisionLine(c) })))) : null,
   done ? el("p", { className: "notice", textContent: decisionLine(cp) }) : [

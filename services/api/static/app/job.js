@@ -1,13 +1,16 @@
 // The Job page. A running job: goal, metric, baseline and best so far; pending checkpoints inline; a
 // live event feed (SSE, resumed with Last-Event-ID); the metric plot; the tree; experiments;
 // findings. A finished job leads with its result (incumbent and gain, findings, the tree figure,
-// the plot), then experiments, the rest of the report, and the event log last, folded.
+// the plot), then its paper's reviews when it asked for one, experiments, the rest of the report,
+// and the event log last, folded.
 "use strict";
-import { api, apiBlobUrl, follow } from "./api.js";
+import { api, follow } from "./api.js";
 import { el, fact, fmt, when, statusBadge, diffBlock, message } from "./dom.js";
 import { checkpointCard, evidence, verdictLine, critiqueBlock, resultsTable } from "./checkpoint.js";
 import { metricPlot, valueOf, better } from "./plot.js";
 import { renderMarkdown } from "./markdown.js";
+import { filesOf } from "./files.js";
+import { paperSection } from "./paper.js";
 
 const FEED_LINES = 300;
 const FINISHED = ["succeeded", "failed", "cancelled"];
@@ -147,7 +150,7 @@ export function jobPage(main, jobId) {
   const feedState = el("span", { className: "meta", id: "feed-state" });
   const slots = { head: el("div"), checkpoints: el("section", { "aria-labelledby": "pending-title" }), plot: el("div"),
     figure: el("div"), tree: el("div"), experiments: el("section", { "aria-labelledby": "experiments-title" }),
-    findings: el("div"), report: el("div") };
+    findings: el("div"), paper: el("div"), report: el("div") };
   const events = el("details", { id: "events", open: true }, el("summary", {}, el("h2", { id: "feed-title" }, "Events ", feedState)), feed);
   const plotSection = el("section", { "aria-labelledby": "plot-title" }, el("h2", { id: "plot-title", textContent: "Metric" }), slots.plot);
   let layout, folded = false;
@@ -156,8 +159,8 @@ export function jobPage(main, jobId) {
     if (layout === finished) return;
     layout = finished;
     main.replaceChildren(...(finished
-      ? [slots.head, note, slots.checkpoints, slots.findings, slots.figure, plotSection, slots.tree, slots.experiments, slots.report, events]
-      : [slots.head, note, slots.checkpoints, events, plotSection, slots.tree, slots.experiments, slots.findings, slots.report]));
+      ? [slots.head, note, slots.checkpoints, slots.findings, slots.figure, plotSection, slots.paper, slots.tree, slots.experiments, slots.report, events]
+      : [slots.head, note, slots.checkpoints, events, plotSection, slots.tree, slots.experiments, slots.findings, slots.paper, slots.report]));
   }
   arrange(null);
 
@@ -182,7 +185,7 @@ export function jobPage(main, jobId) {
         performance.mark("labloop:job-rendered");
         requestAnimationFrame(() => requestAnimationFrame(() => performance.mark("labloop:job-painted")));
       }
-      extras(job, decided);
+      extras(job, pending, decided);
       note.textContent = "";
     } catch (err) {
       note.textContent = err.message;
@@ -250,38 +253,31 @@ export function jobPage(main, jobId) {
     slots.checkpoints.hidden = shown.size === 0;
   }
 
-  // Findings and the report change rarely: read them again only when a finding was decided or the job ended.
+  // Findings, the paper and the report change rarely: read them again only when a finding or the
+  // paper's gate asked or was decided, or the job ended.
   let shownState = null;
-  async function extras(job, decided) {
+  async function extras(job, pending, decided) {
     const finished = FINISHED.includes(job.status);
     const findingCps = decided.filter((cp) => cp.kind === "finding");
-    const state = `${findingCps.length}/${finished}`;
+    const paperCps = [...pending, ...decided].filter((cp) => cp.kind === "paper").map((cp) => cp.id + " " + cp.status);
+    const state = `${findingCps.length}/${paperCps.join()}/${finished}`;
     if (state === shownState) return;
     shownState = state;
     const memory = await api("GET", "/v1/findings?verified=true&job_id=" + encodeURIComponent(jobId)).catch(() => []);
     if (!closed) slots.findings.replaceChildren(findingsSection(job, findingCps, memory));
+    const tell = (text) => { note.textContent = text; };
+    if (job.paper) {
+      // A 404 says why there is no paper yet (still running, or the job stopped first): shown as it is.
+      const [review, why] = await api("GET", "/v1/jobs/" + encodeURIComponent(jobId) + "/paper/review")
+        .then((r) => [r, null], (err) => [null, err.message]);
+      if (!closed) slots.paper.replaceChildren(paperSection(jobId, review, why, tell));
+    }
     if (!finished) return;
-    const base = "/v1/jobs/" + encodeURIComponent(jobId) + "/";
     try {
       const report = await api("GET", "/v1/jobs/" + encodeURIComponent(jobId) + "/report", undefined, { text: true });
       if (closed) return;
       // The report links its files relative to its own URL (files/PATH), fetched here behind the token.
-      const file = (href, label, image) => {
-        const url = new URL(href, location.origin + base + "report").pathname;
-        if (image) {
-          const img = el("img", { alt: label || href });
-          apiBlobUrl(url, { image: true }).then((blob) => { img.src = blob; }).catch((err) => { img.alt = `${label}: ${err.message}`; });
-          return img;
-        }
-        // Saved, never opened: the file is the experiment's, not the app's.
-        const link = el("a", { href: "#", download: url.split("/").pop(), textContent: label || href });
-        link.addEventListener("click", async (event) => {
-          if (link.dataset.ready) return;  // the second, synthetic click saves the fetched file
-          event.preventDefault();
-          try { link.href = await apiBlobUrl(url); link.dataset.ready = "1"; link.click(); } catch (err) { note.textContent = err.message; }
-        });
-        return link;
-      };
+      const file = filesOf("/v1/jobs/" + encodeURIComponent(jobId) + "/report", tell);
       const figure = (name, alt, caption) => el("figure", { className: "report-figure" }, file("files/" + name, alt, true),
         el("figcaption", { className: "meta", textContent: caption }));
       const hasTree = /\]\(files\/tree\.png\)/.test(report);
