@@ -60,14 +60,15 @@ def test_upload_a_task_and_create_a_job_from_the_form(app_server: Server, contex
     page.get_by_label("code gate").select_option("never")
     page.get_by_label("idea gate").select_option("never")
     page.get_by_label("finding gate").select_option("never")
+    page.get_by_label("paper gate").select_option("never")
+    page.get_by_label("Write the results up as a paper").check()
     page.get_by_label("Iterations").fill("1")
     page.get_by_role("button", name="Start job").click()
     started = page.get_by_role("status").filter(has_text="Started").get_by_role("link")
     job_id = started.inner_text()
     job = app_server.client().get(f"/v1/jobs/{job_id}").json()
     assert job["task_name"] == "formtask" and job["budget"]["iterations"] == 1 and job["created_by"] == "alice"
-    # The form sets these three gates; any other (the paper's) keeps the server's default.
-    assert {kind: job["gates"][kind] for kind in ("idea", "code", "finding")} == dict.fromkeys(("idea", "code", "finding"), "never")
+    assert job["gates"] == dict.fromkeys(("idea", "code", "finding", "paper"), "never") and job["paper"] is True
     started.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("succeeded", timeout=120_000)
 

@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { el, message } from "./dom.js";
 
-const GATES = ["idea", "code", "finding"];
+const GATES = ["idea", "code", "finding", "paper"];
 const POLICIES = ["auto", "always", "never"];
 const BUDGET = [["iterations", "Iterations", "1"], ["experiment_timeout_s", "Experiment timeout (s)", "any"],
   ["debug_attempts", "Debug attempts", "1"], ["llm_tokens", "LLM tokens", "1"], ["wall_clock_s", "Wall clock (s)", "any"]];
@@ -18,6 +18,7 @@ export function templateForm(prefix, tasks, template = {}) {
   const gates = GATES.map((kind) => [kind, el("select", { id: `${prefix}-gate-${kind}` },
     ...POLICIES.map((p) => el("option", { value: p, textContent: p })))]);
   const budget = BUDGET.map(([key, label, step]) => [key, label, el("input", { id: `${prefix}-budget-${key}`, type: "number", min: step === "1" ? 0 : 0.001, step })]);
+  const paper = el("input", { id: prefix + "-paper", type: "checkbox", checked: Boolean(template.paper) });
   const goal = el("p", { className: "meta", role: "status" });
   // An AI Scientist template names no metric of its own: the job says which final_info.json mean to optimise.
   const metricName = el("input", { id: prefix + "-metric", type: "text", spellcheck: false, value: (template.metric || {}).name || "" });
@@ -39,10 +40,12 @@ export function templateForm(prefix, tasks, template = {}) {
     el("div", { className: "row" }, field(task.id, "Task", task), field(strategy.id, "Strategy", strategy)), goal, metricBox,
     el("fieldset", {}, el("legend", { textContent: "Human checkpoints (policy per kind)" }),
       el("div", { className: "row" }, gates.map(([kind, input]) => field(input.id, `${kind} gate`, input)))),
+    el("div", { className: "field" }, el("label", { htmlFor: paper.id },
+      paper, " Write the results up as a paper (every number from the journal)")),
     el("fieldset", {}, el("legend", { textContent: "Budget (empty: the task's own)" }),
       el("div", { className: "grid" }, budget.map(([, label, input]) => field(input.id, label, input)))));
   const read = () => {
-    const out = { task: task.value, strategy: strategy.value, gates: {}, budget: {} };
+    const out = { task: task.value, strategy: strategy.value, gates: {}, budget: {}, paper: paper.checked };
     if (!metricBox.hidden && metricName.value.trim()) out.metric = { name: metricName.value.trim(), direction: metricDirection.value };
     for (const [kind, input] of gates) out.gates[kind] = input.value;
     for (const [key, label, input] of budget) {
