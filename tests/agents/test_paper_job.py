@@ -15,6 +15,7 @@ from services.outcomes import Checkpoint
 from services.settings import Settings
 from services.store import Store, events_after, list_decisions
 from tests.agents.conftest import QUAD_SPACE, QUADRATIC, QUALITY, make_task, model_parts, run_job
+from tests.utils.fake_literature import FakeLiterature, Reply
 from tests.utils.fake_llm import FakeLLM
 
 IDEA = json.dumps({"title": "Raise the quality", "hypothesis": "a bonus lifts the score", "plan": "return more",
@@ -147,3 +148,31 @@ def test_replies_that_never_parse_leave_a_template_paper_and_the_review_unavaila
     assert (folder / "paper.pdf").stat().st_size > 1000
     (event,) = [e.data for e in events_after(store, outcome.job_id, limit=1000) if e.kind == "paper"]
     assert "the model's write-up could not be used" in event["note"] and "did not parse" in event["note"]
+
+
+def test_the_papers_references_come_from_a_literature_search_that_never_blocks_it(
+    tmp_path: Path, home: Path, store: Store, sandbox: object
+) -> None:
+    task = make_task(tmp_path / "quad", name="quad", code=QUADRATIC, params=QUAD_SPACE, budget={"iterations": 1})
+    found = {"data": [{"paperId": "p1", "title": "Bayesian optimisation ![x](http://127.0.0.1:9/leak)",
+                       "authors": [{"name": "Ada Lovelace"}], "year": 2012, "venue": "NeurIPS",
+                       "url": "https://example.org/p1"}]}
+    with FakeLiterature([Reply(200, found)], default=Reply(429)) as literature:
+        settings = Settings(home=home, llm_base_url=None, llm_api_key=None, literature_url=literature.base_url)
+        cited = run_job(store, settings, task, Collaborators(runner=sandbox), strategy="search",  # type: ignore[arg-type]
+                        paper=True)
+        refused = run_job(store, settings, task, Collaborators(runner=sandbox), strategy="search",  # type: ignore[arg-type]
+                          paper=True)
+
+    assert cited.status == refused.status == "succeeded", (cited.error, refused.error)
+    assert literature.requests[0].query["query"] == "quad Maximise the score of quad."
+    paper = (home / "runs" / cited.job_id / "paper" / "paper.md").read_text()
+    assert "Ada Lovelace" in paper and "Bayesian optimisation" in paper and "2012" in paper
+    assert "![x](http" not in paper  # a title cannot add an image (or a link) to the paper
+    # The service refused the second job's search three times: that paper went on without it.
+    assert len(literature.requests) == 4
+    assert "No literature was cited." in (home / "runs" / refused.job_id / "paper" / "paper.md").read_text()
+    (event,) = [e.data for e in events_after(store, refused.job_id, limit=1000)
+                if e.kind == "paper" and "literature" in e.data]
+    assert "429" in event["literature"]
+    assert (home / "runs" / refused.job_id / "paper" / "paper.pdf").is_file()
