@@ -19,7 +19,7 @@ from services.lifecycle import Lifecycle
 from services.outcomes import Checkpoint, Paused
 from services.statuses import JobStatus
 from services.store import create_job
-from services.store.models import TaskRow
+from services.store.models import JobRow, TaskRow
 from tests.browser.conftest import card, docs_path, screenshot, sign_in
 from tests.browser.test_app_pages import unnamed_controls
 from tests.services.conftest import Server
@@ -128,3 +128,24 @@ def test_a_paper_checkpoint_shows_the_draft_and_its_reviews_and_sends_only_the_e
     decided = app_server.client().get(f"/v1/checkpoints/{checkpoint_id}").json()
     assert decided["decision"]["action"] == "edit"
     assert decided["decision"]["edit"] == {"abstract": abstract}  # only the section that changed
+
+
+def test_the_page_of_a_job_run_from_a_folder_reads_its_metric_from_its_summary(
+    app_server: Server, context: BrowserContext
+) -> None:
+    # `labloop run DIR` and `make demo` run a task folder nobody uploaded: there is no task to read.
+    with app_server.store() as store:
+        job_id = create_job(store, task_name="from-a-folder", task_dir="/nowhere", strategy="search",
+                            status="succeeded", paper=True).id
+        with store.session() as session:
+            row = session.get(JobRow, job_id)
+            assert row is not None
+            row.summary = {"baseline": {"loss": 0.5}, "best": {"metrics": {"loss": 0.25}}, "findings": []}
+    write_paper(app_server.home / "runs" / job_id)
+    page = context.new_page()
+    sign_in(page, app_server, where=f"#/jobs/{job_id}")
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("succeeded")
+    expect(page.locator("dl").first).to_contain_text("loss")
+    expect(page.locator("section#paper").locator("dd .status")).to_have_text("published")
+    expect(page.get_by_text("no task 'from-a-folder'")).to_have_count(0)

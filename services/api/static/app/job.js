@@ -175,7 +175,9 @@ export function jobPage(main, jobId) {
         api("GET", "/v1/checkpoints?status=pending&job_id=" + encodeURIComponent(jobId)),
         api("GET", "/v1/checkpoints?status=decided&job_id=" + encodeURIComponent(jobId)),
       ]);
-      if (!task) task = await api("GET", "/v1/tasks/" + encodeURIComponent(job.task_name) + (job.task_version ? "?version=" + job.task_version : ""));
+      // A job run from a folder (`labloop run`, `make demo`) has no uploaded task to read: its summary names the metric.
+      if (!task) task = await api("GET", "/v1/tasks/" + encodeURIComponent(job.task_name) + (job.task_version ? "?version=" + job.task_version : ""))
+        .catch((err) => { if (err.status === 404 && !job.task_version) return { spec: {} }; throw err; });
       if (closed) return;
       arrange(FINISHED.includes(job.status));
       render(job, experiments, pending, decided);
@@ -197,6 +199,7 @@ export function jobPage(main, jobId) {
   function render(job, experiments, pending, decided) {
     // A template's metric comes with the job (task_fields), a task's from its task.yaml.
     const spec = { ...(task.spec || {}), ...(job.task_fields || {}) };
+    if (!spec.metric && job.summary && job.summary.baseline) spec.metric = { name: Object.keys(job.summary.baseline)[0] };
     const metric = (spec.metric || {}).name, direction = (spec.metric || {}).direction || "maximize";
     const ok = experiments.filter((e) => e.status === "succeeded" && e.role !== "replicate" && valueOf(e, metric) !== null);
     const baseline = ok.find((e) => e.role === "baseline");
