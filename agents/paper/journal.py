@@ -216,15 +216,20 @@ class Journal:
         if not findings:
             return ["No change was verified."]
         rows = ["| round | node | idea | against | mean paired gain | 95% interval | pairs | over the baseline | "
-                "critique | accepted |", "|---|---|---|---|---|---|---|---|---|---|"]
+                "accepted |", "|---|---|---|---|---|---|---|---|---|"]
+        critiques = []
         for f in findings:
             ci = interval(f["mean_gain"], f["stderr"], f["n"])
-            critique = f["critique"]
-            flaw = (critique["flaw"] if critique else "") or "—"
             rows.append(f"| {f['iteration']} | {f['node']} | {_cell(f['title'])} | {f['against']} | {fmt(f['mean_gain'])} | "
                         f"{'[' + fmt(ci[0]) + ', ' + fmt(ci[1]) + ']' if ci else '—'} | {f['n']} | "
-                        f"{fmt(f['baseline_gain'])} | {_cell(flaw)} | {'yes' if f['accepted'] else 'no: ' + _cell(f['reason'])} |")
-        return rows
+                        f"{fmt(f['baseline_gain'])} | {'yes' if f['accepted'] else 'no: ' + _cell(f['reason'])} |")
+            critique = f["critique"]
+            if critique:
+                critiques.append(f"- **{f['node']}**: soundness: {_line(critique['soundness'])}; confounds: "
+                                 f"{_line('; '.join(critique['confounds'])) or 'none named'}; suggested ablation: "
+                                 f"{_line(critique['ablation']) or 'none'}; flaw: {_line(critique['flaw']) or 'none named'}.")
+        return rows + (["", "The critique of each finding (the model's, before a human decided):", "", *critiques]
+                       if critiques else [])
 
     def _negative(self) -> list[str]:
         contenders = standing(self.task, self.state)["contenders"]
@@ -281,6 +286,10 @@ class Journal:
         kept = [{k: f.get(k) for k in ("iteration", "node", "title", "hypothesis", "summary", "accepted", "against")}
                 | {"critique": f.get("critique")} for f in self.state.get("findings", [])]
         return json.dumps(kept, indent=1)[:8000]
+
+
+def _line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def _alt(text: str) -> str:

@@ -105,6 +105,7 @@ def test_a_model_paper_renders_the_journal_flags_an_invented_number_and_is_revis
     assert f"reaches {fmt(finding['value'])} against {fmt(0.5)}" in draft
     assert f"gains {fmt(finding['mean_gain'])} (95% interval [{fmt(low)}, {fmt(high)}], {finding['n']} pairs)" in draft
     assert payload["prose"]["results"].startswith("Node r1s0 gains {{gain r1s0}}")  # what an edit replaces
+    assert "- **r1s0**: soundness: a constant bonus; confounds: none named; suggested ablation: remove the bonus" in draft
     reviews = payload["review"]
     assert [r["reviewer"] for r in reviews["reviews"]] == [1, 2] and reviews["meta"]["decision"] == "accept"
     assert [f["reviewer"] for f in reviews["failed"]] == [3]
