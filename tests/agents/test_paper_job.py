@@ -39,6 +39,15 @@ META = json.dumps({"summary": "Sound but small.", "strengths": "clear", "weaknes
                    "decision": "accept"})
 
 
+def _one_verified_round(tmp_path: Path, llm: FakeLLM) -> Path:
+    """A one-round task whose model makes one change that verifies (0.5 → 0.75), critiqued."""
+    llm.add("ideate", IDEA)
+    llm.add("implement", CHANGE)
+    llm.add("review", REVIEW)
+    llm.add("critique", CRITIQUE)
+    return make_task(tmp_path / "quality", name="quality", code=QUALITY, budget={"iterations": 1})
+
+
 def _pdf_text(path: Path) -> str:
     return " ".join(page.extract_text() for page in PdfReader(path).pages)
 
@@ -72,11 +81,7 @@ def test_a_search_job_with_paper_writes_a_pdf_stating_the_baseline_and_the_best(
 def test_a_model_paper_renders_the_journal_flags_an_invented_number_and_is_revised_on_a_reason(
     tmp_path: Path, llm: FakeLLM, llm_settings: Settings, store: Store, sandbox: object
 ) -> None:
-    task = make_task(tmp_path / "quality", name="quality", code=QUALITY, budget={"iterations": 1})
-    llm.add("ideate", IDEA)
-    llm.add("implement", CHANGE)
-    llm.add("review", REVIEW)
-    llm.add("critique", CRITIQUE)
+    task = _one_verified_round(tmp_path, llm)
     llm.add("paper", INVENTED, CLEAN)
     # Reviewer 3's replies never parse (three attempts); the revision's reviews all do.
     llm.add("paper_review", json.dumps(FORM), json.dumps({**FORM, "overall": 5}), "no", "still no", "{\"x\": 1}",
@@ -129,11 +134,7 @@ def test_a_model_paper_renders_the_journal_flags_an_invented_number_and_is_revis
 def test_replies_that_never_parse_leave_a_template_paper_and_the_review_unavailable(
     tmp_path: Path, llm: FakeLLM, llm_settings: Settings, store: Store, sandbox: object
 ) -> None:
-    task = make_task(tmp_path / "quality", name="quality", code=QUALITY, budget={"iterations": 1})
-    llm.add("ideate", IDEA)
-    llm.add("implement", CHANGE)
-    llm.add("review", REVIEW)
-    llm.add("critique", CRITIQUE)
+    task = _one_verified_round(tmp_path, llm)
     llm.add("paper", "Here is the paper!", "{", "[]")
     llm.add("paper_review", *["not a review"] * 9)
 

@@ -33,6 +33,14 @@ def _paper_checkpoint(client: httpx.Client, job_id: str, server: Server, n: int)
     return checkpoint
 
 
+def _task_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "paperjob"
+    folder.mkdir()
+    for rel, text in task_files("paperjob").items():
+        (folder / rel).write_text(text)
+    return folder
+
+
 def _review(server: Server, job_id: str) -> dict[str, object]:
     return dict(json.loads((server.home / "runs" / job_id / "paper" / "review.json").read_text()))
 
@@ -89,10 +97,7 @@ def test_approving_the_paper_over_http_publishes_the_draft_as_it_is(server: Serv
 
 
 def test_an_unattended_run_stops_at_the_paper_gate_with_exit_3_and_approve_publishes(tmp_path: Path) -> None:
-    folder = tmp_path / "paperjob"
-    folder.mkdir()
-    for rel, text in task_files("paperjob").items():
-        (folder / rel).write_text(text)
+    folder = _task_folder(tmp_path)
     env = server_env(tmp_path / "home", free_port())
     gates = [arg for kind, policy in ONLY_THE_PAPER.items() for arg in ("--gate", f"{kind}={policy}")]
 
@@ -114,10 +119,7 @@ def test_an_unattended_run_stops_at_the_paper_gate_with_exit_3_and_approve_publi
 
 
 def test_resume_with_paper_writes_one_for_a_job_that_has_not_ended_and_refuses_a_finished_one(tmp_path: Path) -> None:
-    folder = tmp_path / "paperjob"
-    folder.mkdir()
-    for rel, text in task_files("paperjob").items():
-        (folder / rel).write_text(text)
+    folder = _task_folder(tmp_path)
     env = server_env(tmp_path / "home", free_port())
 
     def labloop(*args: str) -> subprocess.CompletedProcess[str]:
