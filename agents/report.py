@@ -32,13 +32,15 @@ def write_report(task: Task, state: ResearchState, job_dir: Path, *, plots: Sequ
     return path
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
+    """A number as the report and the paper show it (four significant digits; — for none)."""
     if value is None:
         return "—"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _cell(text: Any) -> str:
+def cell(text: Any) -> str:
+    """``text`` as one cell of a Markdown table."""
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
@@ -65,8 +67,8 @@ def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE, plot
     lines += ["## Tree of solutions", "", f"![tree of solutions]({TREE_FILE})", "",
               "| node | parent | operator | idea | fate | " + metric + " | lesson |", "|---|---|---|---|---|---|---|"]
     for n in nodes.values():
-        lines.append(f"| {n['id']} | {n['parent'] or '—'} | {n['operator']} | {_cell(n['idea']['title'])} | "
-                     f"{n['fate']} | {_fmt(n['value'])} | {_cell(n['lesson'] or n['summary'] or (n['error'] or '')[:80])} |")
+        lines.append(f"| {n['id']} | {n['parent'] or '—'} | {n['operator']} | {cell(n['idea']['title'])} | "
+                     f"{n['fate']} | {fmt(n['value'])} | {cell(n['lesson'] or n['summary'] or (n['error'] or '')[:80])} |")
     lines += ["", "## Metric over rounds", "", f"![{metric} over rounds]({plot_name})", ""]
     if plots or plot_error:
         lines += ["## Template plots", "", "The template's plot.py, run in the sandbox over run_0/ (the baseline's "
@@ -77,13 +79,13 @@ def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE, plot
               "|---|---|---|---|---|---|---|---|---|"]
     for e in state.get("experiments", []):
         lines.append(f"| {e['experiment_id']} | {e['iteration']} | {e['role']} | {e['seed']} | "
-                     f"{_cell(json.dumps(e['params'], sort_keys=True))} | {e['status']} | {_graded(e, task.metric.name)} | "
-                     f"{_fmt(e['duration_s'])} | {_cell((e.get('error') or '')[:80])} |")
+                     f"{cell(json.dumps(e['params'], sort_keys=True))} | {e['status']} | {_graded(e, task.metric.name)} | "
+                     f"{fmt(e['duration_s'])} | {cell((e.get('error') or '')[:80])} |")
     lines += ["", "## Ideas", "", f"| round | node | idea | why | fate | {metric} | review | novelty |",
               "|---|---|---|---|---|---|---|---|"]
     for n in [n for n in nodes.values() if n["id"] != ROOT]:
-        lines.append(f"| {n['round']} | {n['id']} | {_cell(n['idea']['title'])} | {_cell(n['idea']['hypothesis'])} | "
-                     f"{n['fate']} | {_fmt(n['value'])} | {_cell(n['summary'])} | {_cell(n['idea'].get('novelty', ''))} |")
+        lines.append(f"| {n['round']} | {n['id']} | {cell(n['idea']['title'])} | {cell(n['idea']['hypothesis'])} | "
+                     f"{n['fate']} | {fmt(n['value'])} | {cell(n['summary'])} | {cell(n['idea'].get('novelty', ''))} |")
     lines += _neighbours(state) + _decisions(state) + _refused(nodes) + _citations(state)
     lines += ["", "## Spending", "", f"- LLM tokens: {state.get('tokens', 0)}; cost: ${state.get('cost_usd', 0.0):.4f}",
               f"- stopped: {state.get('stop_reason') or '—'}"]
@@ -93,14 +95,14 @@ def render(task: Task, state: ResearchState, *, plot_name: str = PLOT_FILE, plot
 
 def _baseline(metric: str, base: dict[str, Any]) -> list[str]:
     if not from_data(base):
-        return ["## Baseline", "", f"{metric} = **{_fmt(base.get('value'))}** on seed 0 "
+        return ["## Baseline", "", f"{metric} = **{fmt(base.get('value'))}** on seed 0 "
                 f"(experiment `{base.get('experiment_id', '—')}`).", ""]
     started = (f"There was no baseline: the task folder had no `{base['missing']}`, so the job started from "
                "data and drafted the first solution.")
     if not base.get("node"):
         return ["## Baseline", "", started + " No draft ran and was graded, so the job has no solution.", ""]
     return ["## Baseline", "", started + f" The first draft that ran and was graded, node `{base['node']}` "
-            f"({metric} = **{_fmt(base.get('value'))}** on seed 0, experiment `{base.get('experiment_id')}`), "
+            f"({metric} = **{fmt(base.get('value'))}** on seed 0, experiment `{base.get('experiment_id')}`), "
             "became the first incumbent without verification (there was nothing to verify it against); "
             "later findings were verified against the incumbent of their round, and every overall gain "
             "below is over this first incumbent.", ""]
@@ -117,22 +119,22 @@ def _incumbent(state: ResearchState, incumbent: tree.Node | None) -> list[str]:
         path.append(node["id"])
         node = nodes.get(node["parent"] or "")
     return ["## Incumbent", "", f"Node `{incumbent['id']}` ({incumbent['idea']['title']}), "
-            f"{_fmt(incumbent['value'])} on seed 0, reached by root → {' → '.join(reversed(path))}. "
+            f"{fmt(incumbent['value'])} on seed 0, reached by root → {' → '.join(reversed(path))}. "
             "Its diff from the root:", "", "```diff", (incumbent["diff"] or "(no change)").rstrip(), "```", ""]
 
 
 def _finding(metric: str, f: Finding, *, reference: str = "the baseline") -> list[str]:
     status = "accepted" if f["accepted"] else f"rejected by {f['decided_by']}: {f['reason']}"
     lines = [f"### Round {f['iteration']}, node {f['node']}: {f['title']} ({status})", "", f["summary"], "",
-             f"- {metric} on seed 0: {_fmt(f['value'])}; params `{json.dumps(f['params'], sort_keys=True)}`",
-             f"- against the incumbent `{f['against']}`: mean paired gain {_fmt(f['mean_gain'])} ± "
-             f"{_fmt(f['stderr'])} (standard error), n = {f['n']}; replicates spent: {f.get('replicates', f['n'])} "
+             f"- {metric} on seed 0: {fmt(f['value'])}; params `{json.dumps(f['params'], sort_keys=True)}`",
+             f"- against the incumbent `{f['against']}`: mean paired gain {fmt(f['mean_gain'])} ± "
+             f"{fmt(f['stderr'])} (standard error), n = {f['n']}; replicates spent: {f.get('replicates', f['n'])} "
              f"pairs in {len(f.get('looks', [])) or 1} look(s)",
              "- evidence (seed: incumbent → candidate): " + ", ".join(
-                 f"{s}: {_fmt(p.get('incumbent'))} → {_fmt(p.get('candidate'))}" for s, p in f["pairs"].items()),
-             f"- overall gain over {reference}: {_fmt(f['baseline_gain'])} (seed: {reference.removeprefix('the ')} "
+                 f"{s}: {fmt(p.get('incumbent'))} → {fmt(p.get('candidate'))}" for s, p in f["pairs"].items()),
+             f"- overall gain over {reference}: {fmt(f['baseline_gain'])} (seed: {reference.removeprefix('the ')} "
              "→ candidate: " + ", ".join(
-                 f"{s}: {_fmt(p.get('baseline'))} → {_fmt(p.get('candidate'))}" for s, p in f["baseline_pairs"].items()) + ")",
+                 f"{s}: {fmt(p.get('baseline'))} → {fmt(p.get('candidate'))}" for s, p in f["baseline_pairs"].items()) + ")",
              f"- experiment `{f['experiment_id']}`", ""]
     if identical_replicates(f["pairs"]):
         lines[-1:] = [f"- **note**: {IDENTICAL}", ""]
@@ -158,19 +160,21 @@ def _standing(task: Task, state: ResearchState) -> list[str]:
     if not seen:
         return []
     lines = ["## Best seen and best verified", "",
-             f"- best seen (seed 0): `{seen['node']}` ({seen['title']}), {task.metric.name} = {_fmt(seen['value'])}",
+             f"- best seen (seed 0): `{seen['node']}` ({seen['title']}), {task.metric.name} = {fmt(seen['value'])}",
              f"- best verified (the incumbent): `{kept.get('node', ROOT)}` ({kept.get('title', 'baseline')}), "
-             f"{task.metric.name} = {_fmt(kept.get('value'))}", ""]
+             f"{task.metric.name} = {fmt(kept.get('value'))}", ""]
     if not where["contenders"]:
         return [*lines, "No unverified node beats the incumbent on seed 0.", ""]
     lines += ["| node | idea | " + task.metric.name + " (seed 0) | pairs spent | mean gain | bound | tolerance | why |",
               "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {c['node']} | {_cell(c['title'])} | {_fmt(c['value'])} | {c['replicates']} | {_fmt(c['mean_gain'])} | "
-              f"{_fmt(c['bound'])} | {_fmt(c['tolerance'])} | {_cell(c['why'])} |" for c in where["contenders"]]
+    lines += [f"| {c['node']} | {cell(c['title'])} | {fmt(c['value'])} | {c['replicates']} | {fmt(c['mean_gain'])} | "
+              f"{fmt(c['bound'])} | {fmt(c['tolerance'])} | {cell(c['why'])} |" for c in where["contenders"]]
     return [*lines, ""]
 
 
-def _ablations(task: Task, state: ResearchState) -> list[str]:
+def ablation_table(task: Task, state: ResearchState) -> list[str]:
+    """The ablations' table: each ablate node, what it reverted, and its change against the full node
+    on seed 0 (no lines when none ran)."""
     nodes = tree.by_id(state.get("nodes", []))
     rows = []
     for n in nodes.values():
@@ -179,11 +183,16 @@ def _ablations(task: Task, state: ResearchState) -> list[str]:
         parent = nodes.get(n["parent"] or "")
         delta = (task.metric.gain(n["value"], parent["value"]) if parent and n["value"] is not None
                  and parent["value"] is not None else None)
-        rows.append(f"| {n['id']} | {n['parent']} | {_cell(n['explanation'])} | {_fmt(n['value'])} | {_fmt(delta)} |")
+        rows.append(f"| {n['id']} | {n['parent']} | {cell(n['explanation'])} | {fmt(n['value'])} | {fmt(delta)} |")
     if not rows:
         return []
-    return ["## Ablations", "", f"| node | of | reverted | {task.metric.name} | change vs. the full node (seed 0) |",
-            "|---|---|---|---|---|", *rows, ""]
+    return [f"| node | of | reverted | {task.metric.name} | change vs. the full node (seed 0) |",
+            "|---|---|---|---|---|", *rows]
+
+
+def _ablations(task: Task, state: ResearchState) -> list[str]:
+    table = ablation_table(task, state)
+    return ["## Ablations", "", *table, ""] if table else []
 
 
 def _neighbours(state: ResearchState) -> list[str]:
@@ -199,7 +208,7 @@ def _decisions(state: ResearchState) -> list[str]:
         return [*lines, "No checkpoint needed a human (gate policies approved everything)."]
     lines += ["| checkpoint | kind | action | by | at | reason | flagged |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {d['checkpoint_id']} | {d['kind']} | {d['action']} | {d['by']} | {d.get('at') or '—'} | "
-              f"{_cell(d.get('reason', ''))} | {_cell('; '.join(d.get('flagged', [])))} |" for d in state["decisions"]]
+              f"{cell(d.get('reason', ''))} | {cell('; '.join(d.get('flagged', [])))} |" for d in state["decisions"]]
     return lines
 
 
@@ -207,12 +216,12 @@ def _graded(run: Run, metric: str) -> str:
     """The run's metric; for a graded run, the experiment's own claim beside the grader's number."""
     own = run.get("self_reported")
     if own is None or metric not in own:
-        return _fmt(run["value"])
-    return f"{_fmt(run['value'])} (self-reported {_fmt(own[metric])})"
+        return fmt(run["value"])
+    return f"{fmt(run['value'])} (self-reported {fmt(own[metric])})"
 
 
 def _refused(nodes: dict[str, Node]) -> list[str]:
-    rows = [f"- round {n['round']}, node {n['id']} ({_cell(n['idea']['title'])}): {n['refused']}"
+    rows = [f"- round {n['round']}, node {n['id']} ({cell(n['idea']['title'])}): {n['refused']}"
             for n in nodes.values() if n.get("refused")]
     return ["", "## Refused edits", "", "Changes that touched a protected file, refused before they ran:", "",
             *rows] if rows else []

@@ -22,16 +22,16 @@ that positive is better, whatever the metric's direction.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from scipy import stats
 
 from agents import tree
 from agents.drafting import from_data
+from agents.paper.review_form import Figure
+from agents.report import ablation_table, cell, fmt
 from agents.standing import standing
 from agents.state import ROOT, Finding, Node, ResearchState, Verdict
 from agents.task import Task
@@ -43,33 +43,12 @@ FIGURES = ("metric", "tree", "gains", "plots")  # a figure the job has none of (
 UNKNOWN = "[unknown reference: {}]"
 
 
-def fmt(value: Any) -> str:
-    """A number as every table and reference shows it (four significant digits)."""
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return "—" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
-
-
 def interval(mean: float, stderr: float, n: int, level: float = CI_LEVEL) -> tuple[float, float] | None:
     """The two-sided ``level`` Student-t interval of a mean paired gain (None below two pairs)."""
     if n < 2:
         return None
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * stderr
     return mean - half, mean + half
-
-
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A figure of the paper: its file in the paper's folder and its caption."""
-
-    file: str
-    caption: str
 
 
 @dataclass
@@ -203,11 +182,11 @@ class Journal:
             v = self.verdict(node["id"])
             gain = f"{fmt(v['baseline_gain'])}" if v is not None else "—"
             pairs = len(v["baseline_pairs"]) if v is not None else "—"
-            rows.append(f"| best verified: {_cell(node['idea']['title'])} | {node['id']} | {fmt(node['value'])} | "
+            rows.append(f"| best verified: {cell(node['idea']['title'])} | {node['id']} | {fmt(node['value'])} | "
                         f"{gain} | {pairs} |")
         seen = standing(self.task, self.state)["best_seen"]
         if seen and seen.get("node") not in (None, ROOT, node["id"] if node else None):
-            rows.append(f"| best seen, not verified: {_cell(seen.get('title', ''))} | {seen['node']} | "
+            rows.append(f"| best seen, not verified: {cell(seen.get('title', ''))} | {seen['node']} | "
                         f"{fmt(seen.get('value'))} | — | — |")
         return rows
 
@@ -220,9 +199,9 @@ class Journal:
         critiques = []
         for f in findings:
             ci = interval(f["mean_gain"], f["stderr"], f["n"])
-            rows.append(f"| {f['iteration']} | {f['node']} | {_cell(f['title'])} | {f['against']} | {fmt(f['mean_gain'])} | "
+            rows.append(f"| {f['iteration']} | {f['node']} | {cell(f['title'])} | {f['against']} | {fmt(f['mean_gain'])} | "
                         f"{'[' + fmt(ci[0]) + ', ' + fmt(ci[1]) + ']' if ci else '—'} | {f['n']} | "
-                        f"{fmt(f['baseline_gain'])} | {'yes' if f['accepted'] else 'no: ' + _cell(f['reason'])} |")
+                        f"{fmt(f['baseline_gain'])} | {'yes' if f['accepted'] else 'no: ' + cell(f['reason'])} |")
             critique = f["critique"]
             if critique:
                 critiques.append(f"- **{f['node']}**: soundness: {_line(critique['soundness'])}; confounds: "
@@ -237,23 +216,12 @@ class Journal:
             return ["No change looked better on seed 0 without being verified."]
         rows = [f"| node | idea | {self.metric} (seed 0) | pairs spent | mean paired gain | why not verified |",
                 "|---|---|---|---|---|---|"]
-        rows += [f"| {c['node']} | {_cell(c['title'])} | {fmt(c['value'])} | {c['replicates']} | {fmt(c['mean_gain'])} | "
-                 f"{_cell(c['why'])} |" for c in contenders]
+        rows += [f"| {c['node']} | {cell(c['title'])} | {fmt(c['value'])} | {c['replicates']} | {fmt(c['mean_gain'])} | "
+                 f"{cell(c['why'])} |" for c in contenders]
         return rows
 
     def _ablations(self) -> list[str]:
-        rows = []
-        for n in self.nodes.values():
-            parent = self.nodes.get(n["parent"] or "")
-            if n["operator"] != "ablate" or parent is None:
-                continue
-            delta = (self.task.metric.gain(n["value"], parent["value"])
-                     if n["value"] is not None and parent["value"] is not None else None)
-            rows.append(f"| {n['id']} | {parent['id']} | {_cell(n['explanation'])} | {fmt(n['value'])} | {fmt(delta)} |")
-        if not rows:
-            return ["No ablation ran."]
-        return [f"| node | of | reverted | {self.metric} (seed 0) | change against the full node |",
-                "|---|---|---|---|---|", *rows]
+        return ablation_table(self.task, self.state) or ["No ablation ran."]
 
     # -- the model's view --------------------------------------------------------------------
     def fact_sheet(self, limit: int = 40) -> str:

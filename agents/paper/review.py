@@ -16,10 +16,10 @@ from agents.errors import BudgetExhausted, LLMError
 from agents.llm import ModelT, TokenMeter, ask_json
 from agents.llm_steps import messages
 from agents.paper.claims import describe
-from agents.paper.journal import Figure
 from agents.paper.review_form import (
     Claim,
     FailedReview,
+    Figure,
     MetaReview,
     PaperReview,
     Reviewed,

@@ -21,12 +21,11 @@ from agents.llm import TokenMeter, ask_json
 from agents.llm_steps import messages
 from agents.paper import citations
 from agents.paper.claims import check
-from agents.paper.journal import Figure, Journal, figure_captions, interval
+from agents.paper.journal import Journal, figure_captions, interval
 from agents.paper.pdf import PdfUnavailable, render_pdf
 from agents.paper.prose import Prose, ProseReply, from_templates, parsed
 from agents.paper.review import review_paper
-from agents.paper.review_form import Claim, PaperReview, PaperStatus
-from agents.paper.review_form import Figure as FigureOut
+from agents.paper.review_form import Claim, Figure, PaperReview, PaperStatus
 from agents.report import PLOT_FILE, TREE_FILE
 from agents.state import ROOT, ResearchState
 from agents.tree import summary as tree_summary
@@ -144,7 +143,7 @@ def save_review(ctx: ResearchContext, paper: Paper, *, status: PaperStatus) -> N
     """Write review.json: the reviews with the paper's status, claims, figures and PDF error."""
     review = paper.review.model_copy(update={
         "status": status, "source": paper.source, "claims": paper.claims, "pdf_error": paper.pdf_error,
-        "figures": [FigureOut(file=f.file, caption=f.caption) for f in paper.figures]})
+        "figures": paper.figures})
     (paper_dir(ctx) / "review.json").write_text(review.model_dump_json(indent=1), encoding="utf-8")
 
 
@@ -200,18 +199,19 @@ def _figures(ctx: ResearchContext, state: ResearchState, folder: Path) -> dict[s
     for name, (file, caption) in captions.items():
         if (ctx.job_dir / file).is_file():
             shutil.copyfile(ctx.job_dir / file, folder / file)
-            figures[name] = [Figure(file, caption)]
+            figures[name] = [Figure(file=file, caption=caption)]
     gains = _gains(state)
     if gains:
         plot_gains(metric, gains, folder / "gains.png")
-        figures["gains"] = [Figure("gains.png", f"Mean paired gain in {metric} of each candidate that was "
+        figures["gains"] = [Figure(file="gains.png", caption=f"Mean paired gain in {metric} of each candidate that was "
                                                 "verified (green) or refused (orange), with its 95% interval.")]
     plots = []
     for png in sorted((ctx.job_dir / "plot" / "output").glob("*.png")):
         if png.is_file() and not png.is_symlink():
             name = f"plot-{png.name}"
             shutil.copyfile(png, folder / name)
-            plots.append(Figure(name, f"The template's own plot.py figure {png.name} (baseline run_0, incumbent run_1)."))
+            plots.append(Figure(file=name, caption=f"The template's own plot.py figure {png.name} (baseline run_0, "
+                                                   "incumbent run_1)."))
     figures["plots"] = plots
     return figures
 

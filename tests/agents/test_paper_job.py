@@ -8,8 +8,9 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from agents.paper.journal import fmt, interval
+from agents.paper.journal import interval
 from agents.paper.review_form import PaperReview
+from agents.report import fmt
 from services.collaborators import Collaborators
 from services.outcomes import Checkpoint
 from services.settings import Settings

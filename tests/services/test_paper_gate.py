@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from agents.paper.journal import fmt
+from agents.report import fmt
 from tests.services.conftest import (
     LABLOOP,
     Server,
